@@ -1,0 +1,204 @@
+/**
+ * The one protocol between pages and the signaling server: event names, payload schemas (zod, the
+ * edge validation), ack shapes and closed error reasons. Imported by both sides.
+ */
+import { z } from 'zod';
+
+/** Closed set of refusal reasons. Anything unexpected on the server becomes `internal`. */
+export const ErrorReason = {
+  invalidRequest: 'invalid_request',
+  signInFailed: 'sign_in_failed',
+  unauthorized: 'unauthorized',
+  forbidden: 'forbidden',
+  notFound: 'not_found',
+  alreadyTaken: 'already_taken',
+  handleInvalid: 'handle_invalid',
+  handleInUse: 'handle_in_use',
+  handleUnusable: 'handle_unusable',
+  rateLimited: 'rate_limited',
+  sessionEnded: 'session_ended',
+  removed: 'removed',
+  tooLarge: 'too_large',
+  internal: 'internal',
+} as const;
+export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
+
+export interface ProtocolError {
+  reason: ErrorReason;
+  message: string;
+  /** Set with `rate_limited`: how long the person must wait. */
+  retryAfterMs?: number;
+  /** H8: failed attempts this client may still make before it has to wait. */
+  attemptsLeft?: number;
+}
+
+export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
+export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
+
+export const Limits = {
+  nameChars: 80,
+  topicChars: 500,
+  passwordChars: 256,
+  tokenChars: 128,
+  handleInputChars: 64,
+  /** C1: chat text cap. Enforced by every client before it writes to the shared document. */
+  messageChars: 4000,
+  /** One signaling payload (an SDP offer is a few KiB; candidates are tiny). */
+  signalBytes: 16 * 1024,
+  /** engine.io frame cap: anything bigger is cut off before it is parsed. */
+  frameBytes: 64 * 1024,
+} as const;
+
+export const Messages = {
+  handleInUse: 'That handle is in use. Choose another.',
+  handleUnusable:
+    "That handle can't be used. Check it with the person who gave it to you, or ask them for a new one.",
+  sessionEnded: 'The session has ended',
+  signInFailed: 'Wrong username or password. Check them and try again.',
+} as const;
+
+const id = z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/, 'malformed id');
+const token = z.string().min(16).max(Limits.tokenChars).regex(/^[A-Za-z0-9_-]+$/, 'malformed token');
+const personName = z
+  .string()
+  .trim()
+  .min(1, 'Enter your name.')
+  .max(Limits.nameChars, `A name can have at most ${Limits.nameChars} characters.`);
+
+export const Schemas = {
+  'agent:signIn': z.object({
+    username: z.string().trim().min(1, 'Enter your username.').max(64),
+    password: z.string().min(1, 'Enter your password.').max(Limits.passwordChars),
+  }),
+  'agent:resume': z.object({ token }),
+  'agent:signOut': z.object({}),
+  'queue:accept': z.object({ requestId: id }),
+  'customer:request': z.object({
+    name: personName,
+    topic: z.string().trim().max(Limits.topicChars, `Keep it under ${Limits.topicChars} characters.`),
+  }),
+  'customer:resume': z.object({ requestToken: token }),
+  'customer:cancel': z.object({ requestToken: token }),
+  'handle:reserve': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars, 'A handle can have at most 32 characters.') }),
+  'handle:suggest': z.object({ sessionId: id }),
+  'handle:cancel': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars) }),
+  'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars) }),
+  'session:attach': z.object({ credential: token }),
+  'session:detach': z.object({ sessionId: id }),
+  'session:end': z.object({ sessionId: id }),
+  'session:leave': z.object({ sessionId: id }),
+  'participant:remove': z.object({ sessionId: id, participantId: id }),
+  'signal:send': z.object({
+    sessionId: id,
+    to: id,
+    // simple-peer's signal objects: offer/answer SDP, ICE candidates, renegotiation requests.
+    data: z.record(z.string(), z.unknown()),
+  }),
+} as const;
+
+export type ClientEvent = keyof typeof Schemas;
+export type Payload<E extends ClientEvent> = z.input<(typeof Schemas)[E]>;
+export type Parsed<E extends ClientEvent> = z.output<(typeof Schemas)[E]>;
+
+export type Role = 'agent' | 'customer' | 'guest';
+export type EndReason = 'ended_by_agent' | 'ended_by_customer' | 'agent_disconnected' | 'customer_disconnected';
+
+export interface QueueEntry {
+  requestId: string;
+  name: string;
+  topic: string;
+  requestedAt: number;
+}
+
+export interface AgentSessionSummary {
+  sessionId: string;
+  customerName: string;
+  topic: string;
+  startedAt: number;
+  /** A fresh credential for this console: the agent's admission to the session's signaling room. */
+  credential: string;
+}
+
+export interface ReservedHandle {
+  handle: string;
+  expiresAt: number;
+}
+
+export interface PeerInfo {
+  peerId: string;
+  participantId: string;
+}
+
+export interface AttachResult {
+  sessionId: string;
+  participantId: string;
+  role: Role;
+  name: string;
+  peerId: string;
+  /** Peers already in the room; the newcomer initiates a connection to each. */
+  peers: PeerInfo[];
+  iceServers: IceServer[];
+  /** Agents get the session's reserved handles. */
+  handles?: ReservedHandle[];
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Acks the server sends per client event. */
+export interface AckData {
+  'agent:signIn': { token: string; name: string; sessions: AgentSessionSummary[]; queue: QueueEntry[] };
+  'agent:resume': { name: string; sessions: AgentSessionSummary[]; queue: QueueEntry[] };
+  'agent:signOut': object;
+  'queue:accept': { session: AgentSessionSummary };
+  'customer:request': { requestId: string; requestToken: string; position: number };
+  /** Still waiting, or admitted while away: the request token is then the customer's credential. */
+  'customer:resume': { requestId: string; position: number } | { admitted: { sessionId: string } };
+  'customer:cancel': object;
+  'handle:reserve': ReservedHandle;
+  'handle:suggest': { handle: string };
+  'handle:cancel': object;
+  'handle:login': { sessionId: string; credential: string };
+  'session:attach': AttachResult;
+  'session:detach': object;
+  'session:end': object;
+  'session:leave': object;
+  'participant:remove': object;
+  'signal:send': object;
+}
+
+export type ClientToServerEvents = {
+  [E in ClientEvent]: (payload: Payload<E>, ack: AckCallback<AckData[E]>) => void;
+};
+
+export interface ServerToClientEvents {
+  'queue:update': (p: { entries: QueueEntry[] }) => void;
+  'queue:position': (p: { position: number }) => void;
+  /** The request token the customer holds is, from now on, its session credential. */
+  'customer:admitted': (p: { sessionId: string }) => void;
+  'agent:sessions': (p: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => void;
+  'peer:joined': (p: { sessionId: string } & PeerInfo) => void;
+  'peer:left': (p: { sessionId: string; peerId: string; participantId: string }) => void;
+  'signal:recv': (p: { sessionId: string; from: string; data: Record<string, unknown> }) => void;
+  'handles:update': (p: { sessionId: string; handles: ReservedHandle[] }) => void;
+  'session:ended': (p: { sessionId: string; reason: EndReason }) => void;
+  'participant:removed': (p: { sessionId: string; participantId: string }) => void;
+  /** A frame the server could not accept at all (not an event it knows, not parseable). */
+  'protocol:error': (p: ProtocolError) => void;
+}
+
+export function describeEndReason(reason: EndReason): string {
+  switch (reason) {
+    case 'ended_by_agent':
+      return 'The agent ended the session.';
+    case 'ended_by_customer':
+      return 'The customer ended the session.';
+    case 'agent_disconnected':
+      return 'The agent lost the connection and did not come back in time.';
+    case 'customer_disconnected':
+      return 'The customer lost the connection and did not come back in time.';
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Composition root: read validated configuration, pick the store, and serve the Next.js pages and
+ * the signaling server on one HTTP server and port.
+ */
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import next from 'next';
+import pino from 'pino';
+import { ConfigError, loadConfig } from './signaling/config';
+import { createSignaling } from './signaling/server';
+import { MemoryStore } from './signaling/store/memory';
+import { systemClock } from './signaling/core/clock';
+import { defaultCoreConfig } from './signaling/core/core';
+
+async function main(): Promise<void> {
+  const dev = process.argv.includes('--dev');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Configuration error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel });
+  if (config.redisUrl) {
+    logger.fatal('REDIS_URL is set, but this version runs the embedded in-memory store only. Unset REDIS_URL.');
+    process.exit(2);
+  }
+  if (config.demoAgent) {
+    const bar = '*'.repeat(78);
+    logger.warn(
+      `\n${bar}\n  JOINUS_AGENTS is not set: the demo agent account "agent" / "agent" is active.\n` +
+        `  Anyone who can reach this server can sign in as an agent. Set JOINUS_AGENTS\n` +
+        `  (name:password pairs, comma separated) before you put this in front of people.\n${bar}`,
+    );
+  }
+
+  const app = next({ dev, dir: process.cwd() });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+
+  const httpServer = createServer((req, res) => {
+    void handle(req, res);
+  });
+  const signaling = createSignaling(httpServer, {
+    store: new MemoryStore(),
+    clock: systemClock,
+    randomBytes: (n) => randomBytes(n),
+    config: { ...defaultCoreConfig, agents: config.agents, handleTtlMs: config.handleTtlMs, graceMs: config.graceMs },
+    iceServers: config.iceServers,
+    logger,
+  });
+  if (dev) {
+    // Next's dev server needs its own upgrade handling for hot reload; socket.io owns /socket.io/.
+    const upgrade = app.getUpgradeHandler();
+    httpServer.on('upgrade', (req, socket, head) => {
+      if (!req.url?.startsWith('/socket.io/')) void upgrade(req, socket, head);
+    });
+  }
+
+  httpServer.listen(config.port, config.host, () => {
+    const address = httpServer.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    logger.info({ port, mode: dev ? 'development' : 'production', store: 'memory' }, `Join Us is ready on http://localhost:${port}`);
+  });
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void signaling.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+void main();

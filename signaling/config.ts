@@ -1,0 +1,92 @@
+/** Configuration from the environment, validated once at start-up (README "Configuration"). */
+import { z } from 'zod';
+import type { IceServer } from '../lib/protocol';
+import { defaultCoreConfig } from './core/core';
+
+const positiveMs = (fallback: number) =>
+  z.coerce.number().int().positive().max(7 * 24 * 60 * 60_000).default(fallback);
+
+const iceServer = z
+  .object({
+    urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    username: z.string().optional(),
+    credential: z.string().optional(),
+  })
+  .strict();
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  JOINUS_AGENTS: z.string().optional(),
+  JOINUS_HANDLE_TTL_MS: positiveMs(defaultCoreConfig.handleTtlMs),
+  JOINUS_GRACE_MS: positiveMs(defaultCoreConfig.graceMs),
+  JOINUS_ICE_SERVERS: z.string().optional(),
+  REDIS_URL: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  agents: Map<string, string>;
+  /** True when JOINUS_AGENTS is unset and the demo account agent/agent is in use. */
+  demoAgent: boolean;
+  handleTtlMs: number;
+  graceMs: number;
+  iceServers: IceServer[];
+  redisUrl: string | null;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {}
+
+/** `name:password` pairs separated by commas; a password may itself contain colons. */
+export function parseAgents(raw: string): Map<string, string> {
+  const agents = new Map<string, string>();
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf(':');
+    const name = at > 0 ? pair.slice(0, at).trim() : '';
+    const password = at > 0 ? pair.slice(at + 1) : '';
+    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password.length === 0) {
+      throw new ConfigError(
+        `JOINUS_AGENTS: "${pair.slice(0, 40)}" is not a name:password pair (names: letters, digits, . _ @ -).`,
+      );
+    }
+    agents.set(name, password);
+  }
+  if (agents.size === 0) throw new ConfigError('JOINUS_AGENTS is set but names no agent.');
+  return agents;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  const e = parsed.data;
+  let iceServers: IceServer[] = [];
+  if (e.JOINUS_ICE_SERVERS) {
+    let json: unknown;
+    try {
+      json = JSON.parse(e.JOINUS_ICE_SERVERS);
+    } catch {
+      throw new ConfigError('JOINUS_ICE_SERVERS is not valid JSON (expected a list like [{"urls":"stun:host:3478"}]).');
+    }
+    const list = z.array(iceServer).max(16).safeParse(json);
+    if (!list.success) throw new ConfigError(`JOINUS_ICE_SERVERS: ${list.error.issues[0]!.message}`);
+    iceServers = list.data;
+  }
+  const demoAgent = !e.JOINUS_AGENTS;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    agents: demoAgent ? new Map([['agent', 'agent']]) : parseAgents(e.JOINUS_AGENTS!),
+    demoAgent,
+    handleTtlMs: e.JOINUS_HANDLE_TTL_MS,
+    graceMs: e.JOINUS_GRACE_MS,
+    iceServers,
+    redisUrl: e.REDIS_URL ?? null,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,486 @@
+/**
+ * The rules of Join Us (handles H1–H9, sessions S1–S6) as one orchestrator over the store interface.
+ * It never imports socket.io, Next, Redis or timers: time, ids and randomness are injected, and
+ * what the outside world must be told comes out as effects for the shell to deliver.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import {
+  ErrorReason,
+  Messages,
+  type AgentSessionSummary,
+  type EndReason,
+  type QueueEntry,
+  type ReservedHandle,
+  type Role,
+} from '../../lib/protocol';
+import type { PeerRecord, QueueRequest, SessionRecord, Store } from '../store/types';
+import type { Clock, RandomBytes } from './clock';
+import { normalizeHandle, suggestHandle } from './handles';
+import { fail, ok, Refusals, type Result } from './result';
+
+export interface CoreConfig {
+  /** H5: how long a reservation lives. @default 900_000 (15 minutes) */
+  handleTtlMs: number;
+  /** S4: how long the agent or the customer may be gone before the session drops. @default 30_000 */
+  graceMs: number;
+  /** Agent accounts: username → password. */
+  agents: ReadonlyMap<string, string>;
+  /** How long an agent's sign-in lasts. @default 43_200_000 (12 hours) */
+  agentTokenTtlMs: number;
+  /** How long an ended session is remembered, so late callers hear "ended" rather than "unknown". */
+  endedRetentionMs: number;
+}
+
+export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
+  handleTtlMs: 15 * 60_000,
+  graceMs: 30_000,
+  agentTokenTtlMs: 12 * 60 * 60_000,
+  endedRetentionMs: 60 * 60_000,
+};
+
+export type Effect =
+  | { type: 'queue_changed' }
+  | { type: 'customer_admitted'; requestId: string; sessionId: string }
+  | { type: 'agent_sessions_changed'; agentName: string }
+  | { type: 'handles_changed'; sessionId: string; handles: ReservedHandle[] }
+  | { type: 'peer_joined'; peer: PeerRecord }
+  | { type: 'peer_left'; peer: PeerRecord }
+  | { type: 'session_ended'; sessionId: string; reason: EndReason; peers: PeerRecord[] }
+  | { type: 'participant_gone'; sessionId: string; participantId: string; because: 'removed' | 'left'; peers: PeerRecord[] };
+
+export interface CoreDeps {
+  store: Store;
+  clock: Clock;
+  randomBytes: RandomBytes;
+  config: CoreConfig;
+  onEffect?: (effect: Effect) => void;
+}
+
+export interface Admission {
+  sessionId: string;
+  participantId: string;
+  role: Role;
+  name: string;
+}
+
+/** 256 bits, URL-safe: credentials, tokens and the customer's request token. */
+const SECRET_BYTES = 32;
+/** 128 bits: session, participant, request and peer ids (not secrets, but never guessable). */
+const ID_BYTES = 16;
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+export class JoinUsCore {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly randomBytes: RandomBytes;
+  readonly config: CoreConfig;
+  private readonly onEffect: (effect: Effect) => void;
+
+  constructor(deps: CoreDeps) {
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.randomBytes = deps.randomBytes;
+    this.config = deps.config;
+    this.onEffect = deps.onEffect ?? (() => {});
+  }
+
+  private secret(): string {
+    return Buffer.from(this.randomBytes(SECRET_BYTES)).toString('base64url');
+  }
+
+  newId(): string {
+    return Buffer.from(this.randomBytes(ID_BYTES)).toString('base64url');
+  }
+
+  // ---------------------------------------------------------------- agents
+
+  async signInAgent(username: string, password: string): Promise<Result<{ token: string; name: string }>> {
+    const expected = this.config.agents.get(username);
+    // Compare digests so the time taken says nothing about the password's length or prefix.
+    const given = createHash('sha256').update(password).digest();
+    const want = createHash('sha256').update(expected ?? `\u0000no-such-agent:${password}`).digest();
+    if (expected === undefined || !timingSafeEqual(given, want)) {
+      return fail(ErrorReason.signInFailed, Messages.signInFailed);
+    }
+    const token = this.secret();
+    const now = this.clock.now();
+    await this.store.putAgentToken(hashSecret(token), {
+      name: username,
+      issuedAt: now,
+      expiresAt: now + this.config.agentTokenTtlMs,
+    });
+    return ok({ token, name: username });
+  }
+
+  async resumeAgent(token: string): Promise<Result<{ name: string }>> {
+    const t = await this.store.getAgentToken(hashSecret(token), this.clock.now());
+    if (!t) return fail(ErrorReason.unauthorized, 'Your sign-in has expired. Sign in again.');
+    if (!this.config.agents.has(t.name)) {
+      return fail(ErrorReason.unauthorized, 'This account no longer exists. Sign in again.');
+    }
+    return ok({ name: t.name });
+  }
+
+  async signOutAgent(token: string): Promise<void> {
+    await this.store.deleteAgentToken(hashSecret(token));
+  }
+
+  /** S6: the agent's open sessions, each with a fresh credential for the console asking. */
+  async agentSessions(agentName: string): Promise<AgentSessionSummary[]> {
+    const sessions = await this.store.listAgentSessions(agentName);
+    const out: AgentSessionSummary[] = [];
+    for (const s of sessions) {
+      out.push(this.summary(s, await this.issueCredential(s.sessionId, s.agentParticipantId)));
+    }
+    return out;
+  }
+
+  async agentSessionList(agentName: string): Promise<Omit<AgentSessionSummary, 'credential'>[]> {
+    return (await this.store.listAgentSessions(agentName)).map((s) => {
+      const { credential: _c, ...rest } = this.summary(s, '');
+      return rest;
+    });
+  }
+
+  private summary(s: SessionRecord, credential: string): AgentSessionSummary {
+    return { sessionId: s.sessionId, customerName: s.customerName, topic: s.topic, startedAt: s.startedAt, credential };
+  }
+
+  private async issueCredential(sessionId: string, participantId: string): Promise<string> {
+    const credential = this.secret();
+    await this.store.putCredential(hashSecret(credential), {
+      sessionId,
+      participantId,
+      issuedAt: this.clock.now(),
+      revoked: null,
+    });
+    return credential;
+  }
+
+  // ---------------------------------------------------------------- queue (S1)
+
+  async queue(): Promise<QueueEntry[]> {
+    return (await this.store.listQueue()).map((r) => ({
+      requestId: r.requestId,
+      name: r.name,
+      topic: r.topic,
+      requestedAt: r.requestedAt,
+    }));
+  }
+
+  async queuePosition(requestId: string): Promise<number | null> {
+    const i = (await this.store.listQueue()).findIndex((r) => r.requestId === requestId);
+    return i < 0 ? null : i + 1;
+  }
+
+  async requestHelp(name: string, topic: string): Promise<{ requestId: string; requestToken: string; position: number }> {
+    const requestToken = this.secret();
+    const request: QueueRequest = {
+      requestId: this.newId(),
+      tokenHash: hashSecret(requestToken),
+      name,
+      topic,
+      requestedAt: this.clock.now(),
+      offlineSince: null,
+    };
+    await this.store.enqueue(request);
+    this.onEffect({ type: 'queue_changed' });
+    return { requestId: request.requestId, requestToken, position: (await this.queuePosition(request.requestId)) ?? 1 };
+  }
+
+  /**
+   * A waiting customer comes back (reload, reconnect). Their request token is also the credential
+   * an accepting agent registers for them, so an admission made while they were away is not lost.
+   */
+  async resumeRequest(
+    requestToken: string,
+  ): Promise<Result<{ requestId: string; position: number } | { admitted: { sessionId: string } }>> {
+    const tokenHash = hashSecret(requestToken);
+    const waiting = await this.store.findRequestByTokenHash(tokenHash);
+    if (waiting) {
+      await this.store.setRequestOffline(waiting.requestId, null);
+      return ok({ requestId: waiting.requestId, position: (await this.queuePosition(waiting.requestId)) ?? 1 });
+    }
+    const cred = await this.store.getCredential(tokenHash);
+    if (cred && !cred.revoked) return ok({ admitted: { sessionId: cred.sessionId } });
+    return fail(ErrorReason.notFound, 'Your request is no longer in the queue. Start a new session.');
+  }
+
+  async cancelRequest(requestToken: string): Promise<void> {
+    const waiting = await this.store.findRequestByTokenHash(hashSecret(requestToken));
+    if (waiting && (await this.store.claimRequest(waiting.requestId))) this.onEffect({ type: 'queue_changed' });
+  }
+
+  async requestConnection(requestId: string, online: boolean): Promise<void> {
+    await this.store.setRequestOffline(requestId, online ? null : this.clock.now());
+  }
+
+  /** S1: of several agents accepting at once, exactly one gets the session. */
+  async acceptRequest(agentName: string, requestId: string): Promise<Result<AgentSessionSummary>> {
+    const request = await this.store.claimRequest(requestId);
+    if (!request) return fail(ErrorReason.alreadyTaken, 'Another agent has already accepted this customer.');
+    const now = this.clock.now();
+    const session: SessionRecord = {
+      sessionId: this.newId(),
+      agentName,
+      agentParticipantId: this.newId(),
+      customerParticipantId: this.newId(),
+      customerName: request.name,
+      topic: request.topic,
+      startedAt: now,
+      state: 'active',
+      endedAt: null,
+      endReason: null,
+      // Both grace clocks start now: a party that never attaches is as gone as one that left.
+      agentOfflineSince: now,
+      customerOfflineSince: request.offlineSince ?? now,
+    };
+    await this.store.createSession(session, [
+      { participantId: session.agentParticipantId, sessionId: session.sessionId, role: 'agent', name: agentName, joinedAt: now, state: 'active' },
+      { participantId: session.customerParticipantId, sessionId: session.sessionId, role: 'customer', name: request.name, joinedAt: now, state: 'active' },
+    ]);
+    await this.store.putCredential(request.tokenHash, {
+      sessionId: session.sessionId,
+      participantId: session.customerParticipantId,
+      issuedAt: now,
+      revoked: null,
+    });
+    const credential = await this.issueCredential(session.sessionId, session.agentParticipantId);
+    this.onEffect({ type: 'queue_changed' });
+    this.onEffect({ type: 'customer_admitted', requestId: request.requestId, sessionId: session.sessionId });
+    this.onEffect({ type: 'agent_sessions_changed', agentName });
+    return ok(this.summary(session, credential));
+  }
+
+  // ---------------------------------------------------------------- handles (H1–H9)
+
+  private async agentSession(agentName: string, sessionId: string): Promise<Result<SessionRecord>> {
+    const s = await this.store.getSession(sessionId);
+    if (!s || s.agentName !== agentName) return Refusals.notYourSession();
+    if (s.state !== 'active') return Refusals.sessionEnded();
+    return ok(s);
+  }
+
+  async reservedHandles(sessionId: string): Promise<ReservedHandle[]> {
+    return (await this.store.listSessionHandles(sessionId, this.clock.now())).map((h) => ({
+      handle: h.handle,
+      expiresAt: h.expiresAt,
+    }));
+  }
+
+  private async handlesChanged(sessionId: string): Promise<void> {
+    this.onEffect({ type: 'handles_changed', sessionId, handles: await this.reservedHandles(sessionId) });
+  }
+
+  /** H1, H2, H5, H9. */
+  async reserveHandle(agentName: string, sessionId: string, raw: string): Promise<Result<ReservedHandle>> {
+    const s = await this.agentSession(agentName, sessionId);
+    if (!s.ok) return s;
+    const checked = normalizeHandle(raw);
+    if (!checked.ok) return fail(ErrorReason.handleInvalid, checked.message);
+    const now = this.clock.now();
+    const reservation = {
+      handle: checked.handle,
+      sessionId,
+      reservedBy: agentName,
+      reservedAt: now,
+      expiresAt: now + this.config.handleTtlMs,
+    };
+    if (!(await this.store.reserveHandle(reservation, now))) return fail(ErrorReason.handleInUse, Messages.handleInUse);
+    await this.handlesChanged(sessionId);
+    return ok({ handle: reservation.handle, expiresAt: reservation.expiresAt });
+  }
+
+  /** H7: a free handle, easy to read aloud. */
+  async suggestHandle(agentName: string, sessionId: string): Promise<Result<{ handle: string }>> {
+    const s = await this.agentSession(agentName, sessionId);
+    if (!s.ok) return s;
+    for (let attempt = 0; attempt < 16; attempt++) {
+      const handle = suggestHandle(this.randomBytes);
+      if (!(await this.store.getHandle(handle, this.clock.now()))) return ok({ handle });
+    }
+    return fail(ErrorReason.internal, 'Could not find a free handle. Try again.');
+  }
+
+  /** H5: the agent cancels a reservation of its own session. */
+  async cancelHandle(agentName: string, sessionId: string, raw: string): Promise<Result<object>> {
+    const s = await this.agentSession(agentName, sessionId);
+    if (!s.ok) return s;
+    const checked = normalizeHandle(raw);
+    if (!checked.ok || !(await this.store.releaseHandle(checked.handle, sessionId))) {
+      return fail(ErrorReason.notFound, 'That handle is not reserved for this session.');
+    }
+    await this.handlesChanged(sessionId);
+    return ok({});
+  }
+
+  /**
+   * H3, H6, H8: a third party logs in with a handle. The handle is consumed atomically (exactly one
+   * of any number of concurrent log-ins gets it) and is free again from that moment. Every unusable
+   * handle gets the same answer. Rate limiting is the shell's (it needs the client's address).
+   */
+  async loginWithHandle(name: string, raw: string): Promise<Result<{ sessionId: string; credential: string }>> {
+    const unusable = () => fail(ErrorReason.handleUnusable, Messages.handleUnusable);
+    const checked = normalizeHandle(raw);
+    if (!checked.ok) return unusable();
+    const now = this.clock.now();
+    const reservation = await this.store.consumeHandle(checked.handle, now);
+    if (!reservation) return unusable();
+    await this.handlesChanged(reservation.sessionId);
+    const session = await this.store.getSession(reservation.sessionId);
+    if (!session || session.state !== 'active') return unusable();
+    const participantId = this.newId();
+    await this.store.putParticipant({ participantId, sessionId: session.sessionId, role: 'guest', name, joinedAt: now, state: 'active' });
+    const credential = await this.issueCredential(session.sessionId, participantId);
+    return ok({ sessionId: session.sessionId, credential });
+  }
+
+  // ---------------------------------------------------------------- admission and peers (S2, S3)
+
+  /** S2: a credential admits to its own session and nothing else. */
+  async authenticate(credential: string): Promise<Result<Admission>> {
+    const cred = await this.store.getCredential(hashSecret(credential));
+    if (!cred) return Refusals.credentialUnknown();
+    if (cred.revoked === 'session_ended') return Refusals.sessionEnded();
+    if (cred.revoked === 'removed') return Refusals.removed();
+    if (cred.revoked === 'left') return Refusals.left();
+    const [session, participant] = await Promise.all([
+      this.store.getSession(cred.sessionId),
+      this.store.getParticipant(cred.participantId),
+    ]);
+    if (!session || session.state !== 'active') return Refusals.sessionEnded();
+    if (!participant) return Refusals.credentialUnknown();
+    if (participant.state === 'removed') return Refusals.removed();
+    if (participant.state === 'left') return Refusals.left();
+    return ok({ sessionId: session.sessionId, participantId: participant.participantId, role: participant.role, name: participant.name });
+  }
+
+  /** A participant's connection enters its session's signaling room as a fresh peer. */
+  async attach(
+    credential: string,
+    connectionId: string,
+  ): Promise<Result<Admission & { peerId: string; peers: { peerId: string; participantId: string }[] }>> {
+    const admitted = await this.authenticate(credential);
+    if (!admitted.ok) return admitted;
+    const a = admitted.value;
+    const others = await this.store.listPeers(a.sessionId);
+    const peer: PeerRecord = { peerId: this.newId(), sessionId: a.sessionId, participantId: a.participantId, connectionId };
+    await this.store.putPeer(peer);
+    if (a.role === 'agent' || a.role === 'customer') await this.store.setOfflineSince(a.sessionId, a.role, null);
+    this.onEffect({ type: 'peer_joined', peer });
+    return ok({ ...a, peerId: peer.peerId, peers: others.map((p) => ({ peerId: p.peerId, participantId: p.participantId })) });
+  }
+
+  /** A peer's connection went away or it detached; S4's grace clock starts for agent and customer. */
+  async detach(peerId: string): Promise<void> {
+    const peer = await this.store.deletePeer(peerId);
+    if (!peer) return;
+    this.onEffect({ type: 'peer_left', peer });
+    const [session, participant] = await Promise.all([
+      this.store.getSession(peer.sessionId),
+      this.store.getParticipant(peer.participantId),
+    ]);
+    if (!session || session.state !== 'active' || !participant) return;
+    if (participant.role === 'guest') return;
+    const still = (await this.store.listPeers(peer.sessionId)).some((p) => p.participantId === peer.participantId);
+    if (!still) await this.store.setOfflineSince(peer.sessionId, participant.role, this.clock.now());
+  }
+
+  /** S2: signaling flows only between two attached peers of the same session. */
+  async checkRelay(fromPeerId: string, sessionId: string, toPeerId: string): Promise<Result<object>> {
+    const [from, to] = await Promise.all([this.store.getPeer(fromPeerId), this.store.getPeer(toPeerId)]);
+    if (!from || from.sessionId !== sessionId) return Refusals.notAttached();
+    if (!to || to.sessionId !== sessionId) return fail(ErrorReason.notFound, 'That participant is no longer connected.');
+    return ok({});
+  }
+
+  // ---------------------------------------------------------------- ending, leaving, removing (S4, S5)
+
+  async endSession(sessionId: string, actorParticipantId: string): Promise<Result<object>> {
+    const s = await this.store.getSession(sessionId);
+    if (!s) return Refusals.notAttached();
+    if (s.state !== 'active') return Refusals.sessionEnded();
+    if (actorParticipantId === s.agentParticipantId) await this.drop(s, 'ended_by_agent');
+    else if (actorParticipantId === s.customerParticipantId) await this.drop(s, 'ended_by_customer');
+    else return fail(ErrorReason.forbidden, 'Only the agent or the customer can end the session. Use Leave instead.');
+    return ok({});
+  }
+
+  /** S4 and H4: one transition to ended; handles freed, credentials revoked, everyone told. */
+  private async drop(s: SessionRecord, reason: EndReason): Promise<void> {
+    const ended = await this.store.endSession(s.sessionId, reason, this.clock.now());
+    if (!ended) return;
+    for (const h of await this.store.listSessionHandles(s.sessionId, Number.NEGATIVE_INFINITY)) {
+      await this.store.releaseHandle(h.handle, s.sessionId);
+    }
+    await this.store.revokeCredentials({ sessionId: s.sessionId }, 'session_ended');
+    const peers = await this.store.listPeers(s.sessionId);
+    for (const p of peers) await this.store.deletePeer(p.peerId);
+    this.onEffect({ type: 'session_ended', sessionId: s.sessionId, reason, peers });
+    this.onEffect({ type: 'handles_changed', sessionId: s.sessionId, handles: [] });
+    this.onEffect({ type: 'agent_sessions_changed', agentName: s.agentName });
+  }
+
+  /** S5: a joined party leaves; the session goes on. */
+  async leave(sessionId: string, participantId: string): Promise<Result<object>> {
+    const p = await this.store.getParticipant(participantId);
+    if (!p || p.sessionId !== sessionId) return Refusals.notAttached();
+    if (p.role !== 'guest') {
+      return fail(ErrorReason.forbidden, 'The agent and the customer end the session rather than leave it.');
+    }
+    await this.dismiss(sessionId, participantId, 'left');
+    return ok({});
+  }
+
+  /** S5: the agent removes a joined party; its credential is revoked and its peers cut off. */
+  async removeParticipant(sessionId: string, actorParticipantId: string, targetParticipantId: string): Promise<Result<object>> {
+    const s = await this.store.getSession(sessionId);
+    if (!s || s.agentParticipantId !== actorParticipantId) return Refusals.notYourSession();
+    if (s.state !== 'active') return Refusals.sessionEnded();
+    const target = await this.store.getParticipant(targetParticipantId);
+    if (!target || target.sessionId !== sessionId || target.role !== 'guest') {
+      return fail(ErrorReason.notFound, 'Only a joined party can be removed.');
+    }
+    if (target.state !== 'active') return fail(ErrorReason.notFound, 'That party has already left.');
+    await this.dismiss(sessionId, targetParticipantId, 'removed');
+    return ok({});
+  }
+
+  private async dismiss(sessionId: string, participantId: string, because: 'removed' | 'left'): Promise<void> {
+    await this.store.setParticipantState(participantId, because);
+    await this.store.revokeCredentials({ sessionId, participantId }, because);
+    const peers = (await this.store.listPeers(sessionId)).filter((p) => p.participantId === participantId);
+    for (const p of peers) await this.store.deletePeer(p.peerId);
+    this.onEffect({ type: 'participant_gone', sessionId, participantId, because, peers });
+  }
+
+  // ---------------------------------------------------------------- the passing of time (H5, S4)
+
+  /** Called periodically by the shell (and by tests after advancing a fake clock). */
+  async sweep(): Promise<void> {
+    const now = this.clock.now();
+    const touched = new Set((await this.store.takeExpiredHandles(now)).map((h) => h.sessionId));
+    for (const sessionId of touched) await this.handlesChanged(sessionId);
+
+    for (const s of await this.store.listActiveSessions()) {
+      if (s.agentOfflineSince !== null && now - s.agentOfflineSince >= this.config.graceMs) {
+        await this.drop(s, 'agent_disconnected');
+      } else if (s.customerOfflineSince !== null && now - s.customerOfflineSince >= this.config.graceMs) {
+        await this.drop(s, 'customer_disconnected');
+      }
+    }
+
+    let queueChanged = false;
+    for (const r of await this.store.listQueue()) {
+      if (r.offlineSince !== null && now - r.offlineSince >= this.config.graceMs) {
+        if (await this.store.claimRequest(r.requestId)) queueChanged = true;
+      }
+    }
+    if (queueChanged) this.onEffect({ type: 'queue_changed' });
+
+    await this.store.purgeEndedSessions(now - this.config.endedRetentionMs);
+  }
+}

@@ -1,0 +1,20 @@
+import { ErrorReason, type ProtocolError } from '../../lib/protocol';
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+export const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+export const fail = (reason: ErrorReason, message: string, retryAfterMs?: number): { ok: false; error: ProtocolError } => ({
+  ok: false,
+  error: retryAfterMs === undefined ? { reason, message } : { reason, message, retryAfterMs },
+});
+
+export const Refusals = {
+  notSignedIn: () => fail(ErrorReason.unauthorized, 'You are not signed in. Sign in again.'),
+  notYourSession: () => fail(ErrorReason.forbidden, 'Only the agent of this session can do that.'),
+  credentialUnknown: () =>
+    fail(ErrorReason.unauthorized, 'This session link is not valid. Ask the agent for a new handle.'),
+  sessionEnded: () => fail(ErrorReason.sessionEnded, 'The session has ended. You can still download its transcript.'),
+  removed: () => fail(ErrorReason.removed, 'The agent removed you from the session.'),
+  left: () => fail(ErrorReason.sessionEnded, 'You left this session.'),
+  notAttached: () => fail(ErrorReason.forbidden, 'Join the session first.'),
+} as const;

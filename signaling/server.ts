@@ -1,0 +1,427 @@
+/**
+ * The socket.io shell around the core: parse (zod), call the core, acknowledge, deliver effects.
+ * Nothing here decides a rule; every handler is a few lines.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Logger } from 'pino';
+import {
+  ErrorReason,
+  Limits,
+  Schemas,
+  type AckData,
+  type ClientEvent,
+  type ClientToServerEvents,
+  type IceServer,
+  type Parsed,
+  type ProtocolError,
+  type Role,
+  type ServerToClientEvents,
+} from '../lib/protocol';
+import { JoinUsCore, type CoreConfig, type Effect } from './core/core';
+import type { Clock, RandomBytes } from './core/clock';
+import { fail, type Result } from './core/result';
+import type { Store } from './store/types';
+
+export interface JoinRateLimits {
+  /** H8: failed handle log-ins one client address may make per window. @default 5 */
+  perClientFailures: number;
+  /** H8: failed handle log-ins all clients together may make per window. @default 100 */
+  totalFailures: number;
+  /** @default 60_000 */
+  windowMs: number;
+}
+
+export const defaultJoinRateLimits: JoinRateLimits = { perClientFailures: 5, totalFailures: 100, windowMs: 60_000 };
+
+export interface SignalingOptions {
+  store: Store;
+  clock: Clock;
+  randomBytes: RandomBytes;
+  config: CoreConfig;
+  iceServers: IceServer[];
+  logger: Logger;
+  joinRateLimits?: JoinRateLimits;
+  /** How often expiries and grace periods are checked. @default 1000 */
+  sweepIntervalMs?: number;
+  /** Events one connection may send per second before it is told to slow down. @default 200 */
+  eventsPerSecond?: number;
+}
+
+interface Attachment {
+  peerId: string;
+  participantId: string;
+  role: Role;
+}
+
+interface SocketData {
+  agent?: { name: string; token: string };
+  request?: { requestId: string; requestToken: string };
+  attachments: Map<string, Attachment>;
+}
+
+type JoinUsSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type Reply<E extends ClientEvent> = Result<AckData[E]> | Promise<Result<AckData[E]>>;
+
+const rooms = {
+  agents: 'agents',
+  agent: (name: string) => `agent:${name}`,
+  request: (id: string) => `request:${id}`,
+  session: (id: string) => `session:${id}`,
+  sessionAgent: (id: string) => `session-agent:${id}`,
+  peer: (id: string) => `peer:${id}`,
+};
+
+export interface Signaling {
+  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  core: JoinUsCore;
+  close(): Promise<void>;
+}
+
+export function createSignaling(httpServer: HttpServer, opts: SignalingOptions): Signaling {
+  const log = opts.logger;
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: Limits.frameBytes,
+    // Pages are served from the same origin; nothing else may open a connection from a browser.
+    cors: { origin: false },
+  });
+
+  const deliver = (effect: Effect) => {
+    void deliverEffect(effect).catch((err: unknown) => log.error({ err, effect: effect.type }, 'effect delivery failed'));
+  };
+  const core = new JoinUsCore({
+    store: opts.store,
+    clock: opts.clock,
+    randomBytes: opts.randomBytes,
+    config: opts.config,
+    onEffect: deliver,
+  });
+
+  async function deliverEffect(effect: Effect): Promise<void> {
+    switch (effect.type) {
+      case 'queue_changed': {
+        const entries = await core.queue();
+        io.to(rooms.agents).emit('queue:update', { entries });
+        entries.forEach((e, i) => io.to(rooms.request(e.requestId)).emit('queue:position', { position: i + 1 }));
+        return;
+      }
+      case 'customer_admitted':
+        io.to(rooms.request(effect.requestId)).emit('customer:admitted', { sessionId: effect.sessionId });
+        io.in(rooms.request(effect.requestId)).socketsLeave(rooms.request(effect.requestId));
+        return;
+      case 'agent_sessions_changed':
+        io.to(rooms.agent(effect.agentName)).emit('agent:sessions', {
+          sessions: await core.agentSessionList(effect.agentName),
+        });
+        return;
+      case 'handles_changed':
+        io.to(rooms.sessionAgent(effect.sessionId)).emit('handles:update', {
+          sessionId: effect.sessionId,
+          handles: effect.handles,
+        });
+        return;
+      case 'peer_joined':
+        io.to(rooms.session(effect.peer.sessionId))
+          .except(rooms.peer(effect.peer.peerId))
+          .emit('peer:joined', {
+            sessionId: effect.peer.sessionId,
+            peerId: effect.peer.peerId,
+            participantId: effect.peer.participantId,
+          });
+        return;
+      case 'peer_left':
+        io.to(rooms.session(effect.peer.sessionId)).emit('peer:left', {
+          sessionId: effect.peer.sessionId,
+          peerId: effect.peer.peerId,
+          participantId: effect.peer.participantId,
+        });
+        return;
+      case 'session_ended': {
+        const room = rooms.session(effect.sessionId);
+        io.to(room).emit('session:ended', { sessionId: effect.sessionId, reason: effect.reason });
+        io.in(room).socketsLeave([room, rooms.sessionAgent(effect.sessionId)]);
+        for (const p of effect.peers) io.in(rooms.peer(p.peerId)).socketsLeave(rooms.peer(p.peerId));
+        return;
+      }
+      case 'participant_gone': {
+        io.to(rooms.session(effect.sessionId)).emit('participant:removed', {
+          sessionId: effect.sessionId,
+          participantId: effect.participantId,
+        });
+        for (const p of effect.peers) {
+          io.to(rooms.session(effect.sessionId)).emit('peer:left', {
+            sessionId: effect.sessionId,
+            peerId: p.peerId,
+            participantId: p.participantId,
+          });
+          io.in(rooms.peer(p.peerId)).socketsLeave([rooms.session(effect.sessionId), rooms.peer(p.peerId)]);
+        }
+        return;
+      }
+    }
+  }
+
+  const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
+  const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
+  const perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration: windowSec });
+  const total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration: windowSec });
+  const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
+
+  async function joinBlocked(address: string): Promise<ProtocolError | null> {
+    const [mine, all] = await Promise.all([perClient.get(address), total.get('all')]);
+    const blocked = [mine, all].filter((r): r is RateLimiterRes => r !== null && r.remainingPoints <= 0);
+    if (blocked.length === 0) return null;
+    const waitMs = Math.max(...blocked.map((r) => r.msBeforeNext));
+    const seconds = Math.ceil(waitMs / 1000);
+    const who = mine && mine.remainingPoints <= 0 ? 'from your connection' : 'on this service right now';
+    return {
+      reason: ErrorReason.rateLimited,
+      message: `Too many failed attempts ${who} (the limit is ${
+        who.startsWith('from') ? limits.perClientFailures : limits.totalFailures
+      } a minute). Wait ${seconds} second${seconds === 1 ? '' : 's'}, then try again.`,
+      retryAfterMs: waitMs,
+    };
+  }
+
+  async function countFailure(address: string): Promise<number> {
+    const [mine] = await Promise.all([
+      perClient.penalty(address, 1),
+      total.penalty('all', 1),
+    ]);
+    return Math.max(0, mine.remainingPoints);
+  }
+
+  io.on('connection', (rawSocket) => {
+    const socket = rawSocket as JoinUsSocket;
+    socket.data.attachments = new Map();
+    const address = socket.handshake.address;
+
+    /** The edge: validate, call, acknowledge; never throw, never leave a caller without an answer. */
+    function on<E extends ClientEvent>(event: E, handler: (payload: Parsed<E>) => Reply<E>): void {
+      (socket as unknown as Socket).on(event as string, async (payload: unknown, ack: unknown) => {
+        const reply = (r: Result<AckData[E]>) => {
+          if (typeof ack !== 'function') return;
+          (ack as (x: unknown) => void)(r.ok ? { ok: true, ...r.value } : { ok: false, error: r.error });
+        };
+        if (typeof ack !== 'function') {
+          socket.emit('protocol:error', {
+            reason: ErrorReason.invalidRequest,
+            message: `"${event}" needs an acknowledgement callback.`,
+          });
+          return;
+        }
+        try {
+          await flood.consume(socket.id);
+        } catch {
+          reply(fail(ErrorReason.rateLimited, 'Too many requests. Slow down.', 1000));
+          return;
+        }
+        const parsed = Schemas[event].safeParse(payload);
+        if (!parsed.success) {
+          const first = parsed.error.issues[0];
+          reply(fail(ErrorReason.invalidRequest, first ? `${first.path.join('.') || 'payload'}: ${first.message}` : 'Invalid request.'));
+          return;
+        }
+        try {
+          reply(await handler(parsed.data as Parsed<E>));
+        } catch (err) {
+          log.error({ err, event }, 'handler failed');
+          reply(fail(ErrorReason.internal, 'Something went wrong on our side. Try again.'));
+        }
+      });
+    }
+
+    socket.onAny((event: unknown) => {
+      if (typeof event !== 'string' || !(event in Schemas)) {
+        socket.emit('protocol:error', { reason: ErrorReason.invalidRequest, message: 'Unknown event.' });
+      }
+    });
+
+    const requireAgent = () => socket.data.agent ?? null;
+    const attachment = (sessionId: string) => socket.data.attachments.get(sessionId) ?? null;
+
+    const signedIn = async (name: string, token: string) => {
+      socket.data.agent = { name, token };
+      await socket.join([rooms.agents, rooms.agent(name)]);
+      return { name, sessions: await core.agentSessions(name), queue: await core.queue() };
+    };
+
+    on('agent:signIn', async ({ username, password }) => {
+      const r = await core.signInAgent(username, password);
+      if (!r.ok) return r;
+      return { ok: true, value: { token: r.value.token, ...(await signedIn(r.value.name, r.value.token)) } };
+    });
+
+    on('agent:resume', async ({ token }) => {
+      const r = await core.resumeAgent(token);
+      if (!r.ok) return r;
+      return { ok: true, value: await signedIn(r.value.name, token) };
+    });
+
+    on('agent:signOut', async () => {
+      const agent = requireAgent();
+      if (agent) {
+        await core.signOutAgent(agent.token);
+        socket.leave(rooms.agents);
+        socket.leave(rooms.agent(agent.name));
+        delete socket.data.agent;
+      }
+      return { ok: true, value: {} };
+    });
+
+    on('queue:accept', async ({ requestId }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      const r = await core.acceptRequest(agent.name, requestId);
+      return r.ok ? { ok: true, value: { session: r.value } } : r;
+    });
+
+    on('customer:request', async ({ name, topic }) => {
+      if (socket.data.request) return fail(ErrorReason.invalidRequest, 'You are already waiting for an agent.');
+      const r = await core.requestHelp(name, topic);
+      socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
+      await socket.join(rooms.request(r.requestId));
+      return { ok: true, value: r };
+    });
+
+    on('customer:resume', async ({ requestToken }) => {
+      const r = await core.resumeRequest(requestToken);
+      if (!r.ok) return r;
+      if ('requestId' in r.value) {
+        socket.data.request = { requestId: r.value.requestId, requestToken };
+        await socket.join(rooms.request(r.value.requestId));
+      }
+      return r;
+    });
+
+    on('customer:cancel', async ({ requestToken }) => {
+      await core.cancelRequest(requestToken);
+      if (socket.data.request?.requestToken === requestToken) {
+        socket.leave(rooms.request(socket.data.request.requestId));
+        delete socket.data.request;
+      }
+      return { ok: true, value: {} };
+    });
+
+    on('handle:reserve', async ({ sessionId, handle }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return core.reserveHandle(agent.name, sessionId, handle);
+    });
+
+    on('handle:suggest', async ({ sessionId }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return core.suggestHandle(agent.name, sessionId);
+    });
+
+    on('handle:cancel', async ({ sessionId, handle }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return core.cancelHandle(agent.name, sessionId, handle);
+    });
+
+    on('handle:login', async ({ name, handle }) => {
+      const blocked = await joinBlocked(address);
+      if (blocked) return { ok: false, error: blocked };
+      const r = await core.loginWithHandle(name, handle);
+      if (r.ok) return r;
+      const attemptsLeft = await countFailure(address);
+      return { ok: false, error: { ...r.error, attemptsLeft } };
+    });
+
+    on('session:attach', async ({ credential }) => {
+      const r = await core.attach(credential, socket.id);
+      if (!r.ok) return r;
+      const a = r.value;
+      const previous = attachment(a.sessionId);
+      if (previous) await core.detach(previous.peerId);
+      socket.data.attachments.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId, role: a.role });
+      await socket.join([rooms.session(a.sessionId), rooms.peer(a.peerId)]);
+      if (a.role === 'agent') await socket.join(rooms.sessionAgent(a.sessionId));
+      return {
+        ok: true,
+        value: {
+          sessionId: a.sessionId,
+          participantId: a.participantId,
+          role: a.role,
+          name: a.name,
+          peerId: a.peerId,
+          peers: a.peers,
+          iceServers: opts.iceServers,
+          ...(a.role === 'agent' ? { handles: await core.reservedHandles(a.sessionId) } : {}),
+        },
+      };
+    });
+
+    on('session:detach', async ({ sessionId }) => {
+      const a = attachment(sessionId);
+      if (a) {
+        socket.data.attachments.delete(sessionId);
+        await core.detach(a.peerId);
+        socket.leave(rooms.session(sessionId));
+        socket.leave(rooms.sessionAgent(sessionId));
+        socket.leave(rooms.peer(a.peerId));
+      }
+      return { ok: true, value: {} };
+    });
+
+    on('session:end', async ({ sessionId }) => {
+      const a = attachment(sessionId);
+      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      return core.endSession(sessionId, a.participantId);
+    });
+
+    on('session:leave', async ({ sessionId }) => {
+      const a = attachment(sessionId);
+      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      const r = await core.leave(sessionId, a.participantId);
+      if (r.ok) socket.data.attachments.delete(sessionId);
+      return r;
+    });
+
+    on('participant:remove', async ({ sessionId, participantId }) => {
+      const a = attachment(sessionId);
+      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      return core.removeParticipant(sessionId, a.participantId, participantId);
+    });
+
+    on('signal:send', async ({ sessionId, to, data }) => {
+      const a = attachment(sessionId);
+      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      if (Buffer.byteLength(JSON.stringify(data)) > Limits.signalBytes) {
+        return fail(ErrorReason.tooLarge, `A signaling message can be at most ${Limits.signalBytes} bytes.`);
+      }
+      const r = await core.checkRelay(a.peerId, sessionId, to);
+      if (!r.ok) return r;
+      io.to(rooms.peer(to)).emit('signal:recv', { sessionId, from: a.peerId, data });
+      return r;
+    });
+
+    socket.on('disconnect', () => {
+      const pending: Promise<unknown>[] = [];
+      for (const a of socket.data.attachments.values()) pending.push(core.detach(a.peerId));
+      socket.data.attachments.clear();
+      if (socket.data.request) pending.push(core.requestConnection(socket.data.request.requestId, false));
+      void Promise.all(pending).catch((err: unknown) => log.error({ err }, 'disconnect cleanup failed'));
+    });
+  });
+
+  const sweeper = setInterval(() => {
+    core.sweep().catch((err: unknown) => log.error({ err }, 'sweep failed'));
+  }, opts.sweepIntervalMs ?? 1000);
+  sweeper.unref();
+
+  return {
+    io,
+    core,
+    async close() {
+      clearInterval(sweeper);
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+    },
+  };
+}

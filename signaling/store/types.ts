@@ -1,0 +1,131 @@
+/**
+ * The one store interface of the signaling server. Every method is a single atomic step, so the
+ * in-memory implementation (one event loop) and a Redis one (a command or a short Lua script each)
+ * give the same guarantees. Times are passed in by the core; the store never reads a clock.
+ */
+import type { EndReason, Role } from '../../lib/protocol';
+
+export interface HandleReservation {
+  handle: string;
+  sessionId: string;
+  reservedBy: string;
+  reservedAt: number;
+  expiresAt: number;
+}
+
+export interface QueueRequest {
+  requestId: string;
+  /** sha256 of the request token; the token doubles as the customer's credential once admitted. */
+  tokenHash: string;
+  name: string;
+  topic: string;
+  requestedAt: number;
+  /** When the waiting customer's last connection went away; null while connected. */
+  offlineSince: number | null;
+}
+
+export interface SessionRecord {
+  sessionId: string;
+  agentName: string;
+  agentParticipantId: string;
+  customerParticipantId: string;
+  customerName: string;
+  topic: string;
+  startedAt: number;
+  state: 'active' | 'ended';
+  endedAt: number | null;
+  endReason: EndReason | null;
+  /** S4 grace clocks: when the agent's / customer's last peer left; null while one is attached. */
+  agentOfflineSince: number | null;
+  customerOfflineSince: number | null;
+}
+
+export interface ParticipantRecord {
+  participantId: string;
+  sessionId: string;
+  role: Role;
+  name: string;
+  joinedAt: number;
+  state: 'active' | 'left' | 'removed';
+}
+
+export type RevokedBecause = 'session_ended' | 'removed' | 'left';
+
+export interface CredentialRecord {
+  participantId: string;
+  sessionId: string;
+  issuedAt: number;
+  revoked: RevokedBecause | null;
+}
+
+export interface PeerRecord {
+  peerId: string;
+  sessionId: string;
+  participantId: string;
+  /** Which server connection holds it (a socket id; with Redis, node-qualified). */
+  connectionId: string;
+}
+
+export interface AgentTokenRecord {
+  name: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface Store {
+  // Handles (H2–H6, H9)
+  /** Reserve unless a live (unexpired) reservation holds the handle. */
+  reserveHandle(r: HandleReservation, nowMs: number): Promise<boolean>;
+  getHandle(handle: string, nowMs: number): Promise<HandleReservation | null>;
+  /** Atomically take a live reservation: of any number of concurrent calls, one gets it. */
+  consumeHandle(handle: string, nowMs: number): Promise<HandleReservation | null>;
+  /** Free the handle if (and only if) it is reserved for this session. */
+  releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null>;
+  listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]>;
+  /** Remove and return reservations that expired at or before `nowMs`. */
+  takeExpiredHandles(nowMs: number): Promise<HandleReservation[]>;
+
+  // Customer queue (S1)
+  enqueue(r: QueueRequest): Promise<void>;
+  findRequestByTokenHash(tokenHash: string): Promise<QueueRequest | null>;
+  /** Oldest first. */
+  listQueue(): Promise<QueueRequest[]>;
+  /** Atomically remove a waiting request: of concurrent claims, exactly one gets it. */
+  claimRequest(requestId: string): Promise<QueueRequest | null>;
+  setRequestOffline(requestId: string, offlineSince: number | null): Promise<void>;
+
+  // Sessions and participants (S2–S6)
+  createSession(s: SessionRecord, participants: ParticipantRecord[]): Promise<void>;
+  getSession(sessionId: string): Promise<SessionRecord | null>;
+  setOfflineSince(sessionId: string, role: 'agent' | 'customer', since: number | null): Promise<void>;
+  /** Atomically move an active session to ended; returns it only to the one caller that did. */
+  endSession(sessionId: string, reason: EndReason, nowMs: number): Promise<SessionRecord | null>;
+  listActiveSessions(): Promise<SessionRecord[]>;
+  listAgentSessions(agentName: string): Promise<SessionRecord[]>;
+  /** Forget ended sessions (and their participants and credentials) that ended before `beforeMs`. */
+  purgeEndedSessions(beforeMs: number): Promise<number>;
+
+  putParticipant(p: ParticipantRecord): Promise<void>;
+  getParticipant(participantId: string): Promise<ParticipantRecord | null>;
+  listParticipants(sessionId: string): Promise<ParticipantRecord[]>;
+  setParticipantState(participantId: string, state: ParticipantRecord['state']): Promise<void>;
+
+  // Credentials (stored by hash only)
+  putCredential(hash: string, c: CredentialRecord): Promise<void>;
+  getCredential(hash: string): Promise<CredentialRecord | null>;
+  revokeCredentials(
+    filter: { sessionId: string; participantId?: string },
+    because: RevokedBecause,
+  ): Promise<number>;
+
+  // Attached peers (signaling room membership)
+  putPeer(p: PeerRecord): Promise<void>;
+  getPeer(peerId: string): Promise<PeerRecord | null>;
+  deletePeer(peerId: string): Promise<PeerRecord | null>;
+  listPeers(sessionId: string): Promise<PeerRecord[]>;
+
+  // Agent sign-in tokens (stored by hash only)
+  putAgentToken(hash: string, t: AgentTokenRecord): Promise<void>;
+  getAgentToken(hash: string, nowMs: number): Promise<AgentTokenRecord | null>;
+  deleteAgentToken(hash: string): Promise<void>;
+}
