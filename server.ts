@@ -31,11 +31,13 @@ async function main(): Promise<void> {
   }
   if (config.demoAgent) {
     const bar = '*'.repeat(78);
-    logger.warn(
-      `\n${bar}\n  JOINUS_AGENTS is not set: the demo agent account "agent" / "agent" is active.\n` +
+    // Loud on purpose, for the person at the terminal as well as for the log collector.
+    console.warn(
+      `\n${bar}\n  WARNING: JOINUS_AGENTS is not set: the demo agent account "agent" / "agent" is active.\n` +
         `  Anyone who can reach this server can sign in as an agent. Set JOINUS_AGENTS\n` +
-        `  (name:password pairs, comma separated) before you put this in front of people.\n${bar}`,
+        `  (name:password pairs, comma separated) before you put this in front of people.\n${bar}\n`,
     );
+    logger.warn({ demoAgent: true }, 'JOINUS_AGENTS is not set: demo agent account agent/agent is active');
   }
 
   const app = next({ dev, dir: process.cwd() });

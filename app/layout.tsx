@@ -1,3 +1,26 @@
+import type { Metadata, Viewport } from 'next';
+import Link from 'next/link';
+import './globals.css';
+
+export const metadata: Metadata = {
+  title: { default: 'Join Us', template: '%s · Join Us' },
+  description: 'Live help with chat and web collaboration, and a simple way to bring a third party in.',
+};
+
+export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
+
 export default function RootLayout({ children }: { children: React.ReactNode }) {
-  return (<html lang="en"><body>{children}</body></html>);
+  return (
+    <html lang="en">
+      <body>
+        <header className="topbar">
+          <Link href="/" className="brand" aria-label="Home">
+            <span className="brand-mark" aria-hidden="true">JU</span>
+            <span>Join Us</span>
+          </Link>
+        </header>
+        <main>{children}</main>
+      </body>
+    </html>
+  );
 }

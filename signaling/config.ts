@@ -49,7 +49,8 @@ export function parseAgents(raw: string): Map<string, string> {
     const password = at > 0 ? pair.slice(at + 1) : '';
     if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password.length === 0) {
       throw new ConfigError(
-        `JOINUS_AGENTS: "${pair.slice(0, 40)}" is not a name:password pair (names: letters, digits, . _ @ -).`,
+        // Never echo the entry: it may hold a password.
+        `JOINUS_AGENTS: entry ${agents.size + 1} is not a name:password pair (names: letters, digits, . _ @ -; passwords not empty).`,
       );
     }
     agents.set(name, password);

@@ -73,6 +73,24 @@ const rooms = {
   peer: (id: string) => `peer:${id}`,
 };
 
+/** Stands for "not exactly one payload argument": no schema accepts it. */
+const invalidArgs = Symbol('invalid arguments');
+
+/** simple-peer's signals nest three or four levels; anything near this is not one. */
+const maxSignalDepth = 16;
+
+/** Iterative, so that it cannot itself overflow the stack on hostile input. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export interface Signaling {
   io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
   core: JoinUsCore;
@@ -146,10 +164,14 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         return;
       }
       case 'participant_gone': {
-        io.to(rooms.session(effect.sessionId)).emit('participant:removed', {
-          sessionId: effect.sessionId,
-          participantId: effect.participantId,
-        });
+        // Only a removal is announced as one: a party that left must not be told "the agent removed
+        // you", and the others learn of a departure from peer:left.
+        if (effect.because === 'removed') {
+          io.to(rooms.session(effect.sessionId)).emit('participant:removed', {
+            sessionId: effect.sessionId,
+            participantId: effect.participantId,
+          });
+        }
         for (const p of effect.peers) {
           io.to(rooms.session(effect.sessionId)).emit('peer:left', {
             sessionId: effect.sessionId,
@@ -198,9 +220,20 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     socket.data.attachments = new Map();
     const address = socket.handshake.address;
 
+    // One connection's events are handled strictly in arrival order: WebRTC signaling (an offer,
+    // then its ICE candidates) breaks if a later message overtakes an earlier one.
+    let inOrder: Promise<void> = Promise.resolve();
+
     /** The edge: validate, call, acknowledge; never throw, never leave a caller without an answer. */
     function on<E extends ClientEvent>(event: E, handler: (payload: Parsed<E>) => Reply<E>): void {
-      (socket as unknown as Socket).on(event as string, async (payload: unknown, ack: unknown) => {
+      (socket as unknown as Socket).on(event as string, (...args: unknown[]) => {
+        // socket.io passes the ack last, after however many arguments the client sent: take it
+        // from there, so `emitWithAck(event)` or an extra argument still gets its answer.
+        const ack = typeof args.at(-1) === 'function' ? args.pop() : undefined;
+        const payload = args.length === 1 ? args[0] : invalidArgs;
+        inOrder = inOrder.then(() => handle(payload, ack));
+      });
+      const handle = async (payload: unknown, ack: unknown): Promise<void> => {
         const reply = (r: Result<AckData[E]>) => {
           if (typeof ack !== 'function') return;
           (ack as (x: unknown) => void)(r.ok ? { ok: true, ...r.value } : { ok: false, error: r.error });
@@ -230,13 +263,16 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           log.error({ err, event }, 'handler failed');
           reply(fail(ErrorReason.internal, 'Something went wrong on our side. Try again.'));
         }
-      });
+      };
     }
 
-    socket.onAny((event: unknown) => {
-      if (typeof event !== 'string' || !(event in Schemas)) {
-        socket.emit('protocol:error', { reason: ErrorReason.invalidRequest, message: 'Unknown event.' });
-      }
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      // Own keys only: "constructor" or "toString" are in every object, not in the protocol.
+      if (typeof event === 'string' && Object.hasOwn(Schemas, event)) return;
+      const error = { reason: ErrorReason.invalidRequest, message: 'Unknown event.' };
+      const ack = args.at(-1);
+      if (typeof ack === 'function') (ack as (x: unknown) => void)({ ok: false, error });
+      else socket.emit('protocol:error', error);
     });
 
     const requireAgent = () => socket.data.agent ?? null;
@@ -283,7 +319,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const r = await core.requestHelp(name, topic);
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
       await socket.join(rooms.request(r.requestId));
-      return { ok: true, value: r };
+      // The queue may have moved before this socket was in its room (that queue:position went to
+      // nobody): answer with the position as of now, after which every change reaches the room.
+      const position = (await core.queuePosition(r.requestId)) ?? r.position;
+      return { ok: true, value: { ...r, position } };
     });
 
     on('customer:resume', async ({ requestToken }) => {
@@ -391,6 +430,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     on('signal:send', async ({ sessionId, to, data }) => {
       const a = attachment(sessionId);
       if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      // Checked first: JSON.stringify and socket.io's encoder recurse, and overflow the stack.
+      if (nestedDeeperThan(data, maxSignalDepth)) {
+        return fail(ErrorReason.invalidRequest, `data: nested deeper than ${maxSignalDepth} levels.`);
+      }
       if (Buffer.byteLength(JSON.stringify(data)) > Limits.signalBytes) {
         return fail(ErrorReason.tooLarge, `A signaling message can be at most ${Limits.signalBytes} bytes.`);
       }

@@ -290,6 +290,12 @@ export class JoinUsCore {
       expiresAt: now + this.config.handleTtlMs,
     };
     if (!(await this.store.reserveHandle(reservation, now))) return fail(ErrorReason.handleInUse, Messages.handleInUse);
+    // H4: the session may have dropped while we reserved; its drop may already have freed the
+    // session's handles, so free this one ourselves rather than leave it held until it expires.
+    if ((await this.store.getSession(sessionId))?.state !== 'active') {
+      await this.store.releaseHandle(reservation.handle, sessionId);
+      return Refusals.sessionEnded();
+    }
     await this.handlesChanged(sessionId);
     return ok({ handle: reservation.handle, expiresAt: reservation.expiresAt });
   }
@@ -369,6 +375,14 @@ export class JoinUsCore {
     const others = await this.store.listPeers(a.sessionId);
     const peer: PeerRecord = { peerId: this.newId(), sessionId: a.sessionId, participantId: a.participantId, connectionId };
     await this.store.putPeer(peer);
+    // S4, S5: a removal or the session's drop may have happened since we authenticated, and may
+    // already have cut off the peers it saw. Check again now the peer is visible, so either that
+    // cut-off or this check removes it: a revoked participant never keeps a peer in the room.
+    const still = await this.authenticate(credential);
+    if (!still.ok) {
+      await this.store.deletePeer(peer.peerId);
+      return still;
+    }
     if (a.role === 'agent' || a.role === 'customer') await this.store.setOfflineSince(a.sessionId, a.role, null);
     this.onEffect({ type: 'peer_joined', peer });
     return ok({ ...a, peerId: peer.peerId, peers: others.map((p) => ({ peerId: p.peerId, participantId: p.participantId })) });
@@ -431,6 +445,9 @@ export class JoinUsCore {
     if (p.role !== 'guest') {
       return fail(ErrorReason.forbidden, 'The agent and the customer end the session rather than leave it.');
     }
+    // Leaving is idempotent, and must not turn a removal into a departure or announce it twice.
+    if (p.state === 'removed') return Refusals.removed();
+    if (p.state === 'left') return ok({});
     await this.dismiss(sessionId, participantId, 'left');
     return ok({});
   }

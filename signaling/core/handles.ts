@@ -11,7 +11,7 @@ export function normalizeHandle(raw: string): HandleCheck {
   const handle = raw.trim().toLowerCase();
   if (handle.length === 0) return { ok: false, message: 'Enter a handle.' };
   if (!/^[a-z0-9-]*$/.test(handle)) {
-    return { ok: false, message: 'A handle can contain only letters, digits and hyphens.' };
+    return { ok: false, message: 'A handle can contain only the letters a to z, digits and hyphens.' };
   }
   if (handle.length < HANDLE_MIN) {
     return { ok: false, message: `A handle needs at least ${HANDLE_MIN} characters.` };

@@ -1,0 +1,269 @@
+'use client';
+/** The agent's console: sign-in, the customer queue (S1), several sessions (S6), Join Us (H1–H9). */
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { AgentSessionSummary, ProtocolError, QueueEntry } from '@/lib/protocol';
+import { request, type ClientSocket } from '@/lib/client/socket';
+import { SessionConnection } from '@/lib/client/session-connection';
+import { storageKeys, useNow, useSessionSnapshot, useSocket } from '../_components/hooks';
+import { AgentSessionView } from './AgentSessionView';
+
+type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; name: string };
+
+interface OpenSession {
+  summary: Omit<AgentSessionSummary, 'credential'>;
+  conn: SessionConnection;
+}
+
+export function AgentConsole() {
+  const { socket, connected, trouble } = useSocket();
+  const [auth, setAuth] = useState<Auth>({ state: 'checking' });
+  const [queue, setQueue] = useState<QueueEntry[]>([]);
+  const [sessions, setSessions] = useState<OpenSession[]>([]);
+  const [active, setActive] = useState<string | null>(null);
+  const [queueError, setQueueError] = useState<string | null>(null);
+  const sessionsRef = useRef<OpenSession[]>([]);
+  useEffect(() => {
+    sessionsRef.current = sessions;
+  }, [sessions]);
+
+  const adopt = useCallback(
+    (s: ClientSocket, list: AgentSessionSummary[]) => {
+      const known = new Set(sessionsRef.current.map((o) => o.summary.sessionId));
+      const fresh = list
+        .filter((x) => !known.has(x.sessionId))
+        .map(({ credential, ...summary }) => ({ summary, conn: new SessionConnection(s, summary.sessionId, credential) }));
+      if (fresh.length === 0) return;
+      sessionsRef.current = [...sessionsRef.current, ...fresh];
+      setSessions((prev) => [...prev, ...fresh]);
+      setActive((a) => a ?? fresh[0]!.summary.sessionId);
+    },
+    [],
+  );
+
+  // Every (re)connection re-authenticates the socket: agent rights belong to a connection.
+  useEffect(() => {
+    if (!socket) return;
+    const resume = async () => {
+      const token = localStorage.getItem(storageKeys.agentToken);
+      if (!token) return setAuth({ state: 'signed-out' });
+      const r = await request(socket, 'agent:resume', { token });
+      if (!r.ok) {
+        if (r.error.reason === 'unauthorized') localStorage.removeItem(storageKeys.agentToken);
+        return setAuth({ state: 'signed-out' });
+      }
+      setAuth({ state: 'signed-in', name: r.name });
+      setQueue(r.queue);
+      adopt(socket, r.sessions);
+    };
+    const onQueue = ({ entries }: { entries: QueueEntry[] }) => setQueue(entries);
+    const onSessions = ({ sessions: list }: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => {
+      const known = new Set(sessionsRef.current.map((o) => o.summary.sessionId));
+      // A session accepted in another tab of this agent: fetch a credential for this console.
+      if (list.some((s) => !known.has(s.sessionId))) void resume();
+    };
+    socket.on('connect', resume);
+    socket.on('queue:update', onQueue);
+    socket.on('agent:sessions', onSessions);
+    if (socket.connected) void resume();
+    return () => {
+      socket.off('connect', resume);
+      socket.off('queue:update', onQueue);
+      socket.off('agent:sessions', onSessions);
+    };
+  }, [socket, adopt]);
+
+  useEffect(
+    () => () => {
+      for (const s of sessionsRef.current) s.conn.destroy();
+    },
+    [],
+  );
+
+  if (!socket || auth.state === 'checking') {
+    return <p className="status-note" role="status">{trouble ? 'Cannot reach the server. Retrying…' : 'Loading the console…'}</p>;
+  }
+
+  if (auth.state === 'signed-out') {
+    return (
+      <SignIn
+        socket={socket}
+        connected={connected}
+        onSignedIn={(name, token, q, list) => {
+          localStorage.setItem(storageKeys.agentToken, token);
+          setAuth({ state: 'signed-in', name });
+          setQueue(q);
+          adopt(socket, list);
+        }}
+      />
+    );
+  }
+
+  const accept = async (requestId: string) => {
+    setQueueError(null);
+    const r = await request(socket, 'queue:accept', { requestId });
+    if (!r.ok) return setQueueError(r.error.message);
+    adopt(socket, [r.session]);
+    setActive(r.session.sessionId);
+  };
+
+  const signOut = async () => {
+    await request(socket, 'agent:signOut', {});
+    localStorage.removeItem(storageKeys.agentToken);
+    for (const s of sessions) s.conn.destroy();
+    setSessions([]);
+    setActive(null);
+    setAuth({ state: 'signed-out' });
+  };
+
+  const close = (sessionId: string) => {
+    const s = sessions.find((o) => o.summary.sessionId === sessionId);
+    s?.conn.destroy();
+    const rest = sessions.filter((o) => o.summary.sessionId !== sessionId);
+    setSessions(rest);
+    if (active === sessionId) setActive(rest[0]?.summary.sessionId ?? null);
+  };
+
+  const current = sessions.find((s) => s.summary.sessionId === active) ?? null;
+
+  return (
+    <div className="stack">
+      <div className="row" style={{ justifyContent: 'space-between' }}>
+        <h1 style={{ margin: 0 }}>Agent console</h1>
+        <div className="row">
+          <span className={`pill ${connected ? 'ok' : 'warn'}`} role="status">
+            <span className="dot" />
+            {connected ? `Signed in as ${auth.name}` : 'Reconnecting…'}
+          </span>
+          <button type="button" className="secondary small" onClick={() => void signOut()}>
+            Sign out
+          </button>
+        </div>
+      </div>
+      <div className="console">
+        <div className="side">
+          <section className="card">
+            <h2 id="queue-heading">Waiting customers</h2>
+            <QueueList queue={queue} onAccept={(id) => void accept(id)} />
+            {queueError ? <div role="alert" className="alert" style={{ marginTop: 10 }}>{queueError}</div> : null}
+          </section>
+          <section className="card">
+            <h2>Your sessions</h2>
+            {sessions.length === 0 ? (
+              <p className="empty">No sessions yet. Accept a waiting customer to start one.</p>
+            ) : (
+              <ul className="session-tabs" aria-label="Your sessions">
+                {sessions.map((s) => (
+                  <SessionTab
+                    key={s.summary.sessionId}
+                    session={s}
+                    active={s.summary.sessionId === active}
+                    onSelect={() => setActive(s.summary.sessionId)}
+                  />
+                ))}
+              </ul>
+            )}
+          </section>
+        </div>
+        <div>
+          {current ? (
+            <AgentSessionView
+              key={current.summary.sessionId}
+              socket={socket}
+              conn={current.conn}
+              summary={current.summary}
+              onClose={() => close(current.summary.sessionId)}
+            />
+          ) : (
+            <div className="card">
+              <h2>No active session</h2>
+              <p className="status-note">Customers asking for help appear under “Waiting customers”. Accept one to open the session here.</p>
+            </div>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function QueueList({ queue, onAccept }: { queue: QueueEntry[]; onAccept: (requestId: string) => void }) {
+  const now = useNow(5000);
+  return (
+    <ul className="queue-list" aria-label="Waiting customers">
+      {queue.length === 0 ? <li className="empty" style={{ border: 0, padding: 0 }}>Nobody is waiting.</li> : null}
+      {queue.map((q) => (
+        <li key={q.requestId}>
+          <div className="grow">
+            <div className="person-name">{q.name}</div>
+            <div className="person-sub">
+              {q.topic ? `${q.topic.slice(0, 80)}${q.topic.length > 80 ? '…' : ''} · ` : ''}
+              waiting {Math.max(0, Math.round((now - q.requestedAt) / 60_000))} min
+            </div>
+          </div>
+          <button type="button" className="small" onClick={() => onAccept(q.requestId)}>
+            Accept
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function SessionTab({ session, active, onSelect }: { session: OpenSession; active: boolean; onSelect: () => void }) {
+  const snap = useSessionSnapshot(session.conn);
+  const over = snap ? ['ended', 'removed', 'refused'].includes(snap.phase.kind) : false;
+  return (
+    <li>
+      <button type="button" className="session-tab" aria-current={active ? 'true' : undefined} onClick={onSelect}>
+        <span>{session.summary.customerName}</span>
+        <span className={`pill ${over ? 'bad' : 'ok'}`}>{over ? 'ended' : active ? 'active' : 'open'}</span>
+      </button>
+    </li>
+  );
+}
+
+function SignIn({
+  socket,
+  connected,
+  onSignedIn,
+}: {
+  socket: ClientSocket;
+  connected: boolean;
+  onSignedIn: (name: string, token: string, queue: QueueEntry[], sessions: AgentSessionSummary[]) => void;
+}) {
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<ProtocolError | null>(null);
+  const [busy, setBusy] = useState(false);
+  return (
+    <form
+      className="card narrow stack"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        setBusy(true);
+        setError(null);
+        const r = await request(socket, 'agent:signIn', { username, password });
+        setBusy(false);
+        if (!r.ok) return setError(r.error);
+        onSignedIn(r.name, r.token, r.queue, r.sessions);
+      }}
+    >
+      <div>
+        <h1>Agent sign-in</h1>
+        <p className="status-note">Sign in to see waiting customers and your sessions.</p>
+      </div>
+      <label className="field">
+        Username
+        <input value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" required />
+      </label>
+      <label className="field">
+        Password
+        <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
+      </label>
+      {error ? <div role="alert" className="alert">{error.message}</div> : null}
+      {!connected ? <p className="status-note" role="status">Connecting to the server…</p> : null}
+      <button type="submit" disabled={busy || !connected}>
+        {busy ? 'Signing in…' : 'Sign in'}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,245 @@
+'use client';
+/** One of the agent's sessions: transcript and presence, Options, Join Us controls, moderation. */
+import { useState } from 'react';
+import type { AgentSessionSummary, ReservedHandle } from '@/lib/protocol';
+import { request, type ClientSocket } from '@/lib/client/socket';
+import type { SessionConnection } from '@/lib/client/session-connection';
+import { SessionPanel } from '../_components/SessionPanel';
+import { useNow, useSessionSnapshot } from '../_components/hooks';
+
+export function AgentSessionView({
+  socket,
+  conn,
+  summary,
+  onClose,
+}: {
+  socket: ClientSocket;
+  conn: SessionConnection;
+  summary: Omit<AgentSessionSummary, 'credential'>;
+  onClose: () => void;
+}) {
+  const snap = useSessionSnapshot(conn);
+  const [joinUsOpen, setJoinUsOpen] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  if (!snap) return null;
+  const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
+  const title = `Session with ${summary.customerName}`;
+
+  const onOption = async (value: string) => {
+    setError(null);
+    if (value === 'join-us') setJoinUsOpen(true);
+    if (value === 'end') {
+      const r = await conn.end();
+      if (!r.ok) setError(r.error.message);
+    }
+  };
+
+  const toolbar = live ? (
+    <label className="row" style={{ gap: 6, fontWeight: 600, fontSize: 14 }}>
+      Options
+      <select
+        aria-label="Options"
+        value=""
+        onChange={(e) => void onOption(e.target.value)}
+        style={{ width: 'auto' }}
+      >
+        <option value="" disabled>
+          Choose…
+        </option>
+        <option value="join-us">Join Us</option>
+        <option value="end">End session</option>
+      </select>
+    </label>
+  ) : (
+    <button type="button" className="secondary small" onClick={onClose}>
+      Close
+    </button>
+  );
+
+  return (
+    <div className="stack">
+      {summary.topic ? <p className="status-note" style={{ margin: 0 }}>Customer’s request: {summary.topic}</p> : null}
+      {snap.phase.kind === 'ended' || snap.phase.kind === 'refused' ? (
+        <div role="alert" className="alert">{'message' in snap.phase ? snap.phase.message : ''} You can still download the transcript.</div>
+      ) : null}
+      {error ? <div role="alert" className="alert">{error}</div> : null}
+      {joinUsOpen && live ? (
+        <JoinUsControls socket={socket} conn={conn} handles={snap.handles} onDone={() => setJoinUsOpen(false)} />
+      ) : null}
+      <SessionPanel
+        conn={conn}
+        snap={snap}
+        title={title}
+        toolbar={toolbar}
+        canExportJson
+        localNotes={
+          joinUsOpen && live ? (
+            <div className="sys help">
+              <strong>Join Us:</strong> type a handle for the person you want to invite (4–32 letters, digits or
+              hyphens) or press Suggest, then OK. Then tell them to open <strong>{joinUrl()}</strong> and enter the
+              handle. It works once, and only while this session lasts.
+            </div>
+          ) : null
+        }
+        participantAction={(p) =>
+          live && p.role === 'guest' && !p.gone ? (
+            <button
+              type="button"
+              className="secondary small"
+              onClick={async () => {
+                const r = await conn.remove(p.participantId, p.name);
+                if (!r.ok) setError(r.error.message);
+              }}
+            >
+              Remove
+            </button>
+          ) : null
+        }
+      />
+    </div>
+  );
+}
+
+function joinUrl(): string {
+  return typeof window === 'undefined' ? '/join' : `${window.location.origin}/join`;
+}
+
+function JoinUsControls({
+  socket,
+  conn,
+  handles,
+  onDone,
+}: {
+  socket: ClientSocket;
+  conn: SessionConnection;
+  handles: ReservedHandle[];
+  onDone: () => void;
+}) {
+  const [handle, setHandle] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const now = useNow(1000);
+  const sessionId = conn.sessionId;
+
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const reserve = () =>
+    run(async () => {
+      const r = await request(socket, 'handle:reserve', { sessionId, handle });
+      if (!r.ok) {
+        setNotice(null);
+        setError(r.error.message);
+        return;
+      }
+      setHandle(r.handle);
+      setNotice(`Handle ${r.handle} is reserved. Tell the third party to open ${joinUrl()} and enter it.`);
+      conn.note(`Handle ${r.handle} reserved for a third party. They can join at ${joinUrl()}`, 'handle_reserved');
+    });
+
+  const suggest = () =>
+    run(async () => {
+      const r = await request(socket, 'handle:suggest', { sessionId });
+      if (!r.ok) return setError(r.error.message);
+      setHandle(r.handle);
+      setNotice(null);
+    });
+
+  const cancelHandle = (h: string) =>
+    run(async () => {
+      const r = await request(socket, 'handle:cancel', { sessionId, handle: h });
+      if (!r.ok) return setError(r.error.message);
+      setNotice(`Handle ${h} is cancelled and can no longer be used.`);
+      conn.note(`Handle ${h} was cancelled`, 'handle_cancelled');
+      if (handle.trim().toLowerCase() === h) setHandle('');
+    });
+
+  // "Cancel" withdraws the handle in the box if it is reserved here; otherwise it closes the controls.
+  const cancel = () => {
+    const h = handle.trim().toLowerCase();
+    if (handles.some((x) => x.handle === h)) void cancelHandle(h);
+    else onDone();
+  };
+
+  return (
+    <section className="joinus-panel stack" aria-label="Join Us">
+      <div className="row" style={{ justifyContent: 'space-between' }}>
+        <h3 style={{ margin: 0 }}>Join Us: invite a third party</h3>
+        <button type="button" className="ghost small" onClick={onDone}>
+          Hide
+        </button>
+      </div>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void reserve();
+        }}
+      >
+        <label className="field grow">
+          Handle
+          <input
+            value={handle}
+            onChange={(e) => setHandle(e.target.value)}
+            autoComplete="off"
+            autoCapitalize="none"
+            spellCheck={false}
+            maxLength={64}
+            placeholder="e.g. amber-otter-48213"
+          />
+        </label>
+        <div className="row" style={{ alignSelf: 'flex-end' }}>
+          <button type="submit" disabled={busy || handle.trim().length === 0}>
+            OK
+          </button>
+          <button type="button" className="secondary" disabled={busy} onClick={() => void suggest()}>
+            Suggest
+          </button>
+          <button type="button" className="secondary" disabled={busy} onClick={cancel}>
+            Cancel
+          </button>
+        </div>
+      </form>
+      {error ? <div role="alert" className="alert">{error}</div> : null}
+      {notice ? <div role="status" className="alert info">{notice}</div> : null}
+      {handles.length > 0 ? (
+        <div>
+          <h3 style={{ margin: '4px 0' }}>Reserved handles</h3>
+          <ul className="handles" aria-label="Reserved handles">
+            {handles.map((h) => (
+              <li key={h.handle}>
+                <span>
+                  <code className="handle">{h.handle}</code>{' '}
+                  <span className="hint">expires in {formatLeft(h.expiresAt - now)}</span>
+                </span>
+                <button
+                  type="button"
+                  className="ghost small"
+                  aria-label={`Withdraw ${h.handle}`}
+                  disabled={busy}
+                  onClick={() => void cancelHandle(h.handle)}
+                >
+                  Withdraw
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+    </section>
+  );
+}
+
+function formatLeft(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s >= 60) return `${Math.ceil(s / 60)} min`;
+  return `${s} s`;
+}

@@ -1,0 +1,126 @@
+'use client';
+/** The customer's entry: ask for help, wait with the queue position shown, land in the session. */
+import { useRouter } from 'next/navigation';
+import { useEffect, useState } from 'react';
+import { Limits, type ProtocolError } from '@/lib/protocol';
+import { request } from '@/lib/client/socket';
+import { storageKeys, useSocket } from '../_components/hooks';
+
+interface Waiting {
+  requestToken: string;
+  position: number;
+}
+
+export function HelpForm() {
+  const router = useRouter();
+  const { socket, connected, trouble } = useSocket();
+  const [name, setName] = useState('');
+  const [topic, setTopic] = useState('');
+  const [waiting, setWaiting] = useState<Waiting | null>(null);
+  const [error, setError] = useState<ProtocolError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!socket) return;
+    const admitted = ({ sessionId }: { sessionId: string }) => {
+      const token = sessionStorage.getItem(storageKeys.request);
+      if (!token) return;
+      sessionStorage.setItem(storageKeys.credential(sessionId), token);
+      sessionStorage.removeItem(storageKeys.request);
+      router.push(`/session/${sessionId}`);
+    };
+    const position = ({ position }: { position: number }) =>
+      setWaiting((w) => (w ? { ...w, position } : w));
+    // Coming back (reload or reconnect) while waiting: pick the request up again.
+    const resume = async () => {
+      const token = sessionStorage.getItem(storageKeys.request);
+      if (!token) return;
+      const r = await request(socket, 'customer:resume', { requestToken: token });
+      if (!r.ok) {
+        sessionStorage.removeItem(storageKeys.request);
+        setWaiting(null);
+        setError(r.error);
+        return;
+      }
+      if ('admitted' in r) admitted(r.admitted);
+      else setWaiting({ requestToken: token, position: r.position });
+    };
+    socket.on('customer:admitted', admitted);
+    socket.on('queue:position', position);
+    socket.on('connect', resume);
+    if (socket.connected) void resume();
+    return () => {
+      socket.off('customer:admitted', admitted);
+      socket.off('queue:position', position);
+      socket.off('connect', resume);
+    };
+  }, [socket, router]);
+
+  const start = async () => {
+    if (!socket) return;
+    setBusy(true);
+    setError(null);
+    const r = await request(socket, 'customer:request', { name, topic });
+    setBusy(false);
+    if (!r.ok) return setError(r.error);
+    sessionStorage.setItem(storageKeys.request, r.requestToken);
+    setWaiting({ requestToken: r.requestToken, position: r.position });
+  };
+
+  const cancel = async () => {
+    if (!socket || !waiting) return;
+    await request(socket, 'customer:cancel', { requestToken: waiting.requestToken });
+    sessionStorage.removeItem(storageKeys.request);
+    setWaiting(null);
+  };
+
+  if (waiting) {
+    return (
+      <div className="card narrow stack">
+        <h1>Thanks{name ? `, ${name}` : ''}. An agent will be with you shortly.</h1>
+        <p role="status" className="lead" aria-live="polite">
+          {waiting.position === 1
+            ? 'You are next in the queue (position 1).'
+            : `You are number ${waiting.position} in the queue.`}
+        </p>
+        {!connected ? <p className="alert info" role="status">Connection lost. Reconnecting… you keep your place.</p> : null}
+        <p className="status-note">Keep this page open. The session opens here as soon as an agent accepts.</p>
+        <div>
+          <button type="button" className="secondary" onClick={() => void cancel()}>
+            Cancel request
+          </button>
+        </div>
+      </div>
+    );
+  }
+
+  return (
+    <form
+      className="card narrow stack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void start();
+      }}
+    >
+      <div>
+        <h1>Get help</h1>
+        <p className="status-note">Tell us who you are and what you need. You can chat with an agent and share your screen with them.</p>
+      </div>
+      <label className="field">
+        Your name
+        <input value={name} onChange={(e) => setName(e.target.value)} maxLength={Limits.nameChars} autoComplete="name" required />
+      </label>
+      <label className="field">
+        How can we help?
+        <textarea value={topic} onChange={(e) => setTopic(e.target.value)} maxLength={Limits.topicChars} />
+      </label>
+      {error ? <div role="alert" className="alert">{error.message}</div> : null}
+      {trouble && !connected ? (
+        <div role="alert" className="alert">We cannot reach the service right now. We keep trying; check your connection.</div>
+      ) : null}
+      <button type="submit" disabled={busy || !connected || name.trim().length === 0}>
+        {busy ? 'Starting…' : 'Start session'}
+      </button>
+    </form>
+  );
+}

@@ -1,0 +1,8 @@
+import type { Metadata } from 'next';
+import { HelpForm } from './HelpForm';
+
+export const metadata: Metadata = { title: 'Get help' };
+
+export default function HelpPage() {
+  return <HelpForm />;
+}

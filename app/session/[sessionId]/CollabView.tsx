@@ -1,0 +1,106 @@
+'use client';
+/** The customer's and every joined party's collaboration view. Survives a reload (S3). */
+import Link from 'next/link';
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { SessionConnection } from '@/lib/client/session-connection';
+import { SessionPanel } from '../../_components/SessionPanel';
+import { storageKeys, useSessionSnapshot, useSocket } from '../../_components/hooks';
+
+const noSubscription = () => () => {};
+
+export function CollabView({ sessionId }: { sessionId: string }) {
+  const { socket, trouble } = useSocket();
+  // undefined while rendering on the server; the tab's stored credential (or null) in the browser.
+  const credential = useSyncExternalStore(
+    noSubscription,
+    () => sessionStorage.getItem(storageKeys.credential(sessionId)),
+    () => undefined,
+  );
+  const [conn, setConn] = useState<SessionConnection | null>(null);
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const snap = useSessionSnapshot(conn);
+
+  useEffect(() => {
+    if (!socket || !credential) return;
+    const c = new SessionConnection(socket, sessionId, credential);
+    // The connection is an external system whose lifetime is this effect's; React state only names it.
+    // eslint-disable-next-line react-hooks/set-state-in-effect
+    setConn(c);
+    return () => {
+      c.destroy();
+      setConn(null);
+    };
+  }, [socket, credential, sessionId]);
+
+  if (credential === null) {
+    return (
+      <div className="card narrow stack">
+        <h1>Session not open here</h1>
+        <div role="alert" className="alert">
+          This browser tab has no access to that session. If you were invited, enter your handle on the Join Us page;
+          if you asked for help, start a new session.
+        </div>
+        <div className="row">
+          <Link href="/join">Go to Join Us</Link>
+          <Link href="/help">Get help</Link>
+        </div>
+      </div>
+    );
+  }
+  if (!conn || !snap) {
+    return (
+      <p className="status-note" role="status">
+        {trouble ? 'Cannot reach the server. Retrying…' : 'Opening the session…'}
+      </p>
+    );
+  }
+
+  const role = snap.me?.role;
+  const phase = snap.phase;
+  const act = async (what: 'end' | 'leave') => {
+    setBusy(true);
+    setActionError(null);
+    const r = what === 'end' ? await conn.end() : await conn.leave();
+    setBusy(false);
+    if (!r.ok) setActionError(r.error.message);
+  };
+
+  const toolbar =
+    phase.kind === 'live' || phase.kind === 'reconnecting' ? (
+      role === 'customer' ? (
+        <button type="button" className="danger" disabled={busy} onClick={() => void act('end')}>
+          End session
+        </button>
+      ) : role === 'guest' ? (
+        <button type="button" className="secondary" disabled={busy} onClick={() => void act('leave')}>
+          Leave
+        </button>
+      ) : null
+    ) : null;
+
+  return (
+    <div className="stack">
+      {phase.kind === 'ended' || phase.kind === 'removed' || phase.kind === 'refused' ? (
+        <div role="alert" className="alert">
+          {phase.message} You can still download the transcript below.{' '}
+          <Link href="/">Back to the start page</Link>
+        </div>
+      ) : null}
+      {phase.kind === 'left' ? (
+        <div role="alert" className="alert info">
+          You left the session. You can still download the transcript below. <Link href="/">Back to the start page</Link>
+        </div>
+      ) : null}
+      {phase.kind === 'reconnecting' ? (
+        <div role="status" className="alert info">Connection lost. Reconnecting… nothing you typed is lost.</div>
+      ) : null}
+      {actionError ? <div role="alert" className="alert">{actionError}</div> : null}
+      <SessionPanel conn={conn} snap={snap} title={conn.title === '' ? 'Session' : capitalise(conn.title)} toolbar={toolbar} />
+    </div>
+  );
+}
+
+function capitalise(s: string) {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,321 @@
+'use client';
+/**
+ * One participant's live session: attaches with its credential over the shared socket, owns the
+ * Y.Doc, its awareness, the local copy (IndexedDB) and the peer-to-peer mesh, and turns it all into
+ * one immutable snapshot for React. Components never touch the transports.
+ */
+import * as Y from 'yjs';
+import { Awareness } from 'y-protocols/awareness';
+import { IndexeddbPersistence } from 'y-indexeddb';
+import {
+  describeEndReason,
+  Messages,
+  type AttachResult,
+  type EndReason,
+  type ReservedHandle,
+  type Role,
+} from '../protocol';
+import {
+  appendEntry,
+  appendOnce,
+  dedupe,
+  markParticipantGone,
+  presenceSchema,
+  readParticipants,
+  readTranscript,
+  registerParticipant,
+  type ParticipantInfo,
+  type TranscriptEntry,
+} from '../session-doc';
+import { MeshProvider, type MeshStatus } from '../p2p/mesh-provider';
+import { request, type ClientSocket } from './socket';
+
+export type Phase =
+  | { kind: 'connecting' }
+  | { kind: 'live' }
+  | { kind: 'reconnecting' }
+  | { kind: 'ended'; message: string }
+  | { kind: 'removed'; message: string }
+  | { kind: 'left' }
+  | { kind: 'refused'; message: string };
+
+export interface ParticipantView extends ParticipantInfo {
+  online: boolean;
+  typing: boolean;
+  isMe: boolean;
+}
+
+export interface SessionSnapshot {
+  sessionId: string;
+  phase: Phase;
+  me: { participantId: string; name: string; role: Role } | null;
+  transcript: TranscriptEntry[];
+  participants: ParticipantView[];
+  mesh: MeshStatus;
+  handles: ReservedHandle[];
+}
+
+/** How long a newcomer waits for the first sync before it announces itself anyway. */
+const JOIN_NOTE_WAIT_MS = 3000;
+
+const newId = () => crypto.randomUUID().replace(/-/g, '');
+
+export class SessionConnection {
+  readonly doc = new Y.Doc();
+  readonly awareness = new Awareness(this.doc);
+  private readonly persistence: IndexeddbPersistence | null;
+  private provider: MeshProvider | null = null;
+  private listeners = new Set<() => void>();
+  private snapshot: SessionSnapshot;
+  private attach: AttachResult | null = null;
+  private destroyed = false;
+  private readonly offs: (() => void)[] = [];
+
+  constructor(
+    private readonly socket: ClientSocket,
+    readonly sessionId: string,
+    private readonly credential: string,
+  ) {
+    this.snapshot = {
+      sessionId,
+      phase: { kind: 'connecting' },
+      me: null,
+      transcript: [],
+      participants: [],
+      mesh: { connected: 0, known: 0, synced: false },
+      handles: [],
+    };
+    // The participant's own copy: survives a reload and outlives the session for the download (S3, S4).
+    this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`joinus:${sessionId}`, this.doc);
+    this.doc.on('update', this.refresh);
+    this.awareness.on('change', this.refresh);
+    this.listen();
+    if (socket.connected) void this.attachNow();
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): SessionSnapshot => this.snapshot;
+
+  private set(patch: Partial<SessionSnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  private readonly refresh = () => {
+    if (this.destroyed) return;
+    const online = new Map<string, boolean>();
+    for (const [clientId, raw] of this.awareness.getStates()) {
+      const p = presenceSchema.safeParse(raw);
+      if (!p.success) continue;
+      const typing = clientId !== this.doc.clientID && p.data.typing === true;
+      online.set(p.data.participantId, (online.get(p.data.participantId) ?? false) || typing);
+    }
+    const meId = this.snapshot.me?.participantId;
+    const live = this.snapshot.phase.kind === 'live' || this.snapshot.phase.kind === 'reconnecting';
+    this.set({
+      transcript: dedupe(readTranscript(this.doc)),
+      participants: readParticipants(this.doc).map((p) => ({
+        ...p,
+        isMe: p.participantId === meId,
+        online: p.participantId === meId ? live : !p.gone && online.has(p.participantId),
+        typing: online.get(p.participantId) === true,
+      })),
+    });
+  };
+
+  private listen(): void {
+    const s = this.socket;
+    const mine = <T extends { sessionId: string }>(fn: (p: T) => void) => (p: T) => {
+      if (p.sessionId === this.sessionId) fn(p);
+    };
+    const onConnect = () => void this.attachNow();
+    const onDisconnect = () => {
+      if (this.snapshot.phase.kind === 'live') this.set({ phase: { kind: 'reconnecting' } });
+    };
+    const onSignal = mine<{ sessionId: string; from: string; data: Record<string, unknown> }>((p) =>
+      this.provider?.signal(p.from, p.data),
+    );
+    const onJoined = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerJoined(p.peerId));
+    const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
+    const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
+    const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => this.finish('ended', describeEndReason(p.reason)));
+    const onRemoved = mine<{ sessionId: string; participantId: string }>((p) => {
+      if (p.participantId === this.snapshot.me?.participantId) {
+        this.finish('removed', 'The agent removed you from the session.');
+      }
+    });
+    s.on('connect', onConnect);
+    s.on('disconnect', onDisconnect);
+    s.on('signal:recv', onSignal);
+    s.on('peer:joined', onJoined);
+    s.on('peer:left', onLeft);
+    s.on('handles:update', onHandles);
+    s.on('session:ended', onEnded);
+    s.on('participant:removed', onRemoved);
+    this.offs.push(() => {
+      s.off('connect', onConnect);
+      s.off('disconnect', onDisconnect);
+      s.off('signal:recv', onSignal);
+      s.off('peer:joined', onJoined);
+      s.off('peer:left', onLeft);
+      s.off('handles:update', onHandles);
+      s.off('session:ended', onEnded);
+      s.off('participant:removed', onRemoved);
+    });
+  }
+
+  private async attachNow(): Promise<void> {
+    if (this.destroyed || this.isOver()) return;
+    const r = await request(this.socket, 'session:attach', { credential: this.credential });
+    if (this.destroyed || this.isOver()) return;
+    if (!r.ok) {
+      if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
+      if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
+      if (r.error.reason === 'internal' || r.error.reason === 'rate_limited') {
+        // Transient: the socket's reconnect brings us back here.
+        this.set({ phase: { kind: 'reconnecting' } });
+        return;
+      }
+      return this.finish('refused', r.error.message);
+    }
+    const { ok: _ok, ...a } = r;
+    this.attach = a;
+    const me = { participantId: a.participantId, name: a.name, role: a.role };
+    this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles });
+    this.awareness.setLocalState({ participantId: a.participantId, name: a.name, role: a.role, typing: false });
+    if (!this.provider) {
+      this.provider = new MeshProvider(this.doc, this.awareness, {
+        iceServers: a.iceServers,
+        signaling: {
+          send: (to, data) => {
+            void request(this.socket, 'signal:send', { sessionId: this.sessionId, to, data });
+          },
+        },
+      });
+      this.provider.onStatus((mesh) => this.set({ mesh }));
+    }
+    this.provider.start(a.peerId, a.peers.map((p) => p.peerId));
+    await this.persistence?.whenSynced;
+    // Announce ourselves after the first sync, so the entry lands after the history we join.
+    await this.whenSynced(JOIN_NOTE_WAIT_MS);
+    if (this.destroyed || this.isOver()) return;
+    registerParticipant(this.doc, me, Date.now());
+    const what = a.role === 'guest' ? 'joined the session with a handle' : `joined as ${a.role}`;
+    appendOnce(
+      this.doc,
+      me,
+      { kind: 'system', event: 'joined', id: `joined-${a.participantId}`, text: `${a.name} ${what}` },
+      Date.now(),
+    );
+    this.refresh();
+  }
+
+  private whenSynced(maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const provider = this.provider;
+      if (!provider || provider.status.synced) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      const off = provider.onStatus((s) => {
+        if (s.synced) done();
+      });
+    });
+  }
+
+  private isOver(): boolean {
+    const k = this.snapshot.phase.kind;
+    return k === 'ended' || k === 'removed' || k === 'left' || k === 'refused';
+  }
+
+  private finish(kind: 'ended' | 'removed' | 'refused', message: string): void;
+  private finish(kind: 'left'): void;
+  private finish(kind: 'ended' | 'removed' | 'refused' | 'left', message = ''): void {
+    if (this.isOver()) return;
+    this.provider?.destroy();
+    this.provider = null;
+    const phase: Phase =
+      kind === 'left'
+        ? { kind }
+        : kind === 'ended'
+          ? { kind, message: `${Messages.sessionEnded}. ${message}`.trim() }
+          : { kind, message };
+    this.set({ phase, handles: [], mesh: { connected: 0, known: 0, synced: this.snapshot.mesh.synced } });
+    this.refresh();
+  }
+
+  private author() {
+    const me = this.snapshot.me;
+    if (!me) throw new Error('not attached');
+    return me;
+  }
+
+  sendChat(text: string): void {
+    appendEntry(this.doc, this.author(), { kind: 'chat', text }, Date.now(), newId);
+    this.setTyping(false);
+  }
+
+  note(text: string, event: 'handle_reserved' | 'handle_cancelled' | 'removed' | 'left' | 'session_ended' | 'started'): void {
+    appendEntry(this.doc, this.author(), { kind: 'system', text, event }, Date.now(), newId);
+  }
+
+  setTyping(typing: boolean): void {
+    const state = this.awareness.getLocalState();
+    if (state && state.typing !== typing) this.awareness.setLocalStateField('typing', typing);
+  }
+
+  async end() {
+    const me = this.author();
+    this.note(`${me.name} ended the session`, 'session_ended');
+    const r = await request(this.socket, 'session:end', { sessionId: this.sessionId });
+    if (r.ok) this.finish('ended', me.role === 'agent' ? 'You ended the session.' : 'You ended the session.');
+    return r;
+  }
+
+  async leave() {
+    const me = this.author();
+    this.note(`${me.name} left the session`, 'left');
+    markParticipantGone(this.doc, me.participantId, 'left');
+    const r = await request(this.socket, 'session:leave', { sessionId: this.sessionId });
+    if (r.ok) this.finish('left');
+    return r;
+  }
+
+  async remove(participantId: string, name: string) {
+    const r = await request(this.socket, 'participant:remove', { sessionId: this.sessionId, participantId });
+    if (r.ok) {
+      this.note(`${this.author().name} removed ${name} from the session`, 'removed');
+      markParticipantGone(this.doc, participantId, 'removed');
+    }
+    return r;
+  }
+
+  get title(): string {
+    const customer = readParticipants(this.doc).find((p) => p.role === 'customer');
+    return customer ? `session with ${customer.name}` : `session ${this.sessionId.slice(0, 8)}`;
+  }
+
+  get attachInfo(): AttachResult | null {
+    return this.attach;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.provider?.destroy();
+    this.destroyed = true;
+    for (const off of this.offs) off();
+    this.doc.off('update', this.refresh);
+    this.awareness.off('change', this.refresh);
+    void this.persistence?.destroy();
+    this.awareness.destroy();
+    this.doc.destroy();
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,196 @@
+/** signaling/config.ts: every environment variable, its default, and a clear error for bad values. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseAgents } from '../../signaling/config';
+
+/** An environment with just these variables (Next's types make NODE_ENV required on ProcessEnv). */
+const load = (vars: Record<string, string>) => loadConfig(vars as NodeJS.ProcessEnv);
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with an empty environment', () => {
+    expect(load({})).toEqual({
+      port: 3000,
+      host: '0.0.0.0',
+      agents: new Map([['agent', 'agent']]),
+      demoAgent: true,
+      handleTtlMs: 15 * 60_000,
+      graceMs: 30_000,
+      iceServers: [],
+      redisUrl: null,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const c = load({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      JOINUS_AGENTS: 'alice:secret,bob:pa:ss',
+      JOINUS_HANDLE_TTL_MS: '60000',
+      JOINUS_GRACE_MS: '5000',
+      JOINUS_ICE_SERVERS: '[{"urls":"stun:stun.example.org:3478"},{"urls":["turn:t.example.org"],"username":"u","credential":"p"}]',
+      REDIS_URL: 'redis://localhost:6379',
+      LOG_LEVEL: 'debug',
+    });
+    expect(c).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      agents: new Map([
+        ['alice', 'secret'],
+        ['bob', 'pa:ss'],
+      ]),
+      demoAgent: false,
+      handleTtlMs: 60_000,
+      graceMs: 5_000,
+      iceServers: [
+        { urls: 'stun:stun.example.org:3478' },
+        { urls: ['turn:t.example.org'], username: 'u', credential: 'p' },
+      ],
+      redisUrl: 'redis://localhost:6379',
+      logLevel: 'debug',
+    });
+  });
+
+  it('reads process.env when given nothing', () => {
+    const c = loadConfig();
+    expect(typeof c.port).toBe('number');
+    expect(c.agents.size).toBeGreaterThan(0);
+  });
+
+  it('accepts PORT 0 (any free port) and 65535, refuses anything outside or not an integer', () => {
+    expect(load({ PORT: '0' }).port).toBe(0);
+    expect(load({ PORT: '65535' }).port).toBe(65_535);
+    for (const PORT of ['65536', '-1', '3000.5', 'http', '80abc']) {
+      expect(() => load({ PORT }), PORT).toThrow(ConfigError);
+    }
+    expect(() => load({ PORT: 'http' })).toThrow(/^PORT: /);
+  });
+
+  it('[H5] JOINUS_HANDLE_TTL_MS must be a positive whole number of milliseconds up to a week', () => {
+    expect(load({ JOINUS_HANDLE_TTL_MS: '1' }).handleTtlMs).toBe(1);
+    expect(load({ JOINUS_HANDLE_TTL_MS: String(7 * 24 * 60 * 60_000) }).handleTtlMs).toBe(604_800_000);
+    for (const v of ['0', '-5', '1.5', 'fifteen minutes', String(7 * 24 * 60 * 60_000 + 1)]) {
+      expect(() => load({ JOINUS_HANDLE_TTL_MS: v }), v).toThrow(/^JOINUS_HANDLE_TTL_MS: /);
+    }
+  });
+
+  it('[S4] JOINUS_GRACE_MS must be a positive whole number of milliseconds up to a week', () => {
+    expect(load({ JOINUS_GRACE_MS: '250' }).graceMs).toBe(250);
+    for (const v of ['0', '-1', '30s', '1e99']) {
+      expect(() => load({ JOINUS_GRACE_MS: v }), v).toThrow(/^JOINUS_GRACE_MS: /);
+    }
+  });
+
+  it('uses the demo account only when JOINUS_AGENTS is unset or empty, and says so', () => {
+    expect(load({}).demoAgent).toBe(true);
+    expect(load({ JOINUS_AGENTS: '' }).demoAgent).toBe(true);
+    const c = load({ JOINUS_AGENTS: 'alice:pw' });
+    expect(c.demoAgent).toBe(false);
+    expect(c.agents.has('agent')).toBe(false);
+  });
+
+  it('refuses a JOINUS_AGENTS that names no usable account', () => {
+    expect(() => load({ JOINUS_AGENTS: ' , ' })).toThrow(new ConfigError('JOINUS_AGENTS is set but names no agent.'));
+    expect(() => load({ JOINUS_AGENTS: 'alice' })).toThrow(ConfigError);
+  });
+
+  it('refuses JOINUS_ICE_SERVERS that is not JSON, with an example of the right shape', () => {
+    expect(() => load({ JOINUS_ICE_SERVERS: 'stun:stun.example.org' })).toThrow(
+      'JOINUS_ICE_SERVERS is not valid JSON (expected a list like [{"urls":"stun:host:3478"}]).',
+    );
+  });
+
+  it('refuses JOINUS_ICE_SERVERS of the wrong shape', () => {
+    for (const v of [
+      '{"urls":"stun:a"}', // not a list
+      '[{"url":"stun:a"}]', // wrong key (strict: unknown keys refused)
+      '[{"urls":"stun:a","extra":1}]',
+      '[{"urls":""}]',
+      '[{"urls":[]}]',
+      '[{"urls":[""]}]',
+      '[{"urls":"turn:a","username":5}]',
+      '["stun:a"]',
+      JSON.stringify(Array.from({ length: 17 }, () => ({ urls: 'stun:a' }))),
+    ]) {
+      expect(() => load({ JOINUS_ICE_SERVERS: v }), v).toThrow(/^JOINUS_ICE_SERVERS: /);
+    }
+    expect(load({ JOINUS_ICE_SERVERS: '[]' }).iceServers).toEqual([]);
+    expect(load({ JOINUS_ICE_SERVERS: JSON.stringify(Array.from({ length: 16 }, () => ({ urls: 'stun:a' }))) }).iceServers).toHaveLength(16);
+  });
+
+  it('refuses an unknown LOG_LEVEL and accepts the pino levels', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+      expect(load({ LOG_LEVEL: level }).logLevel).toBe(level);
+    }
+    expect(() => load({ LOG_LEVEL: 'verbose' })).toThrow(/^LOG_LEVEL: /);
+  });
+
+  it('ignores unrelated environment variables', () => {
+    expect(load({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production' }).port).toBe(3000);
+  });
+});
+
+describe('parseAgents', () => {
+  it('parses name:password pairs separated by commas, trimming around pairs and names', () => {
+    expect(parseAgents('alice:one, bob:two ,carol:three')).toEqual(
+      new Map([
+        ['alice', 'one'],
+        ['bob', 'two'],
+        ['carol', 'three'],
+      ]),
+    );
+    expect(parseAgents(' alice :pw')).toEqual(new Map([['alice', 'pw']]));
+  });
+
+  it('splits on the first colon only, so a password may contain colons', () => {
+    expect(parseAgents('alice:a:b:c')).toEqual(new Map([['alice', 'a:b:c']]));
+    expect(parseAgents('bob::')).toEqual(new Map([['bob', ':']]));
+  });
+
+  it('keeps spaces inside a password', () => {
+    expect(parseAgents('alice:correct horse')).toEqual(new Map([['alice', 'correct horse']]));
+  });
+
+  it('accepts names of letters, digits and . _ @ - up to 64 characters', () => {
+    const name = `${'a'.repeat(60)}.@_-`;
+    expect(parseAgents(`${name}:pw, J.Doe@example-1_x:pw2`)).toEqual(
+      new Map([
+        [name, 'pw'],
+        ['J.Doe@example-1_x', 'pw2'],
+      ]),
+    );
+  });
+
+  it('skips empty entries between commas', () => {
+    expect(parseAgents(',alice:pw,,')).toEqual(new Map([['alice', 'pw']]));
+  });
+
+  it('a later entry for the same name wins', () => {
+    expect(parseAgents('alice:old,alice:new')).toEqual(new Map([['alice', 'new']]));
+  });
+
+  it('refuses a pair without a colon, name or password, or with a bad name, naming its position', () => {
+    for (const bad of ['alice', ':pw', 'alice:', 'al ice:pw', 'al/ice:pw', 'äl:pw', `${'a'.repeat(65)}:pw`]) {
+      expect(() => parseAgents(bad), bad).toThrow(ConfigError);
+    }
+    expect(() => parseAgents('alice:pw,bob')).toThrow(
+      'JOINUS_AGENTS: entry 2 is not a name:password pair (names: letters, digits, . _ @ -; passwords not empty).',
+    );
+  });
+
+  it('never echoes a bad entry, which may hold a password', () => {
+    let message = '';
+    try {
+      parseAgents('al ice:hunter2');
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      message = (e as Error).message;
+    }
+    expect(message).toContain('entry 1');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('refuses a list that names no agent', () => {
+    expect(() => parseAgents('')).toThrow('JOINUS_AGENTS is set but names no agent.');
+    expect(() => parseAgents(' , ,')).toThrow('JOINUS_AGENTS is set but names no agent.');
+  });
+});
