@@ -239,6 +239,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           (ack as (x: unknown) => void)(r.ok ? { ok: true, ...r.value } : { ok: false, error: r.error });
         };
         if (typeof ack !== 'function') {
+          try {
+            await flood.consume(socket.id);
+          } catch {
+            socket.disconnect(true);
+            return;
+          }
           socket.emit('protocol:error', {
             reason: ErrorReason.invalidRequest,
             message: `"${event}" needs an acknowledgement callback.`,
@@ -269,6 +275,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     socket.onAny((event: unknown, ...args: unknown[]) => {
       // Own keys only: "constructor" or "toString" are in every object, not in the protocol.
       if (typeof event === 'string' && Object.hasOwn(Schemas, event)) return;
+      // Garbage counts against the same per-connection budget as real requests; a client that
+      // keeps sending it past the budget is cut off rather than answered without end.
+      void flood.consume(socket.id).catch(() => socket.disconnect(true));
       const error = { reason: ErrorReason.invalidRequest, message: 'Unknown event.' };
       const ack = args.at(-1);
       if (typeof ack === 'function') (ack as (x: unknown) => void)({ ok: false, error });
@@ -315,7 +324,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     on('customer:request', async ({ name, topic }) => {
-      if (socket.data.request) return fail(ErrorReason.invalidRequest, 'You are already waiting for an agent.');
+      // Only a request still in the queue blocks another: once accepted (or dropped) it is history.
+      const waiting = socket.data.request && (await core.queuePosition(socket.data.request.requestId)) !== null;
+      if (waiting) return fail(ErrorReason.invalidRequest, 'You are already waiting for an agent.');
       const r = await core.requestHelp(name, topic);
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
       await socket.join(rooms.request(r.requestId));

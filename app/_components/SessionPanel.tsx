@@ -29,6 +29,8 @@ export function ConnectionPill({ snap }: { snap: SessionSnapshot }) {
   const k = snap.phase.kind;
   if (k === 'connecting') return <span className="pill warn" role="status"><span className="dot" />Connecting…</span>;
   if (k === 'reconnecting') return <span className="pill warn" role="status"><span className="dot" />Reconnecting…</span>;
+  if (k === 'ended') return <span className="pill bad" role="status"><span className="dot" />Session ended</span>;
+  if (k === 'left' || k === 'removed') return <span className="pill bad" role="status"><span className="dot" />Not in the session</span>;
   if (k !== 'live') return <span className="pill bad" role="status"><span className="dot" />Not connected</span>;
   const { connected, known, synced } = snap.mesh;
   const peers = `${connected} of ${known} peer${known === 1 ? '' : 's'} connected`;
@@ -144,7 +146,7 @@ export function SessionPanel({
             <span className="visually-hidden">Message</span>
             <textarea
               aria-label="Message"
-              placeholder={live ? 'Type a message…' : 'The session is not connected'}
+              placeholder={live ? 'Type a message…' : over ? 'This session is over' : 'Connecting…'}
               value={text}
               disabled={over}
               maxLength={Limits.messageChars + 1}

@@ -1,0 +1,138 @@
+/** S1 over real sockets: every agent sees the queue; of several accepting at once, exactly one wins. */
+import { describe, expect, it } from 'vitest';
+import { eventually, expectOk, expectRefused, startSignaling } from '../support/signaling';
+import { requestHelp, signInAgent } from '../support/flows';
+
+const agents = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`agent${i}`, `password-${i}`]));
+
+describe('the customer queue', () => {
+  it('[S1] every signed-in agent sees a request; of agents accepting at once, exactly one gets it', async () => {
+    const h = await startSignaling({ agents });
+    const consoles = await Promise.all(Object.keys(agents).map((name) => signInAgent(h, name, agents[name])));
+
+    const seen = consoles.map((a) => a.client.waitFor('queue:update', (u) => u.entries.length === 1));
+    const customer = await requestHelp(h, 'Carla', 'Refund');
+    for (const update of await Promise.all(seen)) {
+      expect(update.entries).toEqual([expect.objectContaining({ requestId: customer.requestId, name: 'Carla', topic: 'Refund' })]);
+    }
+
+    const gone = consoles.map((a) =>
+      a.client.waitFor('queue:update', (u) => !u.entries.some((e) => e.requestId === customer.requestId)),
+    );
+    const admitted = customer.client.waitFor('customer:admitted');
+    const acks = await Promise.all(consoles.map((a) => a.client.request('queue:accept', { requestId: customer.requestId })));
+
+    const winners = acks.flatMap((a, i) => (a.ok ? [{ session: a.session, agent: consoles[i]! }] : []));
+    expect(winners).toHaveLength(1);
+    for (const a of acks) if (!a.ok) expect(expectRefused(a, 'already_taken').message).toMatch(/already accepted/);
+    await Promise.all(gone);
+
+    const { session, agent } = winners[0]!;
+    expect((await admitted).sessionId).toBe(session.sessionId);
+    expect(await h.store.listActiveSessions()).toEqual([expect.objectContaining({ sessionId: session.sessionId, agentName: agent.name })]);
+    expect(await h.store.listQueue()).toEqual([]);
+  });
+
+  it('[S1] an agent signing in later finds the waiting customers in its answer, oldest first', async () => {
+    const h = await startSignaling();
+    const first = await requestHelp(h, 'First');
+    const second = await requestHelp(h, 'Second');
+    expect(second.requestId).not.toBe(first.requestId);
+    const client = await h.client();
+    const ack = expectOk(await client.request('agent:signIn', { username: 'alice', password: 'alice-password' }));
+    expect(ack.queue.map((e) => e.name)).toEqual(['First', 'Second']);
+    expect(ack.sessions).toEqual([]);
+  });
+
+  it('[S1] a wrong password is refused and grants no agent powers', async () => {
+    const h = await startSignaling();
+    const customer = await requestHelp(h);
+    const client = await h.client();
+    const bad = await client.request('agent:signIn', { username: 'alice', password: 'nope' });
+    expectRefused(bad, 'sign_in_failed');
+    const unknown = await client.request('agent:signIn', { username: 'mallory', password: 'alice-password' });
+    expect(expectRefused(unknown, 'sign_in_failed').message).toBe(bad.ok ? '' : bad.error.message);
+    expectRefused(await client.request('queue:accept', { requestId: customer.requestId }), 'unauthorized');
+    expectRefused(await client.request('agent:resume', { token: 'A'.repeat(43) }), 'unauthorized');
+    await client.roundTrip();
+    expect(client.received('queue:update')).toEqual([]);
+    expect(await h.store.listQueue()).toHaveLength(1);
+  });
+
+  it('[S1] an agent who signs out stops seeing the queue and cannot accept', async () => {
+    const h = await startSignaling();
+    const alice = await signInAgent(h);
+    expectOk(await alice.client.request('agent:signOut', {}));
+    const customer = await requestHelp(h);
+    expectRefused(await alice.client.request('queue:accept', { requestId: customer.requestId }), 'unauthorized');
+    expectRefused(await alice.client.request('agent:resume', { token: alice.token }), 'unauthorized');
+    await alice.client.roundTrip();
+    expect(alice.client.received('queue:update')).toEqual([]);
+  });
+
+  it('[S1] a customer who cancels leaves the queue, and every agent sees it gone', async () => {
+    const h = await startSignaling();
+    const alice = await signInAgent(h);
+    const customer = await requestHelp(h);
+    const gone = alice.client.waitFor('queue:update', (u) => u.entries.length === 0);
+    expectOk(await customer.client.request('customer:cancel', { requestToken: customer.requestToken }));
+    await gone;
+    expectRefused(await alice.client.request('queue:accept', { requestId: customer.requestId }), 'already_taken');
+  });
+
+  it('[S1] one request at a time per connection, and a customer whose session ended can ask again', async () => {
+    const h = await startSignaling();
+    const alice = await signInAgent(h);
+    const customer = await requestHelp(h);
+    expectRefused(await customer.client.request('customer:request', { name: 'Again', topic: '' }), 'invalid_request');
+    expect(await h.store.listQueue()).toHaveLength(1);
+
+    const { session } = expectOk(await alice.client.request('queue:accept', { requestId: customer.requestId }));
+    expectOk(await alice.client.request('session:attach', { credential: session.credential }));
+    expectOk(await alice.client.request('session:end', { sessionId: session.sessionId }));
+    const again = expectOk(await customer.client.request('customer:request', { name: 'Carla', topic: 'One more thing' }));
+    expect(again.position).toBe(1);
+    expect(again.requestId).not.toBe(customer.requestId);
+  });
+
+  it('[S3] a waiting customer who reconnects in time keeps its place; one who stays away is dropped after graceMs', async () => {
+    const h = await startSignaling({ graceMs: 30_000 });
+    const alice = await signInAgent(h);
+    const stays = await requestHelp(h, 'Stays');
+    const leaves = await requestHelp(h, 'Leaves');
+
+    stays.client.close();
+    leaves.client.close();
+    await eventually(async () => (await h.store.listQueue()).every((r) => r.offlineSince !== null), 'both requests are offline');
+    h.clock.advance(29_999);
+    const back = await h.client({ name: 'stays, reloaded' });
+    const resumed = expectOk(await back.request('customer:resume', { requestToken: stays.requestToken }));
+    expect(resumed).toEqual({ requestId: stays.requestId, position: 1 });
+
+    h.clock.advance(1);
+    const dropped = alice.client.waitFor('queue:update', (u) => u.entries.length === 1);
+    await h.signaling.core.sweep();
+    expect((await dropped).entries[0]?.requestId).toBe(stays.requestId);
+    const late = await h.client({ name: 'leaves, too late' });
+    expectRefused(await late.request('customer:resume', { requestToken: leaves.requestToken }), 'not_found');
+
+    // Accepted while the reloaded page is connected: it is told at once.
+    const admitted = back.waitFor('customer:admitted');
+    const { session } = expectOk(await alice.client.request('queue:accept', { requestId: stays.requestId }));
+    expect((await admitted).sessionId).toBe(session.sessionId);
+  });
+
+  it('[S3] a customer accepted while away learns it on resume and attaches with its request token', async () => {
+    const h = await startSignaling();
+    const alice = await signInAgent(h);
+    const customer = await requestHelp(h);
+    customer.client.close();
+    const { session } = expectOk(await alice.client.request('queue:accept', { requestId: customer.requestId }));
+    const back = await h.client();
+    expect(expectOk(await back.request('customer:resume', { requestToken: customer.requestToken }))).toEqual({
+      admitted: { sessionId: session.sessionId },
+    });
+    const a = expectOk(await back.request('session:attach', { credential: customer.requestToken }));
+    expect(a).toMatchObject({ sessionId: session.sessionId, role: 'customer', name: 'Carla Customer' });
+  });
+});
