@@ -18,6 +18,7 @@ export const ErrorReason = {
   rateLimited: 'rate_limited',
   sessionEnded: 'session_ended',
   removed: 'removed',
+  left: 'left',
   tooLarge: 'too_large',
   internal: 'internal',
 } as const;

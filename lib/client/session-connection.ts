@@ -180,6 +180,7 @@ export class SessionConnection {
     if (!r.ok) {
       if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
       if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
+      if (r.error.reason === 'left') return this.finish('left');
       if (r.error.reason === 'internal' || r.error.reason === 'rate_limited') {
         // Transient: the socket's reconnect brings us back here.
         this.set({ phase: { kind: 'reconnecting' } });

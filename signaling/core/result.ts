@@ -15,6 +15,6 @@ export const Refusals = {
     fail(ErrorReason.unauthorized, 'This session link is not valid. Ask the agent for a new handle.'),
   sessionEnded: () => fail(ErrorReason.sessionEnded, 'The session has ended. You can still download its transcript.'),
   removed: () => fail(ErrorReason.removed, 'The agent removed you from the session.'),
-  left: () => fail(ErrorReason.sessionEnded, 'You left this session.'),
+  left: () => fail(ErrorReason.left, 'You left this session. To come back, ask the agent for a new handle.'),
   notAttached: () => fail(ErrorReason.forbidden, 'Join the session first.'),
 } as const;

@@ -32,7 +32,7 @@ describe('joined parties leave and are removed', () => {
     // The guest is out: no signals either way, and its credential no longer admits it.
     expectRefused(await guest.client.request('signal:send', { sessionId: s.sessionId, to: s.agent.peerId, data: offer }), 'forbidden');
     expectRefused(await s.agent.client.request('signal:send', { sessionId: s.sessionId, to: guest.peerId, data: offer }), 'not_found');
-    const reattach = expectRefused(await (await h.client()).request('session:attach', { credential: guest.credential }), 'session_ended');
+    const reattach = expectRefused(await (await h.client()).request('session:attach', { credential: guest.credential }), 'left');
     expect(reattach.message).toMatch(/left/);
   });
 

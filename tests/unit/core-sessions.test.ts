@@ -645,7 +645,7 @@ describe('S5 leaving and removal', () => {
       },
     ]);
     expect((await h.store.getParticipant(g.participantId))?.state).toBe('left');
-    expect(refusal(await h.core.authenticate(g.credential))).toEqual({ reason: 'session_ended', message: 'You left this session.' });
+    expect(refusal(await h.core.authenticate(g.credential))).toEqual({ reason: 'left', message: 'You left this session. To come back, ask the agent for a new handle.' });
     expect((await h.store.listPeers(s.sessionId)).map((p) => p.peerId).sort()).toEqual(
       [s.agentPeerId, s.customerPeerId, other.peerId].sort(),
     );
@@ -739,7 +739,7 @@ describe('S5 leaving and removal', () => {
     expect(refusal(await h.core.removeParticipant(s.sessionId, s.agentParticipantId, removed.participantId))).toEqual(already);
     expect(h.effects).toEqual([]);
     // A left party stays "left" (its own choice), not "removed".
-    expect(refusal(await h.core.authenticate(left.credential)).message).toBe('You left this session.');
+    expect(refusal(await h.core.authenticate(left.credential)).message).toBe('You left this session. To come back, ask the agent for a new handle.');
   });
 
   it('[S5] leaving twice, or leaving after being removed, changes nothing and tells no one', async () => {
