@@ -187,6 +187,8 @@ export interface ServerToClientEvents {
   'handles:update': (p: { sessionId: string; handles: ReservedHandle[] }) => void;
   'session:ended': (p: { sessionId: string; reason: EndReason }) => void;
   'participant:removed': (p: { sessionId: string; participantId: string }) => void;
+  /** A joined party left of its own accord (S5). */
+  'participant:left': (p: { sessionId: string; participantId: string }) => void;
   /** A frame the server could not accept at all (not an event it knows, not parseable). */
   'protocol:error': (p: ProtocolError) => void;
 }

@@ -164,14 +164,13 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         return;
       }
       case 'participant_gone': {
-        // Only a removal is announced as one: a party that left must not be told "the agent removed
-        // you", and the others learn of a departure from peer:left.
-        if (effect.because === 'removed') {
-          io.to(rooms.session(effect.sessionId)).emit('participant:removed', {
-            sessionId: effect.sessionId,
-            participantId: effect.participantId,
-          });
-        }
+        // A removal and a departure are announced apart: a party that left must not be told "the
+        // agent removed you". Those who stay record either in the shared transcript, since the
+        // departing party's own last writes may not make it out before its connections close.
+        io.to(rooms.session(effect.sessionId)).emit(
+          effect.because === 'removed' ? 'participant:removed' : 'participant:left',
+          { sessionId: effect.sessionId, participantId: effect.participantId },
+        );
         for (const p of effect.peers) {
           io.to(rooms.session(effect.sessionId)).emit('peer:left', {
             sessionId: effect.sessionId,

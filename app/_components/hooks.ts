@@ -10,11 +10,39 @@ export interface SocketState {
   trouble: boolean;
 }
 
-/** Owns the page's one socket: opened on mount, closed on unmount. */
+/**
+ * One socket per tab, shared by the pages that use it and kept across client-side navigation: from
+ * /join or /help to the session view the connection is already open, so the session attaches at
+ * once instead of after a new handshake. Closed a few seconds after its last user unmounts.
+ */
+const IDLE_CLOSE_MS = 5000;
+let shared: { socket: ClientSocket; users: number; closeTimer: ReturnType<typeof setTimeout> | null } | null = null;
+
+function acquireSocket(): ClientSocket {
+  shared ??= { socket: connectSocket(), users: 0, closeTimer: null };
+  if (shared.closeTimer) clearTimeout(shared.closeTimer);
+  shared.closeTimer = null;
+  shared.users++;
+  return shared.socket;
+}
+
+function releaseSocket(socket: ClientSocket): void {
+  const s = shared;
+  if (!s || s.socket !== socket) return;
+  s.users--;
+  if (s.users > 0) return;
+  s.closeTimer = setTimeout(() => {
+    if (s.users > 0) return;
+    s.socket.disconnect();
+    if (shared === s) shared = null;
+  }, IDLE_CLOSE_MS);
+}
+
+/** The tab's socket for this component's lifetime, with its connection state. */
 export function useSocket(): SocketState {
   const [state, setState] = useState<SocketState>({ socket: null, connected: false, trouble: false });
   useEffect(() => {
-    const socket = connectSocket();
+    const socket = acquireSocket();
     const update = (trouble: boolean) => setState({ socket, connected: socket.connected, trouble });
     const onConnect = () => update(false);
     const onDisconnect = () => update(false);
@@ -27,7 +55,7 @@ export function useSocket(): SocketState {
       socket.off('connect', onConnect);
       socket.off('disconnect', onDisconnect);
       socket.off('connect_error', onError);
-      socket.disconnect();
+      releaseSocket(socket);
     };
   }, []);
   return state;

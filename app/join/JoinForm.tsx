@@ -69,7 +69,11 @@ export function JoinForm() {
             : error.reason === 'rate_limited'
               ? 'You can try again now.'
               : error.message}
-          {error.reason === 'rate_limited' ? <div className="hint">{error.message}</div> : null}
+          {error.reason === 'rate_limited' ? (
+            // The server's message says who is limited and the limit; its "Wait N seconds" was true
+            // when it was sent, so leave it out: the line above counts down.
+            <div className="hint">{error.message.replace(/\s*Wait \d+ seconds?, then try again\.?$/, '')}</div>
+          ) : null}
           {error.attemptsLeft !== undefined && error.reason !== 'rate_limited' ? (
             <div className="hint">
               {error.attemptsLeft === 0

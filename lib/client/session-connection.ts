@@ -25,6 +25,7 @@ import {
   readTranscript,
   registerParticipant,
   type ParticipantInfo,
+  type SystemEvent,
   type TranscriptEntry,
 } from '../session-doc';
 import { MeshProvider, type MeshStatus } from '../p2p/mesh-provider';
@@ -147,12 +148,18 @@ export class SessionConnection {
     const onJoined = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerJoined(p.peerId));
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
     const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
-    const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => this.finish('ended', describeEndReason(p.reason)));
+    const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => {
+      this.record('session-ended', 'session_ended', describeEndReason(p.reason));
+      this.finish('ended', describeEndReason(p.reason));
+    });
     const onRemoved = mine<{ sessionId: string; participantId: string }>((p) => {
       if (p.participantId === this.snapshot.me?.participantId) {
         this.finish('removed', 'The agent removed you from the session.');
+        return;
       }
+      this.recordGone(p.participantId, 'removed');
     });
+    const onPartyLeft = mine<{ sessionId: string; participantId: string }>((p) => this.recordGone(p.participantId, 'left'));
     s.on('connect', onConnect);
     s.on('disconnect', onDisconnect);
     s.on('signal:recv', onSignal);
@@ -161,6 +168,7 @@ export class SessionConnection {
     s.on('handles:update', onHandles);
     s.on('session:ended', onEnded);
     s.on('participant:removed', onRemoved);
+    s.on('participant:left', onPartyLeft);
     this.offs.push(() => {
       s.off('connect', onConnect);
       s.off('disconnect', onDisconnect);
@@ -170,6 +178,7 @@ export class SessionConnection {
       s.off('handles:update', onHandles);
       s.off('session:ended', onEnded);
       s.off('participant:removed', onRemoved);
+      s.off('participant:left', onPartyLeft);
     });
   }
 
@@ -261,6 +270,28 @@ export class SessionConnection {
     this.refresh();
   }
 
+  /**
+   * Write a system entry under a fixed id. Several participants may record the same event (the one
+   * it happened to, and those who stay); the id makes it one entry in everyone's transcript.
+   */
+  private record(id: string, event: SystemEvent, text: string): void {
+    const me = this.snapshot.me;
+    if (!me) return;
+    appendOnce(this.doc, me, { kind: 'system', event, id, text }, Date.now());
+  }
+
+  /** S5: a joined party left or was removed; those who stay keep the record. */
+  private recordGone(participantId: string, gone: 'left' | 'removed'): void {
+    const who = readParticipants(this.doc).find((p) => p.participantId === participantId);
+    if (!who || who.gone === gone) return;
+    markParticipantGone(this.doc, participantId, gone);
+    this.record(
+      `${gone}-${participantId}`,
+      gone,
+      gone === 'left' ? `${who.name} left the session` : `${who.name} was removed from the session`,
+    );
+  }
+
   private author() {
     const me = this.snapshot.me;
     if (!me) throw new Error('not attached');
@@ -283,7 +314,7 @@ export class SessionConnection {
 
   async end() {
     const me = this.author();
-    this.note(`${me.name} ended the session`, 'session_ended');
+    this.record('session-ended', 'session_ended', `${me.name} ended the session`);
     const r = await request(this.socket, 'session:end', { sessionId: this.sessionId });
     if (r.ok) this.finish('ended', me.role === 'agent' ? 'You ended the session.' : 'You ended the session.');
     return r;
@@ -291,7 +322,7 @@ export class SessionConnection {
 
   async leave() {
     const me = this.author();
-    this.note(`${me.name} left the session`, 'left');
+    this.record(`left-${me.participantId}`, 'left', `${me.name} left the session`);
     markParticipantGone(this.doc, me.participantId, 'left');
     const r = await request(this.socket, 'session:leave', { sessionId: this.sessionId });
     if (r.ok) this.finish('left');
@@ -301,7 +332,7 @@ export class SessionConnection {
   async remove(participantId: string, name: string) {
     const r = await request(this.socket, 'participant:remove', { sessionId: this.sessionId, participantId });
     if (r.ok) {
-      this.note(`${this.author().name} removed ${name} from the session`, 'removed');
+      this.record(`removed-${participantId}`, 'removed', `${this.author().name} removed ${name} from the session`);
       markParticipantGone(this.doc, participantId, 'removed');
     }
     return r;

@@ -249,7 +249,10 @@ export class MeshProvider {
       return;
     }
     try {
-      for (const frame of frames(message)) conn.peer.send(frame);
+      // write(), not send(): simple-peer's stream side holds frames back while the channel's
+      // buffer is above 64 KiB, so a multi-megabyte sync never overflows Chromium's 16 MiB send
+      // queue (which would throw and cut the peer off, again and again).
+      for (const frame of frames(message)) conn.peer.write(frame);
     } catch {
       this.drop(conn.remotePeerId);
       this.scheduleRedial(conn.remotePeerId);

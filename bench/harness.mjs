@@ -1,0 +1,129 @@
+// Plumbing for bench/run.mjs: child processes that are always cleaned up, free ports, waiting for
+// HTTP, the browser, statistics.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { chromium } from '@playwright/test';
+
+const children = new Set();
+const closers = [];
+
+/** Start a child in its own process group, so cleanup ends it and everything it started. */
+export function startChild(name, command, args, { cwd, env }) {
+  if (cleaning) throw new Error(`not starting ${name}: shutting down`);
+  const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (chunk) => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const entry = { name, child, output: () => output, exited: false };
+  child.on('exit', (code, signal) => {
+    entry.exited = true;
+    entry.exit = { code, signal };
+    children.delete(entry);
+  });
+  children.add(entry);
+  return entry;
+}
+
+export function onCleanup(fn) {
+  closers.push(fn);
+}
+
+let cleaning = null;
+/** Close the browser and servers, then end every child's process group (TERM, then KILL). */
+export function cleanup() {
+  cleaning ??= (async () => {
+    for (const fn of closers.reverse()) {
+      await Promise.race([Promise.resolve().then(fn).catch(() => {}), sleep(5000)]);
+    }
+    const alive = [...children];
+    for (const c of alive) killGroup(c.child.pid, 'SIGTERM');
+    const deadline = Date.now() + 4000;
+    while (alive.some((c) => !c.exited) && Date.now() < deadline) await sleep(50);
+    for (const c of alive) if (!c.exited) killGroup(c.child.pid, 'SIGKILL');
+  })();
+  return cleaning;
+}
+
+function killGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Poll `url` until it answers with `status` (or any 2xx/3xx), the child dies, or time runs out. */
+export async function waitHttp(url, { timeoutMs, child }) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child?.exited) throw new Error(`${child.name} exited (${JSON.stringify(child.exit)}):\n${child.output()}`);
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      if (r.status < 400) return;
+    } catch {
+      /* not up yet */
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms${child ? `:\n${child.output()}` : ''}`);
+}
+
+/** ENGINEERING.md "Environment facts": Debian Chromium with flags that keep WebRTC robust offline. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+    timeout: 30_000,
+  });
+  onCleanup(() => browser.close());
+  return browser;
+}
+
+/** min / median / p90 / max (nearest rank) of the numbers in `xs`; nulls count as failures. */
+export function summarize(xs) {
+  const ok = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  const rank = (p) => ok[Math.min(ok.length - 1, Math.max(0, Math.ceil(p * ok.length) - 1))];
+  const round = (x) => Math.round(x * 10) / 10;
+  if (ok.length === 0) return { n: 0, failed: xs.length, min: null, median: null, p90: null, max: null };
+  const mid = ok.length / 2;
+  const median = ok.length % 2 ? ok[Math.floor(mid)] : (ok[mid - 1] + ok[mid]) / 2;
+  return {
+    n: ok.length,
+    failed: xs.length - ok.length,
+    min: round(ok[0]),
+    median: round(median),
+    p90: round(rank(0.9)),
+    max: round(ok[ok.length - 1]),
+  };
+}

@@ -1,0 +1,231 @@
+// The real product: build if stale (the rule of scripts/start.mjs), serve it on a free port, and drive
+// its pages the way people do. An agent signs in, a customer starts a session, the agent accepts and
+// writes; then, per repetition, the agent reserves a handle and a fresh browser context joins with it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { freePort, startChild, waitHttp } from './harness.mjs';
+
+const SOURCES = ['app', 'lib', 'next.config.js', 'package.json', 'tsconfig.json'];
+
+function newest(path) {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = st.mtimeMs;
+  for (const entry of readdirSync(path)) m = Math.max(m, newest(join(path, entry)));
+  return m;
+}
+
+/** `next build` when there is no build or a source is newer than it. Returns the build time or null. */
+export function buildIfStale(appDir, log) {
+  const buildId = join(appDir, '.next', 'BUILD_ID');
+  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
+  if (!SOURCES.some((s) => newest(join(appDir, s)) > built)) return null;
+  log(built ? 'product: sources changed since the last build, running next build…' : 'product: no build yet, running next build…');
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
+    cwd: appDir,
+    encoding: 'utf8',
+    env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+    timeout: 180_000,
+  });
+  if (r.status !== 0) throw new Error(`next build failed (${r.status ?? r.signal}):\n${(r.stdout ?? '') + (r.stderr ?? '')}`.slice(-6000));
+  return Date.now() - t0;
+}
+
+export async function startProduct(appDir) {
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const server = startChild('product server', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
+    cwd: appDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      NEXT_TELEMETRY_DISABLED: '1',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      JOINUS_AGENTS: `bench:${password}`,
+      JOINUS_ICE_SERVERS: '[]',
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
+  return { base, server, agent: { username: 'bench', password } };
+}
+
+const AGENT_MESSAGE = 'Bench: hello from the agent';
+
+/** Agent and customer in a live session, the agent's message seen by the customer. */
+export async function openSession(browser, product) {
+  const { base } = product;
+  const errors = [];
+  const page = async (name) => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+    return p;
+  };
+  const agent = await page('agent');
+  const customer = await page('customer');
+  await agent.goto(`${base}/agent`);
+  await agent.getByRole('textbox', { name: 'Username' }).fill(product.agent.username);
+  await agent.getByRole('textbox', { name: 'Password' }).fill(product.agent.password);
+  await agent.getByRole('button', { name: 'Sign in' }).click();
+  await agent.getByRole('list', { name: 'Waiting customers' }).waitFor();
+  await customer.goto(`${base}/help`);
+  await customer.getByRole('textbox', { name: 'Your name' }).fill('Alice');
+  await customer.getByRole('textbox', { name: 'How can we help?' }).fill('Benchmark session');
+  await customer.getByRole('button', { name: 'Start session' }).click();
+  await agent.getByRole('button', { name: 'Accept' }).click();
+  await customer.getByRole('log', { name: 'Session transcript' }).waitFor();
+  await agent.getByRole('log', { name: 'Session transcript' }).waitFor();
+  await agent.getByRole('textbox', { name: 'Message' }).fill(AGENT_MESSAGE);
+  await agent.getByRole('button', { name: 'Send' }).click();
+  await customer.getByRole('log', { name: 'Session transcript' }).getByText(AGENT_MESSAGE).waitFor({ timeout: 15_000 });
+  return {
+    agent,
+    customer,
+    errors,
+    close: () => Promise.allSettled([agent.context().close(), customer.context().close()]),
+  };
+}
+
+/** A fresh browser context on /join with the name filled in: the joining party, before the handle. */
+export async function openGuest(browser, product, i) {
+  const ctx = await browser.newContext();
+  // Socket.io captures the WebSocket constructor when it loads: record every socket's creation and
+  // open times from the start, for the breakdown of a join.
+  await ctx.addInitScript(() => {
+    const Native = window.WebSocket;
+    const stamp = () => performance.timeOrigin + performance.now();
+    window.__benchSockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        const rec = { created: stamp(), open: null };
+        window.__benchSockets.push(rec);
+        this.addEventListener('open', () => {
+          rec.open = stamp();
+        });
+      }
+    };
+  });
+  const errors = [];
+  const guest = await ctx.newPage();
+  guest.on('pageerror', (e) => errors.push(e.message));
+  await guest.goto(`${product.base}/join`);
+  await guest.getByRole('textbox', { name: 'Your name' }).fill(`Guest ${i}`);
+  return { ctx, guest, errors };
+}
+
+/**
+ * One join: the agent reserves a handle; a fresh context opens /join, fills it in and clicks Join Us.
+ * Times come from the joining page itself (performance.timeOrigin + performance.now(), so they hold
+ * across a navigation): the click (capture-phase listener), the transcript log first containing the
+ * agent's message (checked on every DOM mutation), and the product's two performance marks
+ * (lib/client/session-connection.ts: `joinus:attach` when the attach ack arrives and the mesh
+ * starts, `joinus:synced` when the mesh first reports synced).
+ */
+export async function joinOnce(browser, product, session, i, prepared) {
+  const { agent } = session;
+  const guestReady = prepared ?? openGuest(browser, product, i);
+  const handle = `bench-${i}-${randomBytes(3).toString('hex')}`;
+  await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: 'Join Us' });
+  await agent.getByRole('textbox', { name: 'Handle' }).fill(handle);
+  await agent.getByRole('button', { name: 'OK' }).click();
+  await agent.getByText(`Handle ${handle} is reserved`).waitFor({ timeout: 10_000 });
+
+  const { ctx, guest, errors } = await guestReady;
+  try {
+    await guest.getByRole('textbox', { name: 'Handle' }).fill(handle);
+    const button = guest.getByRole('button', { name: 'Join Us' });
+    await button.waitFor();
+    await guest.waitForFunction(() => {
+      const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Join Us');
+      return b && !b.disabled;
+    });
+    await guest.evaluate((text) => {
+      const stamp = () => performance.timeOrigin + performance.now();
+      sessionStorage.removeItem('bench:shown');
+      document.addEventListener(
+        'click',
+        (e) => {
+          if (e.target instanceof Element && e.target.closest('button')?.textContent === 'Join Us') {
+            sessionStorage.setItem('bench:click', String(stamp()));
+          }
+        },
+        { capture: true, once: true },
+      );
+      // The app navigates client-side, so this document (and this observer) lives on into the session view.
+      const observer = new MutationObserver(() => {
+        const log = document.querySelector('[role="log"]');
+        if (log && log.textContent.includes(text)) {
+          sessionStorage.setItem('bench:shown', String(stamp()));
+          observer.disconnect();
+        }
+      });
+      observer.observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+    }, AGENT_MESSAGE);
+    await button.click();
+    // Normally the observer has the time; after a full page load it is gone, and the first animation
+    // frame that sees the message is the (coarser) fallback.
+    const shown = await (
+      await guest.waitForFunction(
+        (text) => {
+          const at = sessionStorage.getItem('bench:shown');
+          if (at) return { at: Number(at), by: 'mutation' };
+          const log = document.querySelector('[role="log"]');
+          return log && log.textContent.includes(text) ? { at: performance.timeOrigin + performance.now(), by: 'raf' } : false;
+        },
+        AGENT_MESSAGE,
+        { polling: 'raf', timeout: 20_000 },
+      )
+    ).jsonValue();
+    const shownAt = shown.at;
+    await guest.waitForFunction(() => performance.getEntriesByName('joinus:synced').length > 0, null, { timeout: 10_000 });
+    const t = await guest.evaluate(() => {
+      const at = (name) => {
+        const e = performance.getEntriesByName(name)[0];
+        return e ? performance.timeOrigin + e.startTime : null;
+      };
+      return {
+        click: Number(sessionStorage.getItem('bench:click')),
+        attach: at('joinus:attach'),
+        synced: at('joinus:synced'),
+        url: location.pathname,
+        resources: performance
+          .getEntriesByType('resource')
+          .map((e) => ({ name: e.name, start: performance.timeOrigin + e.startTime, end: performance.timeOrigin + e.responseEnd })),
+        sockets: window.__benchSockets ?? [],
+      };
+    });
+    if (!t.click) throw new Error('the click on "Join Us" was not recorded');
+    // Where the time between the click and the attach ack goes (all from the joining page's clock).
+    const socket = t.sockets.find((x) => x.created > t.click);
+    const route = t.resources.filter((x) => x.start > t.click && (!socket || x.start < socket.created) && !x.name.includes('/socket.io/'));
+    const routeFetch = route.find((x) => x.name.includes('/session/'));
+    const breakdown = {
+      clickToRouteFetchMs: routeFetch ? routeFetch.start - t.click : null,
+      routeLoadMs: routeFetch ? Math.max(...route.map((x) => x.end)) - routeFetch.start : null,
+      routeRequests: route.length,
+      clickToNewSocketMs: socket ? socket.created - t.click : null,
+      socketOpenMs: socket?.open ? socket.open - socket.created : null,
+      socketOpenToAttachMs: socket?.open ? t.attach - socket.open : null,
+    };
+    return {
+      clickToTranscriptMs: shownAt - t.click,
+      clickToAttachMs: t.attach - t.click,
+      attachToSyncedMs: t.synced - t.attach,
+      clickToSyncedMs: t.synced - t.click,
+      breakdown,
+      landedOn: t.url,
+      shownBy: shown.by,
+      errors,
+    };
+  } finally {
+    await ctx.close();
+  }
+}

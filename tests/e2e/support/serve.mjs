@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// The browser tests' server: what `npm start` does (scripts/start.mjs): build the pages when there is
+// no build or the sources are newer than it, then `node --import tsx server.ts` with
+// NODE_ENV=production. The one difference: the build goes to test-results/next-build
+// (JOINUS_NEXT_DIST_DIR, read by next.config.js), so a developer's `npm start` or `next build` in the
+// same checkout never replaces the pages under a running test server, nor the other way round.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('../../..', import.meta.url).pathname;
+const distDir = process.env.JOINUS_NEXT_DIST_DIR || 'test-results/next-build';
+// Next adds its type folders to the tsconfig it builds with: give it one of its own to edit, which
+// extends the project's, rather than the project's tsconfig.json.
+const tsconfig = `${distDir}.tsconfig.json`;
+const env = {
+  ...process.env,
+  JOINUS_NEXT_DIST_DIR: distDir,
+  JOINUS_NEXT_TSCONFIG: tsconfig,
+  NODE_ENV: 'production',
+  NEXT_TELEMETRY_DISABLED: '1',
+};
+const buildId = join(root, distDir, 'BUILD_ID');
+const sources = ['app', 'lib', 'next.config.js', 'package.json', 'tsconfig.json'];
+
+function newest(path) {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = st.mtimeMs;
+  for (const entry of readdirSync(path)) m = Math.max(m, newest(join(path, entry)));
+  return m;
+}
+
+const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
+if (sources.some((s) => newest(join(root, s)) > built)) {
+  console.error(`e2e: building the pages into ${distDir}…`);
+  mkdirSync(join(root, distDir, '..'), { recursive: true });
+  const relRoot = distDir.split('/').slice(1).map(() => '..').join('/') || '.';
+  writeFileSync(join(root, tsconfig), JSON.stringify({ extends: `${relRoot}/tsconfig.json` }, null, 2) + '\n');
+  // Next also points next-env.d.ts (generated, not in git) at the build's types: put it back after.
+  const nextEnv = join(root, 'next-env.d.ts');
+  const nextEnvBefore = existsSync(nextEnv) ? readFileSync(nextEnv, 'utf8') : null;
+  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+  if (nextEnvBefore !== null) writeFileSync(nextEnv, nextEnvBefore);
+  else rmSync(nextEnv, { force: true });
+  if (r.status !== 0) {
+    console.error('e2e: the build failed (run `npx next build` to see why).');
+    process.exit(r.status ?? 1);
+  }
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server.ts')], { cwd: root, stdio: 'inherit', env });
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
