@@ -16,11 +16,13 @@ export type SystemEvent =
   | 'session_ended';
 
 const roleSchema = z.enum(['agent', 'customer', 'guest']);
+/** Milliseconds that `new Date()` can format: a hostile peer's 1e300 must not crash every page. */
+const timestamp = z.number().int().min(0).max(8.64e15);
 
 const entrySchema = z.object({
   id: z.string().max(64),
   kind: z.enum(['chat', 'system']),
-  at: z.number().finite(),
+  at: timestamp,
   authorId: z.string().max(64),
   authorName: z.string().max(Limits.nameChars),
   role: roleSchema,
@@ -34,7 +36,7 @@ export type TranscriptEntry = z.infer<typeof entrySchema>;
 const participantSchema = z.object({
   name: z.string().max(Limits.nameChars),
   role: roleSchema,
-  joinedAt: z.number().finite(),
+  joinedAt: timestamp,
   /** Set when a joined party leaves or is removed (S5); absent while in the session. */
   gone: z.enum(['left', 'removed']).optional(),
 });

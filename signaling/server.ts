@@ -33,6 +33,9 @@ export interface JoinRateLimits {
   windowMs: number;
 }
 
+/** Requests that may wait at once; beyond it new customers are asked to come back. */
+const MAX_QUEUE = 1000;
+
 export const defaultJoinRateLimits: JoinRateLimits = { perClientFailures: 5, totalFailures: 100, windowMs: 60_000 };
 
 export interface SignalingOptions {
@@ -188,6 +191,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
   const perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration: windowSec });
   const total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration: windowSec });
+  /** Help requests one client address may start per window (a queue is not a free-for-all). */
+  const requests = new RateLimiterMemory({ keyPrefix: 'help', points: 30, duration: windowSec });
   const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
 
   async function joinBlocked(address: string): Promise<ProtocolError | null> {
@@ -283,10 +288,31 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       else socket.emit('protocol:error', error);
     });
 
+    /**
+     * A waiting request is offline only when no connection at all holds it: the customer's new
+     * connection (after a reload) may have resumed it before this one's disconnect was noticed.
+     */
+    const requestMaybeOffline = async (requestId: string) => {
+      const holders = await io.in(rooms.request(requestId)).fetchSockets();
+      if (holders.every((s) => s.id === socket.id)) await core.requestConnection(requestId, false);
+    };
+
+    /** This connection stops holding its current request (it resumes or starts another). */
+    const forgetRequest = async () => {
+      const old = socket.data.request;
+      if (!old) return;
+      delete socket.data.request;
+      await socket.leave(rooms.request(old.requestId));
+      await requestMaybeOffline(old.requestId);
+    };
+
     const requireAgent = () => socket.data.agent ?? null;
     const attachment = (sessionId: string) => socket.data.attachments.get(sessionId) ?? null;
 
     const signedIn = async (name: string, token: string) => {
+      // Another account on this connection before: stop hearing that account's queue and sessions.
+      const before = socket.data.agent?.name;
+      if (before && before !== name) await socket.leave(rooms.agent(before));
       socket.data.agent = { name, token };
       await socket.join([rooms.agents, rooms.agent(name)]);
       return { name, sessions: await core.agentSessions(name), queue: await core.queue() };
@@ -326,6 +352,20 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       // Only a request still in the queue blocks another: once accepted (or dropped) it is history.
       const waiting = socket.data.request && (await core.queuePosition(socket.data.request.requestId)) !== null;
       if (waiting) return fail(ErrorReason.invalidRequest, 'You are already waiting for an agent.');
+      try {
+        await requests.consume(address);
+      } catch (res) {
+        const waitMs = res instanceof RateLimiterRes ? res.msBeforeNext : windowSec * 1000;
+        return fail(
+          ErrorReason.rateLimited,
+          `Too many help requests from your connection. Wait ${Math.ceil(waitMs / 1000)} seconds, then try again.`,
+          waitMs,
+        );
+      }
+      if ((await core.queue()).length >= MAX_QUEUE) {
+        return fail(ErrorReason.rateLimited, 'All our agents are busy and the queue is full. Please try again in a few minutes.', 60_000);
+      }
+      await forgetRequest();
       const r = await core.requestHelp(name, topic);
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
       await socket.join(rooms.request(r.requestId));
@@ -339,6 +379,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const r = await core.resumeRequest(requestToken);
       if (!r.ok) return r;
       if ('requestId' in r.value) {
+        if (socket.data.request?.requestId !== r.value.requestId) await forgetRequest();
         socket.data.request = { requestId: r.value.requestId, requestToken };
         await socket.join(rooms.request(r.value.requestId));
       }
@@ -385,6 +426,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const r = await core.attach(credential, socket.id);
       if (!r.ok) return r;
       const a = r.value;
+      if (socket.disconnected) {
+        // The connection went while we admitted it: its disconnect cleanup has run already.
+        await core.detach(a.peerId);
+        return fail(ErrorReason.internal, 'The connection closed. Reconnecting…');
+      }
       const previous = attachment(a.sessionId);
       if (previous) await core.detach(previous.peerId);
       socket.data.attachments.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId, role: a.role });
@@ -457,7 +503,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const pending: Promise<unknown>[] = [];
       for (const a of socket.data.attachments.values()) pending.push(core.detach(a.peerId));
       socket.data.attachments.clear();
-      if (socket.data.request) pending.push(core.requestConnection(socket.data.request.requestId, false));
+      if (socket.data.request) pending.push(requestMaybeOffline(socket.data.request.requestId));
       void Promise.all(pending).catch((err: unknown) => log.error({ err }, 'disconnect cleanup failed'));
     });
   });

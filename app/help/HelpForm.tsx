@@ -37,11 +37,15 @@ export function HelpForm() {
       if (!token) return;
       const r = await request(socket, 'customer:resume', { requestToken: token });
       if (!r.ok) {
-        sessionStorage.removeItem(storageKeys.request);
-        setWaiting(null);
+        // Only a request the server no longer knows is gone; a timeout keeps the place in the queue.
+        if (r.error.reason === 'not_found') {
+          sessionStorage.removeItem(storageKeys.request);
+          setWaiting(null);
+        }
         setError(r.error);
         return;
       }
+      setError(null);
       if ('admitted' in r) admitted(r.admitted);
       else setWaiting({ requestToken: token, position: r.position });
     };

@@ -59,7 +59,8 @@ export interface SessionSnapshot {
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
 
-const newId = () => crypto.randomUUID().replace(/-/g, '');
+/** 128 random bits as hex; crypto.randomUUID exists only in secure contexts (not plain http on a LAN). */
+const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Timing marks read by `npm run bench` (bench/run.mjs): attach acknowledged, mesh first synced. */
 const mark = (name: 'joinus:attach' | 'joinus:synced') => {
@@ -75,6 +76,8 @@ export class SessionConnection {
   private snapshot: SessionSnapshot;
   private attach: AttachResult | null = null;
   private destroyed = false;
+  private attachFailures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly offs: (() => void)[] = [];
 
   constructor(
@@ -191,14 +194,21 @@ export class SessionConnection {
       if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
       if (r.error.reason === 'left') return this.finish('left');
       if (r.error.reason === 'internal' || r.error.reason === 'rate_limited') {
-        // Transient: the socket's reconnect brings us back here.
+        // Transient: try again with a growing pause (a reconnect of the socket also brings us back).
         this.set({ phase: { kind: 'reconnecting' } });
+        const delayMs = Math.min(10_000, 500 * 2 ** this.attachFailures++);
+        if (this.retryTimer) clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          if (this.socket.connected) void this.attachNow();
+        }, delayMs);
         return;
       }
       return this.finish('refused', r.error.message);
     }
     const { ok: _ok, ...a } = r;
     this.attach = a;
+    this.attachFailures = 0;
     mark('joinus:attach');
     const me = { participantId: a.participantId, name: a.name, role: a.role };
     this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles });
@@ -349,6 +359,12 @@ export class SessionConnection {
 
   destroy(): void {
     if (this.destroyed) return;
+    // The tab's socket outlives this view (it is shared across navigation): leave the room
+    // explicitly, or the server would count us present and S4's grace clock would never start.
+    if (this.attach && !this.isOver() && this.socket.connected) {
+      void request(this.socket, 'session:detach', { sessionId: this.sessionId });
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.provider?.destroy();
     this.destroyed = true;
     for (const off of this.offs) off();

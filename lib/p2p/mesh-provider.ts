@@ -18,6 +18,8 @@ const MESSAGE_AWARENESS = 1;
 /** The most one peer may make us buffer for a single message (a whole large document). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const REDIAL_MS = 1000;
+/** A connection not open by then is given up and dialled again (by the lower peer id). */
+const CONNECT_TIMEOUT_MS = 15_000;
 
 export interface SignalingPort {
   send(to: string, data: Record<string, unknown>): void;
@@ -49,6 +51,7 @@ class PeerConn {
    * misses our state and every later update of ours that builds on it.
    */
   readonly pending: Uint8Array[] = [];
+  connectTimer: ReturnType<typeof setTimeout> | null = null;
   /** Awareness client ids this peer told us about: removed when the connection goes. */
   readonly clients = new Set<number>();
 
@@ -136,10 +139,12 @@ export class MeshProvider {
     if (this.destroyed || from === this.selfPeerId) return;
     this.known.add(from);
     let conn = this.conns.get(from);
-    if (!conn) {
-      // Only an offer may open a connection we did not dial.
-      if (data.type !== 'offer') return;
+    if (data.type === 'offer') {
+      // We never renegotiate, so an offer always means the other side started afresh (it redialled
+      // after its end of our connection broke): answer on a new connection, not the stale one.
       conn = this.dial(from, false);
+    } else if (!conn) {
+      return;
     }
     try {
       conn.peer.signal(data as unknown as SimplePeer.SignalData);
@@ -159,6 +164,7 @@ export class MeshProvider {
     peer.on('connect', () => {
       if (this.conns.get(remote) !== conn) return;
       conn.connected = true;
+      if (conn.connectTimer) clearTimeout(conn.connectTimer);
       // Both sides open with sync step 1 and their awareness: one round trip to synced.
       const sync = encoding.createEncoder();
       encoding.writeVarUint(sync, MESSAGE_SYNC);
@@ -184,6 +190,9 @@ export class MeshProvider {
       this.drop(remote);
       this.scheduleRedial(remote);
     };
+    conn.connectTimer = setTimeout(() => {
+      if (!conn.connected) gone();
+    }, CONNECT_TIMEOUT_MS);
     peer.on('close', gone);
     peer.on('error', gone);
     return conn;
@@ -205,6 +214,7 @@ export class MeshProvider {
     const conn = this.conns.get(remote);
     if (!conn) return;
     this.conns.delete(remote);
+    if (conn.connectTimer) clearTimeout(conn.connectTimer);
     const gone = [...conn.clients].filter((c) => c !== this.doc.clientID);
     if (gone.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, gone, conn);
     try {
@@ -232,11 +242,15 @@ export class MeshProvider {
       // Remember whose states came over this connection, so they go when it goes.
       const d = decoding.createDecoder(update);
       const n = decoding.readVarUint(d);
+      const clients: number[] = [];
       for (let i = 0; i < n; i++) {
-        conn.clients.add(decoding.readVarUint(d));
+        clients.push(decoding.readVarUint(d));
         decoding.readVarUint(d);
         decoding.readVarString(d);
       }
+      // Nobody speaks for us: an update that claims our own client id is a hostile peer's.
+      if (clients.includes(this.doc.clientID)) throw new Error('awareness update for our own client');
+      for (const c of clients) conn.clients.add(c);
       awarenessProtocol.applyAwarenessUpdate(this.awareness, update, conn);
     } else {
       throw new Error('unknown message type');
@@ -259,8 +273,9 @@ export class MeshProvider {
     }
   }
 
+  /** To open connections only: one still connecting gets everything through sync step 1 on connect. */
   private broadcast(message: Uint8Array): void {
-    for (const conn of this.conns.values()) this.send(conn, message);
+    for (const conn of this.conns.values()) if (conn.connected) this.send(conn, message);
   }
 
   private awarenessMessage(clients: number[]): Uint8Array {

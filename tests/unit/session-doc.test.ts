@@ -44,6 +44,16 @@ describe('the shared session document', () => {
     expect(readTranscript(d).map((e) => e.text)).toEqual(['ok']);
   });
 
+  it('[C1] drops entries whose time no date can show (a hostile 1e300 would crash every page)', () => {
+    const d = new Y.Doc();
+    appendEntry(d, agent, { kind: 'chat', text: 'ok' }, 1, id);
+    for (const at of [1e300, -1, 1.5, Number.NaN]) transcriptOf(d).push([{ ...readTranscript(d)[0]!, id: `t${at}`, at }]);
+    participantsOf(d).set('p', { name: 'x', role: 'guest', joinedAt: 1e300 });
+    expect(readTranscript(d).map((e) => e.at)).toEqual([1]);
+    expect(readParticipants(d)).toEqual([]);
+    expect(() => transcriptText({ title: 't' }, readTranscript(d))).not.toThrow();
+  });
+
   it('[C1] caps chat text at 4,000 characters when written', () => {
     const d = new Y.Doc();
     appendEntry(d, agent, { kind: 'chat', text: 'a'.repeat(5000) }, 1, id);
