@@ -292,13 +292,16 @@ export class SessionConnection {
 
   /** S5: a joined party left or was removed; those who stay keep the record. */
   private recordGone(participantId: string, gone: 'left' | 'removed'): void {
-    const who = readParticipants(this.doc).find((p) => p.participantId === participantId);
+    const everyone = readParticipants(this.doc);
+    const who = everyone.find((p) => p.participantId === participantId);
     if (!who || who.gone === gone) return;
     markParticipantGone(this.doc, participantId, gone);
+    // The same words whoever writes it first: the agent (remove()) or anyone who stays.
+    const agentName = everyone.find((p) => p.role === 'agent')?.name ?? 'The agent';
     this.record(
       `${gone}-${participantId}`,
       gone,
-      gone === 'left' ? `${who.name} left the session` : `${who.name} was removed from the session`,
+      gone === 'left' ? `${who.name} left the session` : `${agentName} removed ${who.name} from the session`,
     );
   }
 
