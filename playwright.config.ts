@@ -58,7 +58,10 @@ export default defineConfig({
   outputDir: './test-results/e2e-artifacts',
   fullyParallel: true,
   workers: 2,
-  retries: process.env.CI ? 1 : 0,
+  // Peer connections between several headless Chromium contexts on a loaded 2-core machine occasionally
+  // miss the 15 s assertion window (see the closing note of issue 2); CI retries, and scripts/test.mjs
+  // names every test that passed only on a retry.
+  retries: process.env.CI ? 2 : 0,
   forbidOnly: !!process.env.CI,
   // Generous: these run real browsers and WebRTC on a 2-core machine that may be busy with other work.
   timeout: 120_000,
