@@ -2,27 +2,15 @@
 // its pages the way people do. An agent signs in, a customer starts a session, the agent accepts and
 // writes; then, per repetition, the agent reserves a handle and a fresh browser context joins with it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { buildState } from '../scripts/build-stale.mjs';
 import { freePort, startChild, waitHttp } from './harness.mjs';
-
-const SOURCES = ['app', 'lib', 'next.config.js', 'package.json', 'tsconfig.json'];
-
-function newest(path) {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = st.mtimeMs;
-  for (const entry of readdirSync(path)) m = Math.max(m, newest(join(path, entry)));
-  return m;
-}
 
 /** `next build` when there is no build or a source is newer than it. Returns the build time or null. */
 export function buildIfStale(appDir, log) {
-  const buildId = join(appDir, '.next', 'BUILD_ID');
-  const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-  if (!SOURCES.some((s) => newest(join(appDir, s)) > built)) return null;
+  const { builtMs: built, stale } = buildState(appDir);
+  if (!stale) return null;
   log(built ? 'product: sources changed since the last build, running next build…' : 'product: no build yet, running next build…');
   const t0 = Date.now();
   const r = spawnSync(process.execPath, [join(appDir, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {

@@ -2,24 +2,11 @@
 // `npm start`: build the pages when there is no build or the sources are newer than it, then serve
 // pages and signaling from one process on PORT (default 3000).
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildState } from './build-stale.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const buildId = join(root, '.next', 'BUILD_ID');
-const sources = ['app', 'lib', 'next.config.js', 'package.json', 'tsconfig.json'];
-
-function newest(path) {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = st.mtimeMs;
-  for (const entry of readdirSync(path)) m = Math.max(m, newest(join(path, entry)));
-  return m;
-}
-
-const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-const stale = sources.some((s) => newest(join(root, s)) > built);
+const { builtMs: built, stale } = buildState(root);
 if (stale) {
   console.log(built ? 'Sources changed since the last build: building the pages…' : 'No build yet: building the pages (about a minute)…');
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {

@@ -5,8 +5,9 @@
 // (JOINUS_NEXT_DIST_DIR, read by next.config.js), so a developer's `npm start` or `next build` in the
 // same checkout never replaces the pages under a running test server, nor the other way round.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildState } from '../../../scripts/build-stale.mjs';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const distDir = process.env.JOINUS_NEXT_DIST_DIR || 'test-results/next-build';
@@ -20,20 +21,8 @@ const env = {
   NODE_ENV: 'production',
   NEXT_TELEMETRY_DISABLED: '1',
 };
-const buildId = join(root, distDir, 'BUILD_ID');
-const sources = ['app', 'lib', 'next.config.js', 'package.json', 'tsconfig.json'];
-
-function newest(path) {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let m = st.mtimeMs;
-  for (const entry of readdirSync(path)) m = Math.max(m, newest(join(path, entry)));
-  return m;
-}
-
-const built = existsSync(buildId) ? statSync(buildId).mtimeMs : 0;
-if (sources.some((s) => newest(join(root, s)) > built)) {
+const { stale } = buildState(root, distDir);
+if (stale) {
   console.error(`e2e: building the pages into ${distDir}…`);
   mkdirSync(join(root, distDir, '..'), { recursive: true });
   const relRoot = distDir.split('/').slice(1).map(() => '..').join('/') || '.';
