@@ -14,6 +14,7 @@ import {
   type EndReason,
   type ReservedHandle,
   type Role,
+  type ServerToClientEvents,
 } from '../protocol';
 import {
   appendEntry,
@@ -163,25 +164,21 @@ export class SessionConnection {
       this.recordGone(p.participantId, 'removed');
     });
     const onPartyLeft = mine<{ sessionId: string; participantId: string }>((p) => this.recordGone(p.participantId, 'left'));
-    s.on('connect', onConnect);
-    s.on('disconnect', onDisconnect);
-    s.on('signal:recv', onSignal);
-    s.on('peer:joined', onJoined);
-    s.on('peer:left', onLeft);
-    s.on('handles:update', onHandles);
-    s.on('session:ended', onEnded);
-    s.on('participant:removed', onRemoved);
-    s.on('participant:left', onPartyLeft);
+    // One table, registered and removed in one place; `satisfies` keeps names and payloads typed.
+    const handlers = {
+      'signal:recv': onSignal,
+      'peer:joined': onJoined,
+      'peer:left': onLeft,
+      'handles:update': onHandles,
+      'session:ended': onEnded,
+      'participant:removed': onRemoved,
+      'participant:left': onPartyLeft,
+    } satisfies Partial<ServerToClientEvents>;
+    const entries = [['connect', onConnect], ['disconnect', onDisconnect], ...Object.entries(handlers)] as const;
+    const untyped = s as unknown as { on(e: string, h: unknown): void; off(e: string, h: unknown): void };
+    for (const [event, handler] of entries) untyped.on(event, handler);
     this.offs.push(() => {
-      s.off('connect', onConnect);
-      s.off('disconnect', onDisconnect);
-      s.off('signal:recv', onSignal);
-      s.off('peer:joined', onJoined);
-      s.off('peer:left', onLeft);
-      s.off('handles:update', onHandles);
-      s.off('session:ended', onEnded);
-      s.off('participant:removed', onRemoved);
-      s.off('participant:left', onPartyLeft);
+      for (const [event, handler] of entries) untyped.off(event, handler);
     });
   }
 
