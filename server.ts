@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     randomBytes: (n) => randomBytes(n),
     config: { ...defaultCoreConfig, agents: config.agents, handleTtlMs: config.handleTtlMs, graceMs: config.graceMs },
     iceServers: config.iceServers,
+    turn: config.turn,
+    iceTransportPolicy: config.iceTransportPolicy,
     logger,
   });
   if (dev) {

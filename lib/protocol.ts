@@ -20,6 +20,8 @@ export const ErrorReason = {
   removed: 'removed',
   left: 'left',
   tooLarge: 'too_large',
+  /** The peer a signal is for is in the room but its tab is reconnecting: send it again when it is back. */
+  peerAway: 'peer_away',
   internal: 'internal',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
@@ -84,7 +86,11 @@ export const Schemas = {
   'handle:suggest': z.object({ sessionId: id }),
   'handle:cancel': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars) }),
   'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars) }),
-  'session:attach': z.object({ credential: token }),
+  'session:attach': z.object({
+    credential: token,
+    /** The peer id this tab held before its socket dropped: taken back if it is the participant's own. */
+    peerId: id.optional(),
+  }),
   'session:detach': z.object({ sessionId: id }),
   'session:end': z.object({ sessionId: id }),
   'session:leave': z.object({ sessionId: id }),
@@ -136,12 +142,19 @@ export interface AttachResult {
   role: Role;
   name: string;
   peerId: string;
-  /** Peers already in the room; the newcomer initiates a connection to each. */
+  /** True when the tab took back the peer id it asked for: its data channels live on. */
+  resumed: boolean;
+  /** Every other peer in the room (some may be away, reconnecting). */
   peers: PeerInfo[];
+  /** STUN/TURN servers for this participant, TURN with credentials of its own that expire. */
   iceServers: IceServer[];
+  /** `relay`: connect through TURN only, so no participant learns another's IP address. */
+  iceTransportPolicy: IceTransportPolicy;
   /** Agents get the session's reserved handles. */
   handles?: ReservedHandle[];
 }
+
+export type IceTransportPolicy = 'all' | 'relay';
 
 export interface IceServer {
   urls: string | string[];

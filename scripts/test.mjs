@@ -5,11 +5,20 @@
 //
 // Ends with one line `N passed, M failed` (both runners added up) for CI, and exits non-zero when
 // either runner failed.
+//
+// Debian's Chromium (browser tests) and coturn (TURN tests, which start their own turnserver) are
+// installed with apt-get first when missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CHROMIUM = '/usr/bin/chromium';
+const TURNSERVER = '/usr/bin/turnserver';
+/** Debian packages the tests need, by the file that shows each is installed. */
+const SYSTEM_PACKAGES = [
+  { name: 'chromium', path: CHROMIUM, what: 'The browser tests need Chromium' },
+  { name: 'coturn', path: TURNSERVER, what: 'The TURN tests need coturn' },
+];
 const root = new URL('..', import.meta.url).pathname;
 const results = join(root, 'test-results');
 const vitestJson = join(results, 'vitest.json');
@@ -26,29 +35,46 @@ function run(command, commandArgs, env = {}) {
   return r.status ?? 1;
 }
 
-function ensureChromium() {
-  if (existsSync(CHROMIUM)) return true;
+/** Pids of coturn's system service (systemd unit and init script both run it with this config). */
+function turnServicePids() {
+  const r = spawnSync('pgrep', ['-f', '^/usr/bin/turnserver -c /etc/turnserver.conf'], { encoding: 'utf8' });
+  return (r.stdout ?? '').split('\n').filter(Boolean);
+}
+
+/** Installs the missing SYSTEM_PACKAGES (one apt-get update, one apt-get install); returns the names still missing. */
+function ensureSystemPackages() {
+  const missing = SYSTEM_PACKAGES.filter((p) => !existsSync(p.path));
+  if (missing.length === 0) return [];
+  const names = missing.map((p) => p.name);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) {
     console.error(
-      `\nThe browser tests need Chromium at ${CHROMIUM}, and it is not installed.\n` +
-        `Install Debian's package as root, then run the tests again:\n\n` +
-        `    sudo apt-get update && sudo apt-get install -y chromium\n\n` +
-        `(Playwright's own browser download does not work offline; the tests use the system Chromium.)\n`,
+      `\n${missing.map((p) => `${p.what} at ${p.path}, and it is not installed.`).join('\n')}\n` +
+        `Install Debian's package${names.length > 1 ? 's' : ''} as root, then run the tests again:\n\n` +
+        `    sudo apt-get update && sudo apt-get install -y ${names.join(' ')}\n\n` +
+        (names.includes('chromium') ? `(Playwright's own browser download does not work offline; the tests use the system Chromium.)\n` : ''),
     );
-    return false;
+    return names;
   }
-  console.log(`Chromium is not installed at ${CHROMIUM}: installing Debian's package…`);
+  console.log(`${missing.map((p) => `${p.name} is not installed at ${p.path}`).join('; ')}: installing Debian's package${names.length > 1 ? 's' : ''}…`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
-  if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], env) !== 0) {
-    console.error('\nInstalling chromium with apt-get failed; see above.');
-    return false;
+  const servicesBefore = new Set(turnServicePids());
+  if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', '--no-install-recommends', ...names], env) !== 0) {
+    console.error(`\nInstalling ${names.join(' ')} with apt-get failed; see above.`);
+    return names;
   }
-  if (!existsSync(CHROMIUM)) {
-    console.error(`\napt-get installed chromium, but ${CHROMIUM} is still missing.`);
-    return false;
+  if (names.includes('coturn') && turnServicePids().some((pid) => !servicesBefore.has(pid))) {
+    // The package starts its service where the service manager lets it (not in a container with a
+    // policy-rc.d that denies it); the tests start their own coturn and do not want it.
+    console.log('Installing coturn started its turnserver service: stopping and disabling it (the tests start their own).');
+    if (existsSync('/run/systemd/system')) run('systemctl', ['disable', '--now', 'coturn']);
+    else run('invoke-rc.d', ['coturn', 'stop']);
+    const left = turnServicePids().filter((pid) => !servicesBefore.has(pid));
+    if (left.length > 0) console.error(`\nThe coturn service is still running (pid ${left.join(', ')}); stop it with: systemctl disable --now coturn`);
   }
-  return true;
+  const stillMissing = missing.filter((p) => !existsSync(p.path));
+  for (const p of stillMissing) console.error(`\napt-get installed ${p.name}, but ${p.path} is still missing.`);
+  return stillMissing.map((p) => p.name);
 }
 
 function readJson(path) {
@@ -104,13 +130,17 @@ function tally(name, status, counts) {
 
 mkdirSync(results, { recursive: true });
 
+// Before vitest: its TURN tests need coturn. A missing coturn fails those tests, with the reason;
+// a missing Chromium skips Playwright and counts as one failure.
+const missingPackages = ensureSystemPackages();
+
 if (!e2eOnly) {
   rmSync(vitestJson, { force: true });
   const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${vitestJson}`]);
   tally('vitest', status, vitestCounts());
 }
 
-if (ensureChromium()) {
+if (!missingPackages.includes('chromium')) {
   rmSync(playwrightJson, { force: true });
   const status = run('npx', ['playwright', 'test', ...playwrightArgs]);
   tally('Playwright', status, playwrightCounts());

@@ -1,7 +1,11 @@
 /** Configuration from the environment, validated once at start-up (README "Configuration"). */
 import { z } from 'zod';
-import type { IceServer } from '../lib/protocol';
+import type { IceServer, IceTransportPolicy } from '../lib/protocol';
 import { defaultCoreConfig } from './core/core';
+import type { TurnConfig } from './core/turn';
+
+/** How long a participant's TURN credential lasts unless JOINUS_TURN_TTL_MS says otherwise. */
+export const DEFAULT_TURN_TTL_MS = 4 * 60 * 60_000;
 
 const positiveMs = (fallback: number) =>
   z.coerce.number().int().positive().max(7 * 24 * 60 * 60_000).default(fallback);
@@ -21,6 +25,10 @@ const EnvSchema = z.object({
   JOINUS_HANDLE_TTL_MS: positiveMs(defaultCoreConfig.handleTtlMs),
   JOINUS_GRACE_MS: positiveMs(defaultCoreConfig.graceMs),
   JOINUS_ICE_SERVERS: z.string().optional(),
+  JOINUS_TURN_URLS: z.string().optional(),
+  JOINUS_TURN_SECRET: z.string().optional(),
+  JOINUS_TURN_TTL_MS: z.coerce.number().int().min(60_000).max(7 * 24 * 60 * 60_000).default(DEFAULT_TURN_TTL_MS),
+  JOINUS_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -34,6 +42,9 @@ export interface AppConfig {
   handleTtlMs: number;
   graceMs: number;
   iceServers: IceServer[];
+  /** A TURN relay with per-participant credentials (JOINUS_TURN_URLS + JOINUS_TURN_SECRET), or null. */
+  turn: TurnConfig | null;
+  iceTransportPolicy: IceTransportPolicy;
   redisUrl: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -78,6 +89,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (!list.success) throw new ConfigError(`JOINUS_ICE_SERVERS: ${list.error.issues[0]!.message}`);
     iceServers = list.data;
   }
+  const turn = parseTurn(e.JOINUS_TURN_URLS, e.JOINUS_TURN_SECRET, e.JOINUS_TURN_TTL_MS);
+  if (e.JOINUS_ICE_TRANSPORT_POLICY === 'relay' && !turn && !iceServers.some(isTurnWithCredentials)) {
+    throw new ConfigError(
+      'JOINUS_ICE_TRANSPORT_POLICY=relay needs a TURN server: set JOINUS_TURN_URLS and JOINUS_TURN_SECRET ' +
+        '(or a turn: entry with username and credential in JOINUS_ICE_SERVERS).',
+    );
+  }
   const demoAgent = !e.JOINUS_AGENTS;
   return {
     port: e.PORT,
@@ -87,7 +105,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     handleTtlMs: e.JOINUS_HANDLE_TTL_MS,
     graceMs: e.JOINUS_GRACE_MS,
     iceServers,
+    turn,
+    iceTransportPolicy: e.JOINUS_ICE_TRANSPORT_POLICY,
     redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+const isTurnUrl = (u: string) => /^turns?:/i.test(u);
+
+function isTurnWithCredentials(server: IceServer): boolean {
+  const urls = Array.isArray(server.urls) ? server.urls : [server.urls];
+  return urls.some(isTurnUrl) && !!server.username && !!server.credential;
+}
+
+/** JOINUS_TURN_URLS (comma separated) and JOINUS_TURN_SECRET come together or not at all. */
+export function parseTurn(rawUrls: string | undefined, secret: string | undefined, ttlMs: number): TurnConfig | null {
+  const urls = (rawUrls ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0 && !secret) return null;
+  if (urls.length === 0) throw new ConfigError('JOINUS_TURN_SECRET is set but JOINUS_TURN_URLS is not: name the TURN server (turn:host:3478).');
+  if (!secret) {
+    throw new ConfigError("JOINUS_TURN_URLS is set but JOINUS_TURN_SECRET is not: give coturn's static-auth-secret.");
+  }
+  if (urls.length > 8) throw new ConfigError('JOINUS_TURN_URLS: at most 8 URLs.');
+  for (const [i, url] of urls.entries()) {
+    // turn:host[:port][?transport=udp|tcp] (RFC 7065); no credentials in the URL.
+    if (!/^turns?:[^\s@/?#]+(\?transport=(udp|tcp))?$/i.test(url)) {
+      throw new ConfigError(`JOINUS_TURN_URLS: URL ${i + 1} is not a turn: or turns: URL (like turn:turn.example.com:3478).`);
+    }
+  }
+  return { urls, secret, ttlMs };
 }

@@ -14,6 +14,7 @@ import {
   type ClientEvent,
   type ClientToServerEvents,
   type IceServer,
+  type IceTransportPolicy,
   type Parsed,
   type ProtocolError,
   type Role,
@@ -22,6 +23,7 @@ import {
 import { JoinUsCore, type CoreConfig, type Effect } from './core/core';
 import type { Clock, RandomBytes } from './core/clock';
 import { fail, type Result } from './core/result';
+import { turnCredential, type TurnConfig } from './core/turn';
 import type { Store } from './store/types';
 
 export interface JoinRateLimits {
@@ -43,7 +45,12 @@ export interface SignalingOptions {
   clock: Clock;
   randomBytes: RandomBytes;
   config: CoreConfig;
+  /** Static STUN/TURN entries handed to every admitted participant (JOINUS_ICE_SERVERS). */
   iceServers: IceServer[];
+  /** A TURN relay whose credentials are minted per participant at admission. */
+  turn?: TurnConfig | null;
+  /** @default 'all' */
+  iceTransportPolicy?: IceTransportPolicy;
   logger: Logger;
   joinRateLimits?: JoinRateLimits;
   /** How often expiries and grace periods are checked. @default 1000 */
@@ -422,20 +429,41 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return { ok: false, error: { ...r.error, attemptsLeft } };
     });
 
-    on('session:attach', async ({ credential }) => {
-      const r = await core.attach(credential, socket.id);
-      if (!r.ok) return r;
+    on('session:attach', async ({ credential, peerId: resumePeerId }) => {
+      let entered: { peerId: string; sessionId: string; role: Role } | null = null;
+      const leaveRooms = (p: { peerId: string; sessionId: string }) => {
+        void socket.leave(rooms.session(p.sessionId));
+        void socket.leave(rooms.sessionAgent(p.sessionId));
+        void socket.leave(rooms.peer(p.peerId));
+      };
+      const r = await core.attach(credential, socket.id, {
+        ...(resumePeerId ? { resumePeerId } : {}),
+        // In the rooms before the peer is listed or announced: nothing said about it is missed.
+        beforeEnter: async (p) => {
+          entered = p;
+          await socket.join([rooms.session(p.sessionId), rooms.peer(p.peerId)]);
+          if (p.role === 'agent') await socket.join(rooms.sessionAgent(p.sessionId));
+        },
+      });
+      if (!r.ok) {
+        if (entered) leaveRooms(entered);
+        return r;
+      }
       const a = r.value;
       if (socket.disconnected) {
         // The connection went while we admitted it: its disconnect cleanup has run already.
-        await core.detach(a.peerId);
+        await core.disconnect(a.peerId, socket.id);
         return fail(ErrorReason.internal, 'The connection closed. Reconnecting…');
       }
       const previous = attachment(a.sessionId);
-      if (previous) await core.detach(previous.peerId);
+      if (previous && previous.peerId !== a.peerId) {
+        await core.detach(previous.peerId);
+        void socket.leave(rooms.peer(previous.peerId));
+      }
       socket.data.attachments.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId, role: a.role });
-      await socket.join([rooms.session(a.sessionId), rooms.peer(a.peerId)]);
-      if (a.role === 'agent') await socket.join(rooms.sessionAgent(a.sessionId));
+      const iceServers = opts.turn
+        ? [...opts.iceServers, turnCredential(opts.turn, a.participantId, opts.clock.now())]
+        : opts.iceServers;
       return {
         ok: true,
         value: {
@@ -444,8 +472,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           role: a.role,
           name: a.name,
           peerId: a.peerId,
+          resumed: a.resumed,
           peers: a.peers,
-          iceServers: opts.iceServers,
+          iceServers,
+          iceTransportPolicy: opts.iceTransportPolicy ?? 'all',
           ...(a.role === 'agent' ? { handles: await core.reservedHandles(a.sessionId) } : {}),
         },
       };
@@ -501,7 +531,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
     socket.on('disconnect', () => {
       const pending: Promise<unknown>[] = [];
-      for (const a of socket.data.attachments.values()) pending.push(core.detach(a.peerId));
+      // Away, not gone: the tab may take its peer back on a new connection within the grace period.
+      for (const a of socket.data.attachments.values()) pending.push(core.disconnect(a.peerId, socket.id));
       socket.data.attachments.clear();
       if (socket.data.request) pending.push(requestMaybeOffline(socket.data.request.requestId));
       void Promise.all(pending).catch((err: unknown) => log.error({ err }, 'disconnect cleanup failed'));

@@ -364,16 +364,42 @@ export class JoinUsCore {
     return ok({ sessionId: session.sessionId, participantId: participant.participantId, role: participant.role, name: participant.name });
   }
 
-  /** A participant's connection enters its session's signaling room as a fresh peer. */
+  /**
+   * A participant's connection enters its session's signaling room (S2, S3).
+   *
+   * `resumePeerId`: the peer id this tab held before its socket dropped. If it is this participant's,
+   * the tab takes it back, so other peers keep the data channels they hold to it (a signaling blip
+   * closes nothing). Otherwise a fresh peer id is minted.
+   *
+   * `beforeEnter` runs before the peer is registered and before the room is listed: the shell joins
+   * the socket to the session's rooms there. Every pair of peers attaching at the same moment then
+   * learns of each other: whichever registers second lists the first, and the first is in the room
+   * before the second announces itself (issue 5: with a slow store, nobody learned of anybody).
+   * If attach fails after `beforeEnter`, the shell undoes what it did there.
+   */
   async attach(
     credential: string,
     connectionId: string,
-  ): Promise<Result<Admission & { peerId: string; peers: { peerId: string; participantId: string }[] }>> {
+    opts: {
+      resumePeerId?: string;
+      beforeEnter?: (peer: { peerId: string; sessionId: string; role: Role }) => Promise<void>;
+    } = {},
+  ): Promise<Result<Admission & { peerId: string; resumed: boolean; peers: { peerId: string; participantId: string }[] }>> {
     const admitted = await this.authenticate(credential);
     if (!admitted.ok) return admitted;
     const a = admitted.value;
-    const others = await this.store.listPeers(a.sessionId);
-    const peer: PeerRecord = { peerId: this.newId(), sessionId: a.sessionId, participantId: a.participantId, connectionId };
+    let peerId = this.newId();
+    let resumed = false;
+    if (opts.resumePeerId) {
+      const held = await this.store.getPeer(opts.resumePeerId);
+      // Only the participant's own peer can be taken back; anyone else's id gets a fresh one.
+      if (held && held.sessionId === a.sessionId && held.participantId === a.participantId) {
+        peerId = held.peerId;
+        resumed = true;
+      }
+    }
+    await opts.beforeEnter?.({ peerId, sessionId: a.sessionId, role: a.role });
+    const peer: PeerRecord = { peerId, sessionId: a.sessionId, participantId: a.participantId, connectionId, disconnectedAt: null };
     await this.store.putPeer(peer);
     // S4, S5: a removal or the session's drop may have happened since we authenticated, and may
     // already have cut off the peers it saw. Check again now the peer is visible, so either that
@@ -383,31 +409,70 @@ export class JoinUsCore {
       await this.store.deletePeer(peer.peerId);
       return still;
     }
+    let others = (await this.store.listPeers(a.sessionId)).filter((p) => p.peerId !== peerId);
+    if (!resumed) {
+      // Back under a new id (a reload): this participant's peers that are away are its old tabs,
+      // not coming back. Retire them now rather than keep everyone waiting out the grace period.
+      const stale = others.filter((p) => p.participantId === a.participantId && p.connectionId === null);
+      for (const p of stale) await this.detach(p.peerId);
+      others = others.filter((p) => !stale.includes(p));
+    }
     if (a.role === 'agent' || a.role === 'customer') await this.store.setOfflineSince(a.sessionId, a.role, null);
+    // Announced on a resume too: peers whose signals to it were refused while it was away send them again.
     this.onEffect({ type: 'peer_joined', peer });
-    return ok({ ...a, peerId: peer.peerId, peers: others.map((p) => ({ peerId: p.peerId, participantId: p.participantId })) });
+    return ok({
+      ...a,
+      peerId,
+      resumed,
+      peers: others.map((p) => ({ peerId: p.peerId, participantId: p.participantId })),
+    });
   }
 
-  /** A peer's connection went away or it detached; S4's grace clock starts for agent and customer. */
+  /**
+   * The connection holding a peer went away (S3): the peer stays in the room, away, for the grace
+   * period, so a tab that reconnects takes it back and nobody's data channel to it closes. For the
+   * agent and the customer, S4's grace clock starts once none of their tabs is connected.
+   */
+  async disconnect(peerId: string, connectionId: string): Promise<void> {
+    const now = this.clock.now();
+    const peer = await this.store.markPeerAway(peerId, connectionId, now);
+    if (!peer) return;
+    await this.startGraceIfAway(peer, now);
+  }
+
+  /** A peer leaves the room for good (the tab closed its view, or stayed away too long). */
   async detach(peerId: string): Promise<void> {
     const peer = await this.store.deletePeer(peerId);
     if (!peer) return;
     this.onEffect({ type: 'peer_left', peer });
+    await this.startGraceIfAway(peer, this.clock.now());
+  }
+
+  private async startGraceIfAway(peer: PeerRecord, now: number): Promise<void> {
     const [session, participant] = await Promise.all([
       this.store.getSession(peer.sessionId),
       this.store.getParticipant(peer.participantId),
     ]);
     if (!session || session.state !== 'active' || !participant) return;
     if (participant.role === 'guest') return;
-    const still = (await this.store.listPeers(peer.sessionId)).some((p) => p.participantId === peer.participantId);
-    if (!still) await this.store.setOfflineSince(peer.sessionId, participant.role, this.clock.now());
+    const present = (await this.store.listPeers(peer.sessionId)).some(
+      (p) => p.participantId === peer.participantId && p.connectionId !== null,
+    );
+    if (present) return;
+    // Keep the earliest time: a second tab going later must not push the clock back.
+    const since = participant.role === 'agent' ? session.agentOfflineSince : session.customerOfflineSince;
+    if (since === null) await this.store.setOfflineSince(peer.sessionId, participant.role, now);
   }
 
-  /** S2: signaling flows only between two attached peers of the same session. */
+  /**
+   * S2: signaling flows only between two peers of the same session. A peer that is away (its tab
+   * reconnecting) is refused with `peer_away`, so the sender keeps the message until it is back.
+   */
   async checkRelay(fromPeerId: string, sessionId: string, toPeerId: string): Promise<Result<object>> {
     const [from, to] = await Promise.all([this.store.getPeer(fromPeerId), this.store.getPeer(toPeerId)]);
     if (!from || from.sessionId !== sessionId) return Refusals.notAttached();
     if (!to || to.sessionId !== sessionId) return fail(ErrorReason.notFound, 'That participant is no longer connected.');
+    if (to.connectionId === null) return fail(ErrorReason.peerAway, 'That participant is reconnecting.');
     return ok({});
   }
 
@@ -488,6 +553,14 @@ export class JoinUsCore {
       } else if (s.customerOfflineSince !== null && now - s.customerOfflineSince >= this.config.graceMs) {
         await this.drop(s, 'customer_disconnected');
       }
+    }
+
+    // S3: a peer away for longer than the grace period is not coming back under that id (unless its
+    // tab took it back meanwhile: the store deletes it only if it is still away since then).
+    for (const p of await this.store.listAwayPeers()) {
+      if (p.disconnectedAt === null || now - p.disconnectedAt < this.config.graceMs) continue;
+      const retired = await this.store.deletePeerIfAway(p.peerId, p.disconnectedAt);
+      if (retired) this.onEffect({ type: 'peer_left', peer: retired });
     }
 
     let queueChanged = false;

@@ -22,6 +22,8 @@ export class MemoryStore implements Store {
   private readonly participants = new Map<string, ParticipantRecord>();
   private readonly credentials = new Map<string, CredentialRecord>();
   private readonly peers = new Map<string, PeerRecord>();
+  /** Ids of peers whose connection is gone: the sweep looks at these only. */
+  private readonly awayPeers = new Set<string>();
   private readonly agentTokens = new Map<string, AgentTokenRecord>();
 
   async reserveHandle(r: HandleReservation, nowMs: number): Promise<boolean> {
@@ -188,6 +190,8 @@ export class MemoryStore implements Store {
 
   async putPeer(p: PeerRecord): Promise<void> {
     this.peers.set(p.peerId, { ...p });
+    if (p.connectionId === null) this.awayPeers.add(p.peerId);
+    else this.awayPeers.delete(p.peerId);
   }
 
   async getPeer(peerId: string): Promise<PeerRecord | null> {
@@ -195,10 +199,30 @@ export class MemoryStore implements Store {
     return p ? { ...p } : null;
   }
 
+  async markPeerAway(peerId: string, connectionId: string, nowMs: number): Promise<PeerRecord | null> {
+    const p = this.peers.get(peerId);
+    if (!p || p.connectionId !== connectionId) return null;
+    p.connectionId = null;
+    p.disconnectedAt = nowMs;
+    this.awayPeers.add(peerId);
+    return { ...p };
+  }
+
+  async deletePeerIfAway(peerId: string, disconnectedAt: number): Promise<PeerRecord | null> {
+    const p = this.peers.get(peerId);
+    if (!p || p.connectionId !== null || p.disconnectedAt !== disconnectedAt) return null;
+    return this.deletePeer(peerId);
+  }
+
+  async listAwayPeers(): Promise<PeerRecord[]> {
+    return [...this.awayPeers].map((id) => ({ ...this.peers.get(id)! }));
+  }
+
   async deletePeer(peerId: string): Promise<PeerRecord | null> {
     const p = this.peers.get(peerId);
     if (!p) return null;
     this.peers.delete(peerId);
+    this.awayPeers.delete(peerId);
     return p;
   }
 

@@ -58,12 +58,19 @@ export interface CredentialRecord {
   revoked: RevokedBecause | null;
 }
 
+/**
+ * One tab's place in its session's signaling room. The peer id outlives the tab's socket: a
+ * signaling blip leaves the record in place with `connectionId` null, and the tab takes it back when
+ * it reconnects, so the data channels other peers hold to it never notice (issue 5).
+ */
 export interface PeerRecord {
   peerId: string;
   sessionId: string;
   participantId: string;
-  /** Which server connection holds it (a socket id; with Redis, node-qualified). */
-  connectionId: string;
+  /** Which server connection holds it (a socket id; with Redis, node-qualified); null while away. */
+  connectionId: string | null;
+  /** When its connection went away; null while connected. Retired after the grace period. */
+  disconnectedAt: number | null;
 }
 
 export interface AgentTokenRecord {
@@ -119,10 +126,24 @@ export interface Store {
   ): Promise<number>;
 
   // Attached peers (signaling room membership)
+  /** Create or replace (a tab taking its peer id back after a reconnect). */
   putPeer(p: PeerRecord): Promise<void>;
   getPeer(peerId: string): Promise<PeerRecord | null>;
+  /**
+   * The connection holding a peer went away: if (and only if) it is still `connectionId`, mark the
+   * peer away since `nowMs` and return it. A tab that has already taken the peer over on a new
+   * connection is left alone.
+   */
+  markPeerAway(peerId: string, connectionId: string, nowMs: number): Promise<PeerRecord | null>;
   deletePeer(peerId: string): Promise<PeerRecord | null>;
+  /**
+   * Delete the peer only if it is still away since `disconnectedAt` (the sweep retiring it must not
+   * retire a peer its tab has just taken back). Returns it to the one caller that deleted it.
+   */
+  deletePeerIfAway(peerId: string, disconnectedAt: number): Promise<PeerRecord | null>;
   listPeers(sessionId: string): Promise<PeerRecord[]>;
+  /** Every peer that is away (its connection gone), whatever its session: the sweep's work list. */
+  listAwayPeers(): Promise<PeerRecord[]>;
 
   // Agent sign-in tokens (stored by hash only)
   putAgentToken(hash: string, t: AgentTokenRecord): Promise<void>;

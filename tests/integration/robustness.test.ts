@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
 import { Limits, Schemas, type Ack } from '../../lib/protocol';
-import { WAIT_MS, expectOk, expectRefused, onTeardown, startSignaling, type SignalingHarness } from '../support/signaling';
+import { WAIT_MS, eventually, expectOk, expectRefused, onTeardown, startSignaling, type SignalingHarness } from '../support/signaling';
 import { inviteGuest, openSession, type OpenSession } from '../support/flows';
 
 const validId = 'AAAAAAAAAAAAAAAAAAAAAA';
@@ -232,17 +232,19 @@ describe('robustness', () => {
     expect(waiting.socket.connected).toBe(true);
     await waiting.roundTrip();
 
-    // An attached peer sending one is cut off too; its session survives it (S3: it may come back).
+    // An attached peer sending one is cut off too; its session survives it (S3: it may come back),
+    // and its peer waits for it, away, so the others' data channels to it are not torn down.
     const { session } = b;
-    const atAgent = session.agent.client.waitFor('peer:left', (p) => p.peerId === b.guest.peerId);
     const guestGone = b.guest.client.disconnected();
     b.guest.client.emitRaw('signal:send', { sessionId: session.sessionId, to: session.agent.peerId, data: { sdp: 'x'.repeat(70_000) } }, () => {});
     await guestGone;
-    await atAgent;
+    await eventually(async () => (await h.store.getPeer(b.guest.peerId))?.connectionId === null, 'the guest is away');
     await session.agent.client.roundTrip();
     expect(session.agent.client.received('signal:recv')).toEqual([]);
+    expect(session.agent.client.received('peer:left')).toEqual([]);
     const back = await h.client({ name: 'guest, reconnected' });
-    expect(expectOk(await back.request('session:attach', { credential: b.guest.credential })).participantId).toBe(b.guest.participantId);
+    const again = expectOk(await back.request('session:attach', { credential: b.guest.credential, peerId: b.guest.peerId }));
+    expect(again).toMatchObject({ participantId: b.guest.participantId, peerId: b.guest.peerId, resumed: true });
     expect((await h.store.getSession(session.sessionId))?.state).toBe('active');
     expect(h.logs.filter((l) => l.level >= 50)).toEqual([]);
   });

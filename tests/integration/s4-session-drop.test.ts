@@ -1,9 +1,13 @@
 /** S4 (and H4, S3) over real sockets: how a session ends, and how a brief absence does not end it. */
 import { describe, expect, it } from 'vitest';
-import { eventually, expectOk, expectRefused, startSignaling } from '../support/signaling';
+import { eventually, expectOk, expectRefused, startSignaling, type SignalingHarness } from '../support/signaling';
 import { attach, inviteGuest, openSession } from '../support/flows';
 
 const offer = { type: 'offer', sdp: 'v=0' };
+
+/** S3: a peer whose connection went is kept, away, for the grace period. */
+const away = (h: SignalingHarness, peerId: string) =>
+  eventually(async () => (await h.store.getPeer(peerId))?.connectionId === null, `peer ${peerId} is away`);
 
 describe('a session drops', () => {
   it('[S4][H4] the agent ends it: everyone is told, its handles are free at once, its credentials are revoked', async () => {
@@ -63,9 +67,8 @@ describe('a session drops', () => {
     const guest = await inviteGuest(h, s, { handle: 'guest-in' });
     expectOk(await s.agent.client.request('handle:reserve', { sessionId: s.sessionId, handle: 'unused-one' }));
 
-    const left = s.agent.client.waitFor('peer:left');
     s.customer.client.close();
-    expect((await left).peerId).toBe(s.customer.peerId);
+    await away(h, s.customer.peerId);
     await eventually(async () => (await h.store.getSession(s.sessionId))?.customerOfflineSince !== null, 'the customer is offline');
 
     h.clock.advance(29_999);
@@ -73,6 +76,8 @@ describe('a session drops', () => {
     expect((await h.store.getSession(s.sessionId))?.state).toBe('active');
     await s.agent.client.roundTrip();
     expect(s.agent.client.received('session:ended')).toEqual([]);
+    // Away is not gone: the others keep their data channels to it until the grace period is over.
+    expect(s.agent.client.received('peer:left')).toEqual([]);
 
     h.clock.advance(1);
     const agentTold = s.agent.client.waitFor('session:ended');
@@ -109,11 +114,13 @@ describe('a session drops', () => {
     const h = await startSignaling({ graceMs: 10_000 });
     const s = await openSession(h);
     const guest = await inviteGuest(h, s, { handle: 'guest-in' });
-    const left = s.agent.client.waitFor('peer:left', (p) => p.peerId === guest.peerId);
     guest.client.close();
-    await left;
+    await away(h, guest.peerId);
+    // Past the grace period the guest's peer is retired (everyone is told), the session goes on.
+    const left = s.agent.client.waitFor('peer:left', (p) => p.peerId === guest.peerId);
     h.clock.advance(60_000);
     await h.signaling.core.sweep();
+    await left;
     const rec = await h.store.getSession(s.sessionId);
     expect(rec?.state, JSON.stringify({ rec, agent: s.agent.client.receivedEvents(), cust: s.customer.client.receivedEvents() })).toBe('active');
     // …and it can come back with its credential.
@@ -124,19 +131,21 @@ describe('a session drops', () => {
   it('[S3] a customer that reconnects before graceMs keeps the session, as the same participant', async () => {
     const h = await startSignaling({ graceMs: 30_000 });
     const s = await openSession(h);
-    const left = s.agent.client.waitFor('peer:left');
     s.customer.client.close();
-    await left;
+    await away(h, s.customer.peerId);
     await eventually(async () => (await h.store.getSession(s.sessionId))?.customerOfflineSince !== null, 'the customer is offline');
 
     h.clock.advance(29_999);
+    // A reload: a new page, a new peer id; the old one, away, is retired at once.
     const client = await h.client({ name: 'customer, reloaded' });
     const joined = s.agent.client.waitFor('peer:joined');
+    const oldLeft = s.agent.client.waitFor('peer:left', (p) => p.peerId === s.customer.peerId);
     const back = await attach(client, s.customer.requestToken);
     expect(back.participantId).toBe(s.customer.participantId);
     expect(back.peerId).not.toBe(s.customer.peerId);
     expect(back.attach.peers).toEqual([{ peerId: s.agent.peerId, participantId: s.agent.participantId }]);
     expect((await joined).peerId).toBe(back.peerId);
+    await oldLeft;
 
     h.clock.advance(10 * 60_000);
     await h.signaling.core.sweep();
@@ -146,6 +155,27 @@ describe('a session drops', () => {
     const signal = s.agent.client.waitFor('signal:recv');
     expectOk(await client.request('signal:send', { sessionId: s.sessionId, to: s.agent.peerId, data: offer }));
     expect((await signal).from).toBe(back.peerId);
+  });
+
+  it('[S3] a customer whose socket drops takes its peer back on reconnecting: same peer id, nobody told it left', async () => {
+    const h = await startSignaling({ graceMs: 30_000 });
+    const s = await openSession(h);
+    s.customer.client.close();
+    await away(h, s.customer.peerId);
+    // Signals for it meanwhile are refused as away, so the sender keeps them.
+    expectRefused(await s.agent.client.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }), 'peer_away');
+    h.clock.advance(10_000);
+    const client = await h.client({ name: 'customer, reconnected' });
+    const joined = s.agent.client.waitFor('peer:joined');
+    const back = expectOk(await client.request('session:attach', { credential: s.customer.requestToken, peerId: s.customer.peerId }));
+    expect(back).toMatchObject({ peerId: s.customer.peerId, resumed: true });
+    expect((await joined).peerId).toBe(s.customer.peerId);
+    expect((await h.store.getSession(s.sessionId))?.customerOfflineSince).toBeNull();
+    const signal = client.waitFor('signal:recv');
+    expectOk(await s.agent.client.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }));
+    expect((await signal).from).toBe(s.agent.peerId);
+    await s.agent.client.roundTrip();
+    expect(s.agent.client.received('peer:left')).toEqual([]);
   });
 
   it('[S3] an agent that reloads resumes with its token and re-attaches before graceMs', async () => {
@@ -172,11 +202,13 @@ describe('a session drops', () => {
     const h = await startSignaling({ graceMs: 10_000 });
     const s = await openSession(h);
     const second = await attach(await h.client({ name: 'customer, second tab' }), s.customer.requestToken);
-    const left = s.agent.client.waitFor('peer:left');
     s.customer.client.close();
-    expect((await left).peerId).toBe(s.customer.peerId);
+    await away(h, s.customer.peerId);
+    expect((await h.store.getSession(s.sessionId))?.customerOfflineSince).toBeNull();
+    const left = s.agent.client.waitFor('peer:left');
     h.clock.advance(60_000);
     await h.signaling.core.sweep();
+    expect((await left).peerId).toBe(s.customer.peerId);
     expect((await h.store.getSession(s.sessionId))?.state).toBe('active');
     expect(second.participantId).toBe(s.customer.participantId);
   });

@@ -19,6 +19,7 @@ import type {
   ClientToServerEvents,
   ErrorReason,
   IceServer,
+  IceTransportPolicy,
   Payload,
   ProtocolError,
   ServerToClientEvents,
@@ -27,6 +28,7 @@ import { createSignaling, defaultJoinRateLimits, type JoinRateLimits, type Signa
 import { FakeClock, systemClock, type Clock } from '../../signaling/core/clock';
 import { defaultCoreConfig } from '../../signaling/core/core';
 import { MemoryStore } from '../../signaling/store/memory';
+import type { TurnConfig } from '../../signaling/core/turn';
 import type { Store } from '../../signaling/store/types';
 
 /** How long a test waits for something that should happen before it fails (a deadline, not a sleep). */
@@ -80,6 +82,9 @@ export interface HarnessOptions<C extends ClockKind = 'fake'> {
   /** Another store implementation to run the same tests against. @default a new MemoryStore */
   store?: Store;
   iceServers?: IceServer[];
+  /** A TURN relay whose credentials are minted per participant at admission. */
+  turn?: TurnConfig;
+  iceTransportPolicy?: IceTransportPolicy;
   /**
    * The server's own sweep timer. With the fake clock it is pushed out of the way (an hour) so the
    * test decides when a sweep happens; with the system clock it runs at the product default.
@@ -128,6 +133,8 @@ export async function startSignaling<C extends ClockKind = 'fake'>(
       graceMs: options.graceMs ?? defaultCoreConfig.graceMs,
     },
     iceServers: options.iceServers ?? [],
+    turn: options.turn ?? null,
+    iceTransportPolicy: options.iceTransportPolicy ?? 'all',
     logger,
     joinRateLimits: { ...defaultJoinRateLimits, ...options.joinRateLimits },
     eventsPerSecond: options.eventsPerSecond,

@@ -15,6 +15,8 @@ describe('loadConfig', () => {
       handleTtlMs: 15 * 60_000,
       graceMs: 30_000,
       iceServers: [],
+      turn: null,
+      iceTransportPolicy: 'all',
       redisUrl: null,
       logLevel: 'info',
     });
@@ -28,6 +30,10 @@ describe('loadConfig', () => {
       JOINUS_HANDLE_TTL_MS: '60000',
       JOINUS_GRACE_MS: '5000',
       JOINUS_ICE_SERVERS: '[{"urls":"stun:stun.example.org:3478"},{"urls":["turn:t.example.org"],"username":"u","credential":"p"}]',
+      JOINUS_TURN_URLS: 'turn:turn.example.org:3478?transport=udp, turns:turn.example.org:5349',
+      JOINUS_TURN_SECRET: 'coturn-static-auth-secret',
+      JOINUS_TURN_TTL_MS: '3600000',
+      JOINUS_ICE_TRANSPORT_POLICY: 'relay',
       REDIS_URL: 'redis://localhost:6379',
       LOG_LEVEL: 'debug',
     });
@@ -45,9 +51,43 @@ describe('loadConfig', () => {
         { urls: 'stun:stun.example.org:3478' },
         { urls: ['turn:t.example.org'], username: 'u', credential: 'p' },
       ],
+      turn: {
+        urls: ['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:5349'],
+        secret: 'coturn-static-auth-secret',
+        ttlMs: 3_600_000,
+      },
+      iceTransportPolicy: 'relay',
       redisUrl: 'redis://localhost:6379',
       logLevel: 'debug',
     });
+  });
+
+  it('[TURN] JOINUS_TURN_URLS and JOINUS_TURN_SECRET come together, as turn:/turns: URLs, with a default lifetime', () => {
+    expect(load({ JOINUS_TURN_URLS: 'turn:127.0.0.1:3478', JOINUS_TURN_SECRET: 's' }).turn).toEqual({
+      urls: ['turn:127.0.0.1:3478'],
+      secret: 's',
+      ttlMs: 4 * 60 * 60_000,
+    });
+    expect(() => load({ JOINUS_TURN_URLS: 'turn:127.0.0.1:3478' })).toThrow(/JOINUS_TURN_SECRET is not/);
+    expect(() => load({ JOINUS_TURN_SECRET: 's' })).toThrow(/JOINUS_TURN_URLS is not/);
+    for (const bad of ['stun:127.0.0.1', 'http://x', 'turn:', 'turn:user@host', 'turn:h?transport=sctp', 'turn:a b']) {
+      expect(() => load({ JOINUS_TURN_URLS: bad, JOINUS_TURN_SECRET: 's' }), bad).toThrow(/^JOINUS_TURN_URLS: URL 1 is not/);
+    }
+    expect(() => load({ JOINUS_TURN_URLS: 'turn:h', JOINUS_TURN_SECRET: 's', JOINUS_TURN_TTL_MS: '10' })).toThrow(ConfigError);
+  });
+
+  it('[TURN] relay-only mode needs a TURN server to relay through', () => {
+    expect(() => load({ JOINUS_ICE_TRANSPORT_POLICY: 'relay' })).toThrow(/JOINUS_ICE_TRANSPORT_POLICY=relay needs a TURN server/);
+    expect(() =>
+      load({ JOINUS_ICE_TRANSPORT_POLICY: 'relay', JOINUS_ICE_SERVERS: '[{"urls":"stun:stun.example.org"}]' }),
+    ).toThrow(/needs a TURN server/);
+    expect(
+      load({
+        JOINUS_ICE_TRANSPORT_POLICY: 'relay',
+        JOINUS_ICE_SERVERS: '[{"urls":"turn:t.example.org","username":"u","credential":"p"}]',
+      }).iceTransportPolicy,
+    ).toBe('relay');
+    expect(() => load({ JOINUS_ICE_TRANSPORT_POLICY: 'none' })).toThrow(ConfigError);
   });
 
   it('reads process.env when given nothing', () => {

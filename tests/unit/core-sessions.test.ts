@@ -1,7 +1,9 @@
 /** Agent sign-in and the session rules S1–S6 through JoinUsCore, with a fake clock and the memory store. */
 import { describe, expect, it } from 'vitest';
 import { ErrorReason, Messages } from '../../lib/protocol';
-import { hashSecret } from '../../signaling/core/core';
+import { hashSecret, JoinUsCore } from '../../signaling/core/core';
+import { MemoryStore } from '../../signaling/store/memory';
+import { withLatency } from '../support/latency-store';
 import {
   AGENTS,
   effectsOf,
@@ -322,6 +324,184 @@ describe('S2 credentials', () => {
   });
 });
 
+describe('S3 a tab keeps its peer across a signaling blip', () => {
+  it('[S3] a peer whose connection goes is away, not gone: nobody is told it left, signals to it are refused as away', async () => {
+    const h = makeHarness({ config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'blip-me');
+    const conn = (await h.store.getPeer(g.peerId))!.connectionId!;
+    h.effects.length = 0;
+    await h.core.disconnect(g.peerId, conn);
+    expect(effectsOf(h.effects, 'peer_left')).toEqual([]);
+    expect(await h.store.getPeer(g.peerId)).toMatchObject({ connectionId: null, disconnectedAt: h.clock.now() });
+    expect(refusal(await h.core.checkRelay(s.agentPeerId, s.sessionId, g.peerId))).toEqual({
+      reason: 'peer_away',
+      message: 'That participant is reconnecting.',
+    });
+  });
+
+  it('[S3] the tab takes its peer back on a new connection: same id, announced again, relayed to again', async () => {
+    const h = makeHarness({ config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'blip-me');
+    const oldConn = (await h.store.getPeer(g.peerId))!.connectionId!;
+    await h.core.disconnect(g.peerId, oldConn);
+    h.clock.advance(5 * SECOND);
+    h.effects.length = 0;
+    const back = unwrap(await h.core.attach(g.credential, nextConnectionId('guest-back'), { resumePeerId: g.peerId }));
+    expect(back).toMatchObject({ peerId: g.peerId, resumed: true, participantId: g.participantId });
+    expect(back.peers.map((p) => p.peerId).sort()).toEqual([s.agentPeerId, s.customerPeerId].sort());
+    expect(effectsOf(h.effects, 'peer_joined').map((e) => e.peer.peerId)).toEqual([g.peerId]);
+    expect(effectsOf(h.effects, 'peer_left')).toEqual([]);
+    expect(unwrap(await h.core.checkRelay(s.agentPeerId, s.sessionId, g.peerId))).toEqual({});
+    // The old connection's late disconnect does not mark the taken-back peer away.
+    await h.core.disconnect(g.peerId, oldConn);
+    expect((await h.store.getPeer(g.peerId))?.connectionId).toMatch(/^guest-back-/);
+  });
+
+  it("[S2] nobody takes another participant's peer: asking for it gets a fresh id", async () => {
+    const h = makeHarness();
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'blip-me');
+    const thief = unwrap(await h.core.attach(g.credential, nextConnectionId('guest-2'), { resumePeerId: s.agentPeerId }));
+    expect(thief.resumed).toBe(false);
+    expect(thief.peerId).not.toBe(s.agentPeerId);
+    expect((await h.store.getPeer(s.agentPeerId))?.participantId).toBe(s.agentParticipantId);
+  });
+
+  it('[S3] a peer away for longer than graceMs is retired by the sweep, and the others are told', async () => {
+    const h = makeHarness({ config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'gone-for-good');
+    await h.core.disconnect(g.peerId, (await h.store.getPeer(g.peerId))!.connectionId!);
+    h.effects.length = 0;
+    h.clock.advance(30 * SECOND - 1);
+    await h.core.sweep();
+    expect(effectsOf(h.effects, 'peer_left')).toEqual([]);
+    h.clock.advance(1);
+    await h.core.sweep();
+    expect(effectsOf(h.effects, 'peer_left').map((e) => e.peer.peerId)).toEqual([g.peerId]);
+    expect(await h.store.getPeer(g.peerId)).toBeNull();
+    expect((await h.store.getSession(s.sessionId))?.state).toBe('active');
+  });
+
+  it('[S3] the sweep does not retire a peer its tab takes back while the sweep runs', async () => {
+    const inner = new MemoryStore();
+    let duringSweep: (() => Promise<unknown>) | null = null;
+    // The take-back lands between the sweep listing the away peers and retiring them.
+    const store = new Proxy(inner, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (key === 'listAwayPeers') {
+          return async () => {
+            const away = await inner.listAwayPeers();
+            const run = duringSweep;
+            duringSweep = null;
+            if (run) await run();
+            return away;
+          };
+        }
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const h = makeHarness({ store, config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'just-in-time');
+    await h.core.disconnect(g.peerId, (await h.store.getPeer(g.peerId))!.connectionId!);
+    h.clock.advance(30 * SECOND);
+    h.effects.length = 0;
+    duringSweep = () => h.core.attach(g.credential, nextConnectionId('guest-back'), { resumePeerId: g.peerId });
+    await h.core.sweep();
+    expect(effectsOf(h.effects, 'peer_left')).toEqual([]);
+    expect(await h.store.getPeer(g.peerId)).toMatchObject({ connectionId: expect.stringMatching(/^guest-back-/), disconnectedAt: null });
+  });
+
+  it('[S3][S4] the grace clock of the agent starts when its last connection goes, not when its peer is retired', async () => {
+    const h = makeHarness({ config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const t0 = h.clock.now();
+    await h.core.disconnect(s.agentPeerId, (await h.store.getPeer(s.agentPeerId))!.connectionId!);
+    expect((await h.store.getSession(s.sessionId))?.agentOfflineSince).toBe(t0);
+    h.clock.advance(30 * SECOND);
+    await h.core.sweep();
+    expect(effectsOf(h.effects, 'session_ended').map((e) => e.reason)).toEqual(['agent_disconnected']);
+  });
+
+  it('[S3] back under a new peer id (a reload), the participant’s away peers are retired at once', async () => {
+    const h = makeHarness({ config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'reloading');
+    await h.core.disconnect(g.peerId, (await h.store.getPeer(g.peerId))!.connectionId!);
+    h.effects.length = 0;
+    const again = unwrap(await h.core.attach(g.credential, nextConnectionId('guest-reloaded')));
+    expect(again.resumed).toBe(false);
+    expect(again.peers.map((p) => p.peerId)).not.toContain(g.peerId);
+    expect(effectsOf(h.effects, 'peer_left').map((e) => e.peer.peerId)).toEqual([g.peerId]);
+  });
+
+  it('[S2] attach runs beforeEnter before the peer is registered or the room listed', async () => {
+    const h = makeHarness();
+    const s = await openSession(h);
+    const g = await inviteGuest(h, s, 'ordered');
+    await h.core.detach(g.peerId);
+    let seenInStore: unknown = 'not called';
+    const r = unwrap(
+      await h.core.attach(g.credential, nextConnectionId('guest'), {
+        beforeEnter: async (p) => {
+          seenInStore = await h.store.getPeer(p.peerId);
+        },
+      }),
+    );
+    expect(seenInStore).toBeNull();
+    expect(await h.store.getPeer(r.peerId)).not.toBeNull();
+  });
+
+  it('[S2] of peers attaching at the same moment against a slow store, every pair learns of each other', async () => {
+    for (let round = 0; round < 10; round++) {
+      const h = makeHarness({ store: withLatency(new MemoryStore()) });
+      const req = await h.core.requestHelp('Cleo', 'Invoice');
+      const summary = unwrap(await h.core.acceptRequest('alice', req.requestId));
+      const credentials = [summary.credential, req.requestToken];
+      for (let i = 0; i < 6; i++) {
+        unwrap(await h.core.reserveHandle('alice', summary.sessionId, `guest-${round}-${i}`));
+        credentials.push(unwrap(await h.core.loginWithHandle(`Guest ${i}`, `guest-${round}-${i}`)).credential);
+      }
+      // A peer "hears" peer_joined only once it is in the room, which it enters in beforeEnter.
+      const inRoom = new Set<string>();
+      const heard = new Map<string, Set<string>>();
+      h.effects.length = 0;
+      const core = new JoinUsCore({
+        store: h.store,
+        clock: h.clock,
+        randomBytes: h.random.bytes,
+        config: h.config,
+        onEffect: (e) => {
+          if (e.type !== 'peer_joined') return;
+          for (const p of inRoom) if (p !== e.peer.peerId) heard.get(p)!.add(e.peer.peerId);
+        },
+      });
+      const attached = await Promise.all(
+        credentials.map((c) =>
+          core.attach(c, nextConnectionId(), {
+            beforeEnter: async (p) => {
+              heard.set(p.peerId, new Set());
+              inRoom.add(p.peerId);
+            },
+          }),
+        ),
+      );
+      const peers = attached.map(unwrap);
+      for (const a of peers) {
+        for (const b of peers) {
+          if (a === b) continue;
+          const aKnowsB = a.peers.some((p) => p.peerId === b.peerId) || heard.get(a.peerId)!.has(b.peerId);
+          expect(aKnowsB, `round ${round}: ${a.name} knows of ${b.name}`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
 describe('S3 coming back', () => {
   it('[S3] a participant re-attaches with the same credential after a detach and gets a new peer id', async () => {
     const h = makeHarness();
@@ -336,7 +516,13 @@ describe('S3 coming back', () => {
     expect(again.peerId).not.toBe(g.peerId);
     expect(again.peers.map((p) => p.peerId).sort()).toEqual([s.agentPeerId, s.customerPeerId].sort());
     expect(effectsOf(h.effects, 'peer_joined').map((e) => e.peer)).toEqual([
-      { peerId: again.peerId, sessionId: s.sessionId, participantId: g.participantId, connectionId: expect.stringMatching(/^guest-reloaded-/) },
+      {
+        peerId: again.peerId,
+        sessionId: s.sessionId,
+        participantId: g.participantId,
+        connectionId: expect.stringMatching(/^guest-reloaded-/),
+        disconnectedAt: null,
+      },
     ]);
     expect(unwrap(await h.core.checkRelay(s.agentPeerId, s.sessionId, again.peerId))).toEqual({});
     expect(refusal(await h.core.checkRelay(s.agentPeerId, s.sessionId, g.peerId)).reason).toBe('not_found');

@@ -96,6 +96,7 @@ export function storeContract(
       sessionId,
       participantId,
       connectionId: `conn-${peerId}`,
+      disconnectedAt: null,
     });
 
     const byHandle = (a: HandleReservation, b: HandleReservation) => a.handle.localeCompare(b.handle);
@@ -507,6 +508,56 @@ export function storeContract(
         await store.putPeer(peer('p1', 's1', 'agent'));
         const results = await Promise.all(Array.from({ length: 5 }, () => store.deletePeer('p1')));
         expect(results.filter((x) => x !== null)).toHaveLength(1);
+      });
+
+      it('markPeerAway marks a peer away only while the named connection still holds it', async () => {
+        const p1 = peer('p1', 's1', 'agent');
+        await store.putPeer(p1);
+        expect(await store.markPeerAway('p1', 'some-other-connection', T0)).toBeNull();
+        expect(await store.getPeer('p1')).toEqual(p1);
+        const away = { ...p1, connectionId: null, disconnectedAt: T0 };
+        expect(await store.markPeerAway('p1', 'conn-p1', T0)).toEqual(away);
+        expect(await store.getPeer('p1')).toEqual(away);
+        // Already away: the same connection going again changes nothing.
+        expect(await store.markPeerAway('p1', 'conn-p1', T0 + MINUTE)).toBeNull();
+        expect(await store.getPeer('p1')).toEqual(away);
+        expect(await store.markPeerAway('never', 'conn-never', T0)).toBeNull();
+      });
+
+      it('deletePeerIfAway deletes a peer only while it is away since the given time; listAwayPeers lists the away', async () => {
+        const p1 = peer('p1', 's1', 'agent');
+        const p2 = peer('p2', 's2', 'customer');
+        await store.putPeer(p1);
+        await store.putPeer(p2);
+        expect(await store.listAwayPeers()).toEqual([]);
+        expect(await store.deletePeerIfAway('p1', T0)).toBeNull(); // connected
+        await store.markPeerAway('p1', 'conn-p1', T0);
+        await store.markPeerAway('p2', 'conn-p2', T0 + 1);
+        expect((await store.listAwayPeers()).map((p) => p.peerId).sort()).toEqual(['p1', 'p2']);
+        // Taken back since: not deleted.
+        await store.putPeer({ ...p2, connectionId: 'conn-p2-again' });
+        expect(await store.deletePeerIfAway('p2', T0 + 1)).toBeNull();
+        expect(await store.getPeer('p2')).toMatchObject({ connectionId: 'conn-p2-again' });
+        expect(await store.deletePeerIfAway('p1', T0 + 5)).toBeNull(); // away since another time
+        const away = { ...p1, connectionId: null, disconnectedAt: T0 };
+        expect(await store.deletePeerIfAway('p1', T0)).toEqual(away);
+        expect(await store.deletePeerIfAway('p1', T0)).toBeNull();
+        expect(await store.listAwayPeers()).toEqual([]);
+        // A peer put away (a store restored as is) is listed; deleting it unlists it.
+        await store.putPeer({ ...peer('p3', 's1', 'guest'), connectionId: null, disconnectedAt: T0 });
+        expect((await store.listAwayPeers()).map((p) => p.peerId)).toEqual(['p3']);
+        await store.deletePeer('p3');
+        expect(await store.listAwayPeers()).toEqual([]);
+      });
+
+      it('a tab takes its peer back on a new connection; the old connection going later changes nothing', async () => {
+        const p1 = peer('p1', 's1', 'agent');
+        await store.putPeer(p1);
+        const taken = { ...p1, connectionId: 'conn-new' };
+        await store.putPeer(taken);
+        expect(await store.markPeerAway('p1', 'conn-p1', T0)).toBeNull();
+        expect(await store.getPeer('p1')).toEqual(taken);
+        expect(await store.listPeers('s1')).toEqual([taken]);
       });
     });
 
