@@ -25,21 +25,20 @@ function time(at: number) {
   return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/**
+ * The connection status, always visible: what can move changes right now (connection-state.ts).
+ * A polite live region with a name of its own; the detail line says what it means and what next.
+ */
 export function ConnectionPill({ snap }: { snap: SessionSnapshot }) {
-  const k = snap.phase.kind;
-  if (k === 'connecting') return <span className="pill warn" role="status"><span className="dot" />Connecting…</span>;
-  if (k === 'reconnecting') return <span className="pill warn" role="status"><span className="dot" />Reconnecting…</span>;
-  if (k === 'ended') return <span className="pill bad" role="status"><span className="dot" />Session ended</span>;
-  if (k === 'left' || k === 'removed') return <span className="pill bad" role="status"><span className="dot" />Not in the session</span>;
-  if (k !== 'live') return <span className="pill bad" role="status"><span className="dot" />Not connected</span>;
-  const { connected, known, synced } = snap.mesh;
-  const peers = `${connected} of ${known} peer${known === 1 ? '' : 's'} connected`;
+  const { tone, text, detail } = snap.connection;
   return (
-    <span className={`pill ${connected === known ? 'ok' : 'warn'}`} role="status" title={synced ? 'Shared state is in sync' : 'Syncing shared state…'}>
-      <span className="dot" />
-      {known === 0 ? 'Connected' : peers}
-      {!synced && known > 0 ? ' · syncing…' : ''}
-    </span>
+    <div className="connection" role="status" aria-label="Connection">
+      <span className={`pill ${tone}`} title={snap.mesh.synced ? 'Shared state is in sync' : 'Syncing shared state…'}>
+        <span className="dot" />
+        {text}
+      </span>
+      {detail ? <span className="connection-detail">{detail}</span> : null}
+    </div>
   );
 }
 
@@ -123,6 +122,7 @@ export function SessionPanel({
                   <time dateTime={new Date(e.at).toISOString()}>{time(e.at)}</time>
                 </div>
                 <div className="text">{e.text}</div>
+                {snap.waiting.has(e.id) ? <div className="waiting">Waiting to be sent…</div> : null}
               </div>
             ) : (
               <div key={e.id} className="sys">

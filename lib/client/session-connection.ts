@@ -29,7 +29,9 @@ import {
   type SystemEvent,
   type TranscriptEntry,
 } from '../session-doc';
-import { MeshProvider, type MeshStatus } from '../p2p/mesh-provider';
+import { MeshProvider, type MeshProviderOptions, type MeshStatus, type SignalOutcome } from '../p2p/mesh-provider';
+import { readClaim } from '../p2p/topology';
+import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
 import { request, type ClientSocket } from './socket';
 
 export type Phase =
@@ -54,8 +56,15 @@ export interface SessionSnapshot {
   transcript: TranscriptEntry[];
   participants: ParticipantView[];
   mesh: MeshStatus;
+  /** What the connection status says (connection-state.ts). */
+  connection: ConnectionView;
+  /** Ids of our own chat messages that have not reached anyone yet (shown after a moment). */
+  waiting: ReadonlySet<string>;
   handles: ReservedHandle[];
 }
+
+/** Our own messages count as waiting only after this long: a delivery takes milliseconds. */
+const WAITING_AFTER_MS = 1000;
 
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
@@ -68,11 +77,25 @@ const mark = (name: 'joinus:attach' | 'joinus:synced') => {
   if (typeof performance !== 'undefined' && performance.getEntriesByName(name).length === 0) performance.mark(name);
 };
 
+export interface SessionConnectionOptions {
+  /** For tests: peer connections, timers and timeouts of the mesh. */
+  mesh?: Omit<MeshProviderOptions, 'signaling'>;
+}
+
+const emptyMesh: MeshStatus = { peers: [], connected: 0, known: 0, synced: false, confirmedClock: 0 };
+
 export class SessionConnection {
   readonly doc = new Y.Doc();
   readonly awareness = new Awareness(this.doc);
   private readonly persistence: IndexeddbPersistence | null;
-  private provider: MeshProvider | null = null;
+  private provider: MeshProvider | null;
+  /** Our socket is connected and attached: signals can go out. */
+  private attached = false;
+  private online = typeof navigator === 'undefined' || navigator.onLine !== false;
+  /** Our own chat messages not yet confirmed by any peer: entry id → our clock after writing it. */
+  private readonly unconfirmed = new Map<string, { clock: number; at: number }>();
+  private waitingTimer: ReturnType<typeof setTimeout> | null = null;
+  private reattachTimer: ReturnType<typeof setTimeout> | null = null;
   private listeners = new Set<() => void>();
   private snapshot: SessionSnapshot;
   private attach: AttachResult | null = null;
@@ -85,6 +108,7 @@ export class SessionConnection {
     private readonly socket: ClientSocket,
     readonly sessionId: string,
     private readonly credential: string,
+    options: SessionConnectionOptions = {},
   ) {
     this.snapshot = {
       sessionId,
@@ -92,15 +116,63 @@ export class SessionConnection {
       me: null,
       transcript: [],
       participants: [],
-      mesh: { connected: 0, known: 0, synced: false },
+      mesh: emptyMesh,
+      connection: { tone: 'warn', text: 'Connecting…', detail: '' },
+      waiting: new Set(),
       handles: [],
     };
     // The participant's own copy: survives a reload and outlives the session for the download (S3, S4).
     this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`joinus:${sessionId}`, this.doc);
-    this.doc.on('update', this.refresh);
+    // The mesh exists before the first attach answer: the socket is in the room by then, and what the
+    // room says before the answer (a peer joining, its first signal) is kept until start().
+    this.provider = new MeshProvider(this.doc, this.awareness, {
+      ...options.mesh,
+      signaling: { send: (to, data) => this.sendSignal(to, data) },
+    });
+    this.provider.onStatus((mesh) => {
+      if (mesh.synced) mark('joinus:synced');
+      this.snapshot = { ...this.snapshot, mesh };
+      this.refresh();
+    });
+    this.doc.on('update', this.onDocUpdate);
     this.awareness.on('change', this.refresh);
     this.listen();
     if (socket.connected) void this.attachNow();
+  }
+
+  /** The transcript is read (and validated) again only when the document changed. */
+  private transcriptStale = true;
+  private readonly onDocUpdate = () => {
+    this.transcriptStale = true;
+    this.refresh();
+  };
+
+  /** The mesh's signaling port: what became of a signal decides what the mesh does next. */
+  private async sendSignal(to: string, data: Record<string, unknown>): Promise<SignalOutcome> {
+    if (!this.attached || !this.socket.connected) return 'unattached';
+    const r = await request(this.socket, 'signal:send', { sessionId: this.sessionId, to, data });
+    if (r.ok) return 'sent';
+    switch (r.error.reason) {
+      case 'peer_away':
+        return 'away';
+      case 'not_found':
+        return 'gone';
+      case 'forbidden':
+        // The server no longer counts us attached (it may have restarted our attachment): attach again.
+        this.attached = false;
+        this.scheduleReattach();
+        return 'unattached';
+      default:
+        return 'failed';
+    }
+  }
+
+  private scheduleReattach(): void {
+    if (this.reattachTimer || this.destroyed) return;
+    this.reattachTimer = setTimeout(() => {
+      this.reattachTimer = null;
+      if (this.socket.connected && !this.attached) void this.attachNow();
+    }, 0);
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -115,27 +187,77 @@ export class SessionConnection {
     for (const l of this.listeners) l();
   }
 
+  /**
+   * Several things change at once (a connection opens: status, links, awareness, a sync): the
+   * snapshot is worked out once, after them, rather than once for each.
+   */
+  private refreshQueued = false;
   private readonly refresh = () => {
+    if (this.refreshQueued || this.destroyed) return;
+    this.refreshQueued = true;
+    queueMicrotask(() => {
+      this.refreshQueued = false;
+      this.refreshNow();
+    });
+  };
+
+  private refreshNow(): void {
     if (this.destroyed) return;
+    const mesh = this.snapshot.mesh;
+    // Online means reachable now, directly or through others (C9), not just "has a presence state".
+    const reached = new Set(mesh.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').map((p) => p.peerId));
     const online = new Map<string, boolean>();
     for (const [clientId, raw] of this.awareness.getStates()) {
+      if (clientId === this.doc.clientID) continue;
       const p = presenceSchema.safeParse(raw);
-      if (!p.success) continue;
-      const typing = clientId !== this.doc.clientID && p.data.typing === true;
-      online.set(p.data.participantId, (online.get(p.data.participantId) ?? false) || typing);
+      const claim = readClaim(raw);
+      if (!p.success || !claim || !reached.has(claim.peerId)) continue;
+      online.set(p.data.participantId, (online.get(p.data.participantId) ?? false) || p.data.typing === true);
     }
-    const meId = this.snapshot.me?.participantId;
-    const live = this.snapshot.phase.kind === 'live' || this.snapshot.phase.kind === 'reconnecting';
+    const meId = this.snapshot.me?.participantId ?? null;
+    const phase = this.snapshot.phase.kind;
+    const live = phase === 'live' || phase === 'reconnecting';
+    const people = readParticipants(this.doc);
+    const nameOf = new Map(people.map((p) => [p.participantId, p.name]));
+
+    // Our messages that no peer has confirmed, once they have had a moment to arrive.
+    const now = Date.now();
+    const waiting = new Set<string>();
+    let recheckInMs: number | null = null;
+    for (const [id, w] of this.unconfirmed) {
+      if (mesh.confirmedClock >= w.clock) this.unconfirmed.delete(id);
+      else if (now - w.at >= WAITING_AFTER_MS || !this.online) waiting.add(id);
+      else recheckInMs = Math.min(recheckInMs ?? WAITING_AFTER_MS, WAITING_AFTER_MS - (now - w.at));
+    }
+    if (recheckInMs !== null && !this.waitingTimer) {
+      this.waitingTimer = setTimeout(() => {
+        this.waitingTimer = null;
+        this.refresh();
+      }, recheckInMs + 10);
+    }
+
+    const connection = describeConnection({
+      phase,
+      signaling: this.attached && this.socket.connected,
+      online: this.online,
+      others: othersFrom(mesh.peers, meId, (id) => nameOf.get(id)),
+      synced: mesh.synced,
+      waiting: waiting.size,
+    });
+    const transcript = this.transcriptStale ? dedupe(readTranscript(this.doc)) : this.snapshot.transcript;
+    this.transcriptStale = false;
     this.set({
-      transcript: dedupe(readTranscript(this.doc)),
-      participants: readParticipants(this.doc).map((p) => ({
+      transcript,
+      participants: people.map((p) => ({
         ...p,
         isMe: p.participantId === meId,
         online: p.participantId === meId ? live : !p.gone && online.has(p.participantId),
         typing: online.get(p.participantId) === true,
       })),
+      connection,
+      waiting,
     });
-  };
+  }
 
   private listen(): void {
     const s = this.socket;
@@ -144,12 +266,16 @@ export class SessionConnection {
     };
     const onConnect = () => void this.attachNow();
     const onDisconnect = () => {
+      this.attached = false;
       if (this.snapshot.phase.kind === 'live') this.set({ phase: { kind: 'reconnecting' } });
+      this.refresh();
     };
     const onSignal = mine<{ sessionId: string; from: string; data: Record<string, unknown> }>((p) =>
       this.provider?.signal(p.from, p.data),
     );
-    const onJoined = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerJoined(p.peerId));
+    const onJoined = mine<{ sessionId: string; peerId: string; participantId: string }>((p) =>
+      this.provider?.peerJoined(p.peerId, p.participantId),
+    );
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
     const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
     const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => {
@@ -180,11 +306,54 @@ export class SessionConnection {
     this.offs.push(() => {
       for (const [event, handler] of entries) untyped.off(event, handler);
     });
+    if (typeof window !== 'undefined') {
+      const onOnline = () => this.setOnline(true);
+      const onOffline = () => this.setOnline(false);
+      // A tab that goes away (closed, reloaded, navigated) leaves the room at once rather than after
+      // the grace period, so the others do not wait for it. A restored tab attaches again.
+      const onPageHide = () => {
+        if (this.attached && this.socket.connected && !this.isOver()) {
+          this.attached = false;
+          void request(this.socket, 'session:detach', { sessionId: this.sessionId });
+        }
+      };
+      const onPageShow = (e: PageTransitionEvent) => {
+        if (e.persisted && this.socket.connected) void this.attachNow();
+      };
+      window.addEventListener('online', onOnline);
+      window.addEventListener('offline', onOffline);
+      window.addEventListener('pagehide', onPageHide);
+      window.addEventListener('pageshow', onPageShow);
+      this.offs.push(() => {
+        window.removeEventListener('online', onOnline);
+        window.removeEventListener('offline', onOffline);
+        window.removeEventListener('pagehide', onPageHide);
+        window.removeEventListener('pageshow', onPageShow);
+      });
+    }
+  }
+
+  /** The browser's network came or went (navigator.onLine). */
+  private setOnline(online: boolean): void {
+    if (this.online === online) return;
+    this.online = online;
+    if (online) {
+      this.provider?.reconnect();
+      if (!this.socket.connected) this.socket.connect();
+    } else {
+      // The connections are dead in fact; close them now so they are made afresh when we are back.
+      this.provider?.suspend();
+    }
+    this.refresh();
   }
 
   private async attachNow(): Promise<void> {
     if (this.destroyed || this.isOver()) return;
-    const r = await request(this.socket, 'session:attach', { credential: this.credential });
+    // The socket is in the room before the answer comes, maybe under a new peer id: what the room
+    // says meanwhile waits for start(), so it is not handled (and lost) under the old one.
+    this.provider?.holdSignalingUntilStart();
+    const resume = this.provider?.peerId;
+    const r = await request(this.socket, 'session:attach', { credential: this.credential, ...(resume ? { peerId: resume } : {}) });
     if (this.destroyed || this.isOver()) return;
     if (!r.ok) {
       if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
@@ -206,25 +375,15 @@ export class SessionConnection {
     const { ok: _ok, ...a } = r;
     this.attach = a;
     this.attachFailures = 0;
+    this.attached = this.socket.connected;
     mark('joinus:attach');
     const me = { participantId: a.participantId, name: a.name, role: a.role };
     this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles });
-    this.awareness.setLocalState({ participantId: a.participantId, name: a.name, role: a.role, typing: false });
-    if (!this.provider) {
-      this.provider = new MeshProvider(this.doc, this.awareness, {
-        iceServers: a.iceServers,
-        signaling: {
-          send: (to, data) => {
-            void request(this.socket, 'signal:send', { sessionId: this.sessionId, to, data });
-          },
-        },
-      });
-      this.provider.onStatus((mesh) => {
-        if (mesh.synced) mark('joinus:synced');
-        this.set({ mesh });
-      });
-    }
-    this.provider.start(a.peerId, a.peers.map((p) => p.peerId));
+    // Keep what the mesh published (its links) and whether we are typing: a re-attach changes neither.
+    const before = this.awareness.getLocalState() ?? {};
+    this.awareness.setLocalState({ ...before, participantId: a.participantId, name: a.name, role: a.role, typing: before.typing === true });
+    this.provider?.start(a.peerId, a.peers, { iceServers: a.iceServers, iceTransportPolicy: a.iceTransportPolicy });
+    this.refresh();
     await this.persistence?.whenSynced;
     // Announce ourselves after the first sync, so the entry lands after the history we join.
     await this.whenSynced(JOIN_NOTE_WAIT_MS);
@@ -273,7 +432,8 @@ export class SessionConnection {
         : kind === 'ended'
           ? { kind, message: `${Messages.sessionEnded}. ${message}`.trim() }
           : { kind, message };
-    this.set({ phase, handles: [], mesh: { connected: 0, known: 0, synced: this.snapshot.mesh.synced } });
+    this.attached = false;
+    this.set({ phase, handles: [], mesh: { ...emptyMesh, synced: this.snapshot.mesh.synced } });
     this.refresh();
   }
 
@@ -309,8 +469,11 @@ export class SessionConnection {
   }
 
   sendChat(text: string): void {
-    appendEntry(this.doc, this.author(), { kind: 'chat', text }, Date.now(), newId);
+    const entry = appendEntry(this.doc, this.author(), { kind: 'chat', text }, Date.now(), newId);
+    // Delivered once some peer's state vector holds our clock as it is after this write.
+    this.unconfirmed.set(entry.id, { clock: Y.getState(this.doc.store, this.doc.clientID), at: Date.now() });
     this.setTyping(false);
+    this.refresh();
   }
 
   note(text: string, event: 'handle_reserved' | 'handle_cancelled' | 'removed' | 'left' | 'session_ended' | 'started'): void {
@@ -365,10 +528,12 @@ export class SessionConnection {
       void request(this.socket, 'session:detach', { sessionId: this.sessionId });
     }
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.waitingTimer) clearTimeout(this.waitingTimer);
+    if (this.reattachTimer) clearTimeout(this.reattachTimer);
     this.provider?.destroy();
     this.destroyed = true;
     for (const off of this.offs) off();
-    this.doc.off('update', this.refresh);
+    this.doc.off('update', this.onDocUpdate);
     this.awareness.off('change', this.refresh);
     void this.persistence?.destroy();
     this.awareness.destroy();

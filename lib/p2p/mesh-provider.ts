@@ -1,83 +1,209 @@
 /**
- * Peer-to-peer sync of one Y.Doc (and its awareness) over WebRTC data channels, full mesh, with
- * signaling carried by our own authenticated socket.io server. It keeps y-webrtc's wire messages
- * (y-protocols sync and awareness) but owns the parts y-webrtc gets wrong for us: signaling only
- * among admitted peers, newcomers dial at once (no room broadcast round), and messages are chunked
- * below Chromium's data-channel limit. See docs/decisions/0001-peer-sync-layer.md.
+ * Peer-to-peer sync of one Y.Doc (and its awareness) over WebRTC data channels, with signaling
+ * carried by our own authenticated socket.io server. It keeps y-webrtc's wire messages (y-protocols
+ * sync and awareness) and owns what y-webrtc gets wrong for us (docs/decisions/0001, 0003):
+ *
+ *  - Every pair connects whatever the timing: of two peers, the one with the lower peer id dials;
+ *    the other, whenever it learns of a lower peer it has no connection to, says hello (asks to be
+ *    dialled). Learning comes from the attach list, `peer:joined`, or any signal.
+ *  - Connections outlive signaling blips: a peer keeps its id across socket reconnects, a
+ *    connection is named by the dialler (`conn` id in every signal), so an offer on an open
+ *    connection is a renegotiation and a late signal of a closed one is ignored.
+ *  - Every change reaches everyone connected to anyone (C9): a peer forwards what it receives to its
+ *    other neighbours, skipping a neighbour the sender is itself linked to (links are published in
+ *    awareness, see topology.ts); Yjs and awareness clocks drop duplicates. When a link goes away,
+ *    neighbours re-sync (state vectors), so nothing sent under a stale view is missed.
+ *  - Messages are cut below Chromium's data-channel limit (framing.ts) and written with backpressure.
+ *  - Delivery is confirmed: neighbours acknowledge updates with their state vector, so a page can
+ *    say which of its own changes have not reached anyone yet.
  */
-import SimplePeer from 'simple-peer';
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
 import { frames, Reassembler } from './framing';
+import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
+import { readClaim, Topology, type MeshClaim } from './topology';
 
 const MESSAGE_SYNC = 0;
 const MESSAGE_AWARENESS = 1;
+/** "Send me your sync step 1": with our own step 1, a re-sync in both directions in one round trip. */
+const MESSAGE_RESYNC = 2;
+/** A neighbour's state vector, sent after it applied updates from us: what it has of whom. */
+const MESSAGE_ACK = 3;
+
 /** The most one peer may make us buffer for a single message (a whole large document). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
-const REDIAL_MS = 1000;
-/** A connection not open by then is given up and dialled again (by the lower peer id). */
-const CONNECT_TIMEOUT_MS = 15_000;
+/** Signals kept for a peer that is away (reconnecting), and for ourselves while not attached. */
+const MAX_OUTBOX = 128;
+/** Closed connection ids remembered per peer, so their late signals are ignored. */
+const MAX_DEAD_IDS = 16;
+/** Room events held until the attach answer. */
+const MAX_EARLY = 1024;
+/** Every neighbour re-syncs this often anyway: what a hostile or mistaken view of the links made us skip arrives within it. */
+const ANTI_ENTROPY_MS = 30_000;
+/** Origins of awareness changes that are ours alone and must not travel. */
+const LEFT_ORIGIN = 'mesh:peer-left';
+
+export type SignalOutcome =
+  /** Relayed to the peer. */
+  | 'sent'
+  /** The peer is in the room but its tab is reconnecting: send again when it is back. */
+  | 'away'
+  /** The peer is no longer in the room. */
+  | 'gone'
+  /** We are not attached (our own signaling reconnects): send again after the next start(). */
+  | 'unattached'
+  /** No answer (timeout, refusal): the connection attempt's own timeout takes it from here. */
+  | 'failed';
 
 export interface SignalingPort {
-  send(to: string, data: Record<string, unknown>): void;
+  send(to: string, data: Record<string, unknown>): Promise<SignalOutcome>;
 }
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+};
+
+const randomConnId = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 export interface MeshProviderOptions {
   signaling: SignalingPort;
+  /** Makes peer connections. @default real WebRTC through simple-peer */
+  createPeer?: PeerFactory;
+  /** Injected for tests (fake timers). @default the global timers */
+  timers?: Timers;
+  /** Connection ids. @default 96 random bits */
+  randomId?: () => string;
+  /** A connection not open by then is given up and tried again. @default 15_000 */
+  connectTimeoutMs?: number;
+  /** First pause before a failed connection is tried again; doubles up to `maxRetryMs`. @default 500 */
+  retryMs?: number;
+  /** @default 30_000 */
+  maxRetryMs?: number;
+  /** How long a neighbour waits before acknowledging updates (batches a burst). @default 20 */
+  ackDelayMs?: number;
+  /** How often every neighbour is sent our state vector (and awareness) anyway. @default 30_000 */
+  antiEntropyMs?: number;
+}
+
+export interface RtcSettings {
   iceServers: RTCIceServer[];
-  /** A WebRTC implementation for Node (e.g. @roamhq/wrtc); browsers use their own. */
-  wrtc?: SimplePeer.Options['wrtc'];
+  /** `relay`: TURN only, so nobody learns another participant's IP address. @default 'all' */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+
+/** Why the last attempt to connect to a peer failed. */
+export type LinkFailure =
+  /** Not open within the connect timeout. */
+  | 'timeout'
+  /** ICE checks failed: no path between the two browsers. */
+  | 'unreachable'
+  /** The TURN relay refused us or could not be reached, and no other path is allowed. */
+  | 'relay';
+
+export interface PeerStatus {
+  peerId: string;
+  participantId: string | null;
+  /**
+   * direct: an open data channel; relayed: no channel of ours, but changes reach it through other
+   * peers; connecting: a first attempt under way; failed: the last attempt failed (see `failure`).
+   */
+  link: 'direct' | 'relayed' | 'connecting' | 'failed';
+  failure: LinkFailure | null;
 }
 
 export interface MeshStatus {
+  peers: PeerStatus[];
   /** Peers with an open data channel. */
   connected: number;
   /** Peers we know are in the room. */
   known: number;
   /** True once a sync step 2 arrived from some peer, or there was nobody to sync with. */
   synced: boolean;
+  /**
+   * Our own changes up to this clock (our client's entry in a state vector) have reached at least
+   * one other peer. Compare with `Y.getState(doc.store, doc.clientID)` after a change.
+   */
+  confirmedClock: number;
 }
 
 class PeerConn {
-  readonly peer: SimplePeer.Instance;
   readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
   connected = false;
   /**
-   * Messages produced before this side's 'connect' fired. The remote side may open first and
-   * send us sync step 1 at once; our step 2 reply must wait here, not be dropped, or the remote
-   * misses our state and every later update of ours that builds on it.
+   * Messages produced before this side's 'connect' fired. The remote side may open first and send
+   * us sync step 1 at once; our step 2 reply must wait here, not be dropped.
    */
   readonly pending: Uint8Array[] = [];
-  connectTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Awareness client ids this peer told us about: removed when the connection goes. */
-  readonly clients = new Set<number>();
+  connectTimer: unknown = null;
+  ackTimer: unknown = null;
+  localCandidates = 0;
+  relayError = false;
+  lastResyncAskMs = Number.NEGATIVE_INFINITY;
 
   constructor(
-    readonly remotePeerId: string,
-    initiator: boolean,
-    opts: MeshProviderOptions,
-  ) {
-    this.peer = new SimplePeer({
-      initiator,
-      trickle: true,
-      config: { iceServers: opts.iceServers },
-      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
-    });
-  }
+    readonly id: string,
+    readonly remote: string,
+    readonly initiator: boolean,
+    readonly peer: PeerLike,
+  ) {}
+}
+
+interface Remote {
+  participantId: string | null;
+  conn: PeerConn | null;
+  /** Consecutive failed attempts (backoff). */
+  failures: number;
+  failure: LinkFailure | null;
+  retryTimer: unknown;
+  /** Ids of this peer's connections we closed: their late signals are ignored. */
+  dead: string[];
+  /**
+   * The last connection to this peer we closed, until a new one opens: a hello says it, so that a
+   * dialler whose end of it is still open (it never heard the close) drops it and dials again.
+   */
+  lost: string | null;
+  /** Signals refused because the peer was away, sent again when it is back. */
+  outbox: { conn: string; data: Record<string, unknown> }[];
 }
 
 type Listener = (status: MeshStatus) => void;
 
 export class MeshProvider {
-  private readonly conns = new Map<string, PeerConn>();
-  private readonly known = new Set<string>();
+  private readonly remotes = new Map<string, Remote>();
   private readonly listeners = new Set<Listener>();
-  private readonly redials = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly createPeer: PeerFactory;
+  private readonly timers: Timers;
+  private readonly randomId: () => string;
+  private readonly connectTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly maxRetryMs: number;
+  private readonly ackDelayMs: number;
+  private readonly antiEntropyMs: number;
+  private antiEntropyTimer: unknown = null;
+  private rtc: RtcSettings = { iceServers: [] };
   private selfPeerId: string | null = null;
+  /** Events that arrived before start() (the room is joined before the attach answer). */
+  private early: (() => void)[] = [];
+  private awaitingStart = false;
+  /** Signals refused because we were not attached: sent again on the next start(). */
+  private unattached: { to: string; conn: string; data: Record<string, unknown> }[] = [];
+  private topology: Topology | null = null;
+  private edges = new Set<string>();
+  private resyncTimer: unknown = null;
   private synced = false;
+  private confirmedClock = 0;
+  /** Offline: no connection is opened until reconnect(). */
+  private suspended = false;
   private destroyed = false;
 
   constructor(
@@ -85,14 +211,34 @@ export class MeshProvider {
     readonly awareness: awarenessProtocol.Awareness,
     private readonly opts: MeshProviderOptions,
   ) {
+    this.createPeer = opts.createPeer ?? simplePeerFactory();
+    this.timers = opts.timers ?? realTimers;
+    this.randomId = opts.randomId ?? randomConnId;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
+    this.retryMs = opts.retryMs ?? 500;
+    this.maxRetryMs = opts.maxRetryMs ?? 30_000;
+    this.ackDelayMs = opts.ackDelayMs ?? 20;
+    this.antiEntropyMs = opts.antiEntropyMs ?? ANTI_ENTROPY_MS;
     doc.on('update', this.onDocUpdate);
     awareness.on('update', this.onAwarenessUpdate);
+    awareness.on('change', this.onAwarenessChange);
+  }
+
+  get peerId(): string | null {
+    return this.selfPeerId;
   }
 
   get status(): MeshStatus {
+    const reachable = this.topology?.reachable() ?? new Set<string>();
+    const peers: PeerStatus[] = [];
     let connected = 0;
-    for (const c of this.conns.values()) if (c.connected) connected++;
-    return { connected, known: this.known.size, synced: this.synced };
+    for (const [peerId, r] of this.remotes) {
+      const direct = r.conn?.connected === true;
+      if (direct) connected++;
+      const link = direct ? 'direct' : reachable.has(peerId) ? 'relayed' : r.failure ? 'failed' : 'connecting';
+      peers.push({ peerId, participantId: r.participantId, link, failure: direct ? null : r.failure });
+    }
+    return { peers, connected, known: this.remotes.size, synced: this.synced, confirmedClock: this.confirmedClock };
   }
 
   onStatus(listener: Listener): () => void {
@@ -100,135 +246,444 @@ export class MeshProvider {
     return () => this.listeners.delete(listener);
   }
 
+  private lastStatusKey = '';
+
+  /** Tells listeners, only when something they can see changed (pages re-render on each). */
   private emitStatus(): void {
+    if (this.listeners.size === 0) return;
     const s = this.status;
+    const key = `${s.synced}|${s.confirmedClock}|${s.peers.map((p) => `${p.peerId}:${p.participantId}:${p.link}:${p.failure}`).join(',')}`;
+    if (key === this.lastStatusKey) return;
+    this.lastStatusKey = key;
     for (const l of this.listeners) l(s);
   }
 
+  // ------------------------------------------------------------------ what signaling tells us
+
   /**
-   * (Re)enter the room as `selfPeerId`, dialling every peer already there. Any previous mesh is torn
-   * down: after a signaling reconnect our old peer id is gone for everyone else.
+   * We are (again) in the room as `selfPeerId`, with `peers` the others there now. With the same id
+   * as before (a signaling reconnect that took our peer back) every open connection lives on; with a
+   * new one the old mesh is gone for everyone and is closed.
    */
-  start(selfPeerId: string, peers: string[]): void {
+  start(selfPeerId: string, peers: { peerId: string; participantId: string }[], rtc: RtcSettings): void {
     if (this.destroyed) return;
-    this.closeAll();
-    this.selfPeerId = selfPeerId;
-    this.synced = peers.length === 0;
-    for (const p of peers) {
-      this.known.add(p);
-      this.dial(p, true);
+    this.awaitingStart = false;
+    this.rtc = rtc;
+    if (selfPeerId !== this.selfPeerId) {
+      this.closeAll();
+      this.selfPeerId = selfPeerId;
+      this.synced = this.synced || peers.length === 0;
+    }
+    const listed = new Map(peers.filter((p) => p.peerId !== selfPeerId).map((p) => [p.peerId, p.participantId]));
+    // Whoever is not listed left while we were away.
+    for (const peerId of [...this.remotes.keys()]) if (!listed.has(peerId)) this.forget(peerId);
+    for (const [peerId, participantId] of listed) this.learn(peerId, participantId);
+    for (const peerId of listed.keys()) {
+      // What a peer that was away did not get: it is back (we may have missed its peer:joined).
+      const r = this.remotes.get(peerId)!;
+      for (const m of r.outbox.splice(0)) if (r.conn?.id === m.conn) this.sendSignal(peerId, m.conn, m.data);
+      // Back in the room: whoever we have no connection to is tried now, not after a pending pause.
+      this.retryNow(peerId);
+    }
+    const held = this.unattached.splice(0);
+    for (const m of held) if (this.remotes.get(m.to)?.conn?.id === m.conn) this.sendSignal(m.to, m.conn, m.data);
+    for (const run of this.early.splice(0)) run();
+    this.publishLinks();
+    this.scheduleAntiEntropy();
+    this.emitStatus();
+  }
+
+  /**
+   * Every neighbour gets our state vector (it answers with what we lack) and the awareness we hold,
+   * every `antiEntropyMs`: whatever pruned forwarding skipped on a wrong view of the links (stale,
+   * or forged by a hostile peer) arrives within that time, whatever else happens.
+   */
+  private scheduleAntiEntropy(): void {
+    if (this.antiEntropyTimer !== null || this.destroyed) return;
+    this.antiEntropyTimer = this.timers.setTimeout(() => {
+      this.antiEntropyTimer = null;
+      if (this.destroyed) return;
+      const step1 = this.syncStep1();
+      const awareness = this.awarenessMessage([...this.awareness.getStates().keys()]);
+      for (const r of this.remotes.values()) {
+        if (!r.conn?.connected) continue;
+        this.sendNow(r.conn, step1);
+        this.sendNow(r.conn, awareness);
+      }
+      this.scheduleAntiEntropy();
+    }, this.antiEntropyMs);
+  }
+
+  /** Another peer entered the room, or came back after a signaling blip. */
+  peerJoined(peerId: string, participantId: string): void {
+    if (this.deferred(() => this.peerJoined(peerId, participantId))) return;
+    if (peerId === this.selfPeerId) return;
+    this.learn(peerId, participantId);
+    const r = this.remotes.get(peerId)!;
+    // Back from a blip: what it missed while away goes now.
+    for (const m of r.outbox.splice(0)) if (r.conn?.id === m.conn) this.sendSignal(peerId, m.conn, m.data);
+    this.retryNow(peerId);
+    this.emitStatus();
+  }
+
+  /**
+   * The device lost its network (the browser's `offline` event): every connection is dead in fact,
+   * though a data channel may take half a minute to say so. Close them all now and try nothing
+   * until reconnect(); changes made meanwhile wait in the document and go out with the next sync.
+   */
+  suspend(): void {
+    if (this.destroyed || this.suspended) return;
+    this.suspended = true;
+    for (const [peerId, r] of this.remotes) {
+      this.clearRetry(r);
+      if (r.conn) this.drop(peerId, null, false);
     }
     this.emitStatus();
   }
 
-  /** Another peer entered the room; it will dial us. */
-  peerJoined(peerId: string): void {
-    if (peerId === this.selfPeerId) return;
-    this.known.add(peerId);
-    this.emitStatus();
+  /**
+   * Try every peer we have no connection to now, not after the pause its last failure set: the
+   * network came back, or signaling did.
+   */
+  reconnect(): void {
+    if (this.destroyed) return;
+    this.suspended = false;
+    if (this.selfPeerId === null) return;
+    for (const peerId of this.remotes.keys()) this.retryNow(peerId);
   }
 
+  private retryNow(peerId: string): void {
+    const r = this.remotes.get(peerId);
+    if (!r || r.conn) return;
+    this.clearRetry(r);
+    this.consider(peerId);
+  }
+
+  /** A peer left the room for good (left, removed, or away past the grace period). */
   peerLeft(peerId: string): void {
-    this.known.delete(peerId);
-    this.drop(peerId);
+    if (this.deferred(() => this.peerLeft(peerId))) return;
+    this.forget(peerId);
+    this.recomputeTopology();
     this.emitStatus();
   }
 
   /** A signaling message relayed by the server from an admitted peer of this session. */
   signal(from: string, data: Record<string, unknown>): void {
-    if (this.destroyed || from === this.selfPeerId) return;
-    this.known.add(from);
-    let conn = this.conns.get(from);
-    if (data.type === 'offer') {
-      // We never renegotiate, so an offer always means the other side started afresh (it redialled
-      // after its end of our connection broke): answer on a new connection, not the stale one.
-      conn = this.dial(from, false);
-    } else if (!conn) {
+    if (this.deferred(() => this.signal(from, data))) return;
+    if (from === this.selfPeerId || this.suspended) return;
+    const env = parseEnvelope(data);
+    if (!env) return;
+    this.learn(from, null);
+    const r = this.remotes.get(from)!;
+    const iDial = this.selfPeerId! < from;
+
+    if (env.kind === 'hello') {
+      if (!iDial) return; // the other side dials; it will
+      if (r.conn && env.lost !== null && r.conn.id === env.lost) this.drop(from, null);
+      if (!r.conn) {
+        this.clearRetry(r);
+        this.dial(from);
+      }
       return;
     }
+
+    if (r.conn?.id === env.conn) {
+      // Candidates, the answer, or a renegotiation of the open connection (media added later).
+      try {
+        r.conn.peer.signal(env.signal);
+      } catch {
+        this.drop(from, 'unreachable');
+      }
+      return;
+    }
+    if (r.dead.includes(env.conn) || env.signal.type !== 'offer') return; // late news of a closed connection
+    if (iDial) {
+      // We dial this peer, it does not dial us: make sure our own attempt is under way.
+      this.consider(from);
+      return;
+    }
+    // A new connection from the dialling side: it started afresh, our old end is stale.
+    if (r.conn) this.drop(from, null, false);
+    this.clearRetry(r);
+    const conn = this.open(from, env.conn, false);
     try {
-      conn.peer.signal(data as unknown as SimplePeer.SignalData);
+      conn.peer.signal(env.signal);
     } catch {
-      this.drop(from);
+      this.drop(from, 'unreachable');
     }
   }
 
-  private dial(remote: string, initiator: boolean): PeerConn {
-    this.drop(remote);
-    const conn = new PeerConn(remote, initiator, this.opts);
-    this.conns.set(remote, conn);
-    const { peer } = conn;
-    peer.on('signal', (data: SimplePeer.SignalData) => {
-      if (this.conns.get(remote) === conn) this.opts.signaling.send(remote, data as unknown as Record<string, unknown>);
+  private deferred(run: () => void): boolean {
+    if (this.destroyed) return true;
+    if (this.selfPeerId !== null && !this.awaitingStart) return false;
+    this.early.push(run);
+    if (this.early.length > MAX_EARLY) this.early.shift();
+    return true;
+  }
+
+  /**
+   * Our signaling reconnected and we are about to attach again: what the room says from now until
+   * the attach answer (start()) concerns the attachment to come, whose peer id may be a new one. It
+   * is held and handled after start(), under that id. Data channels are not affected.
+   */
+  holdSignalingUntilStart(): void {
+    if (!this.destroyed) this.awaitingStart = true;
+  }
+
+  private learn(peerId: string, participantId: string | null): void {
+    const r = this.remotes.get(peerId);
+    if (r) {
+      if (participantId) r.participantId = participantId;
+      return;
+    }
+    this.remotes.set(peerId, { participantId, conn: null, failures: 0, failure: null, retryTimer: null, dead: [], outbox: [], lost: null });
+  }
+
+  private forget(peerId: string): void {
+    const r = this.remotes.get(peerId);
+    if (!r) return;
+    this.clearRetry(r);
+    if (r.conn) this.drop(peerId, null, false);
+    this.remotes.delete(peerId);
+    // Its presence goes with it (ours alone: every peer hears of the departure itself).
+    const gone: number[] = [];
+    for (const [clientId, state] of this.awareness.getStates()) {
+      if (clientId !== this.doc.clientID && readClaim(state)?.peerId === peerId) gone.push(clientId);
+    }
+    if (gone.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, gone, LEFT_ORIGIN);
+  }
+
+  // ------------------------------------------------------------------ connections
+
+  /** We know `peerId` and have no connection to it: dial it, or ask it to dial us. */
+  private consider(peerId: string): void {
+    const r = this.remotes.get(peerId);
+    if (!r || r.conn || r.retryTimer !== null || this.destroyed || this.suspended) return;
+    if (this.selfPeerId! < peerId) this.dial(peerId);
+    else this.sayHello(peerId);
+  }
+
+  private dial(peerId: string): void {
+    this.open(peerId, this.randomId(), true);
+  }
+
+  /** The side that does not dial: ask to be dialled, and try again if no offer comes. */
+  private sayHello(peerId: string): void {
+    const r = this.remotes.get(peerId);
+    if (!r) return;
+    void this.opts.signaling.send(peerId, envelope.hello(r.lost)).then((outcome) => {
+      if (outcome === 'gone') this.peerLeft(peerId);
     });
+    r.retryTimer = this.timers.setTimeout(() => {
+      r.retryTimer = null;
+      if (this.remotes.get(peerId) !== r || r.conn) return;
+      this.failed(peerId, 'timeout');
+    }, this.connectTimeoutMs);
+  }
+
+  private open(peerId: string, connId: string, initiator: boolean): PeerConn {
+    const r = this.remotes.get(peerId)!;
+    const peer = this.createPeer({
+      initiator,
+      config: { iceServers: this.rtc.iceServers, iceTransportPolicy: this.rtc.iceTransportPolicy ?? 'all' },
+    });
+    const conn = new PeerConn(connId, peerId, initiator, peer);
+    r.conn = conn;
+    const current = () => this.remotes.get(peerId)?.conn === conn;
+
+    peer.on('signal', (data) => {
+      if (!current()) return;
+      if (data.type === 'candidate') conn.localCandidates++;
+      this.sendSignal(peerId, conn.id, data);
+    });
+    peer.on('iceStateChange', (_connection, gathering) => {
+      // Relay-only and not one candidate: the TURN server refused us or is unreachable. Say so now
+      // rather than after the connect timeout.
+      if (current() && gathering === 'complete' && conn.localCandidates === 0 && this.rtc.iceTransportPolicy === 'relay') {
+        this.drop(peerId, 'relay');
+      }
+    });
+    const pc = peer._pc;
+    if (pc && typeof pc.addEventListener === 'function') {
+      pc.addEventListener('icecandidateerror', (e) => {
+        const url = (e as RTCPeerConnectionIceErrorEvent).url ?? '';
+        if (/^turns?:/i.test(url)) conn.relayError = true;
+      });
+    }
     peer.on('connect', () => {
-      if (this.conns.get(remote) !== conn) return;
+      if (!current()) return;
       conn.connected = true;
-      if (conn.connectTimer) clearTimeout(conn.connectTimer);
-      // Both sides open with sync step 1 and their awareness: one round trip to synced.
-      const sync = encoding.createEncoder();
-      encoding.writeVarUint(sync, MESSAGE_SYNC);
-      syncProtocol.writeSyncStep1(sync, this.doc);
-      this.send(conn, encoding.toUint8Array(sync));
-      if (this.awareness.getLocalState() !== null) this.send(conn, this.awarenessMessage([this.doc.clientID]));
-      for (const message of conn.pending.splice(0)) this.send(conn, message);
-      this.emitStatus();
+      this.timers.clearTimeout(conn.connectTimer);
+      r.failures = 0;
+      r.failure = null;
+      r.lost = null;
+      // Both sides open with sync step 1 and the awareness they know: one round trip to synced.
+      this.sendNow(conn, this.syncStep1());
+      this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
+      for (const message of conn.pending.splice(0)) this.sendNow(conn, message);
+      this.linksChanged();
     });
-    peer.on('data', (data: Uint8Array) => {
-      if (this.conns.get(remote) !== conn) return;
+    peer.on('data', (data) => {
+      if (!current()) return;
       try {
         const message = conn.reassembler.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         if (message) this.receive(conn, message);
       } catch {
-        // A peer that sends garbage is cut off; it can dial again with a clean slate.
-        this.drop(remote);
-        this.scheduleRedial(remote);
+        // A peer that sends garbage is cut off; it may dial again with a clean slate.
+        this.drop(peerId, 'unreachable');
       }
     });
-    const gone = () => {
-      if (this.conns.get(remote) !== conn) return;
-      this.drop(remote);
-      this.scheduleRedial(remote);
-    };
-    conn.connectTimer = setTimeout(() => {
-      if (!conn.connected) gone();
-    }, CONNECT_TIMEOUT_MS);
-    peer.on('close', gone);
-    peer.on('error', gone);
+    peer.on('close', () => {
+      if (current()) this.drop(peerId, conn.connected ? null : 'unreachable');
+    });
+    peer.on('error', () => {
+      if (current()) this.drop(peerId, conn.connected ? null : conn.relayError && this.rtc.iceTransportPolicy === 'relay' ? 'relay' : 'unreachable');
+    });
+    conn.connectTimer = this.timers.setTimeout(() => {
+      if (!current() || conn.connected) return;
+      // Relay-only and no relay candidate by now (an unreachable TURN server takes ~40 s to give up).
+      const relayProblem = this.rtc.iceTransportPolicy === 'relay' && (conn.relayError || conn.localCandidates === 0);
+      this.drop(peerId, relayProblem ? 'relay' : 'timeout');
+    }, this.connectTimeoutMs);
+    this.emitStatus();
     return conn;
   }
 
-  /** After a broken connection, the lower peer id dials again if the other is still in the room. */
-  private scheduleRedial(remote: string): void {
-    if (this.destroyed || !this.selfPeerId || this.selfPeerId > remote || this.redials.has(remote)) return;
-    this.redials.set(
-      remote,
-      setTimeout(() => {
-        this.redials.delete(remote);
-        if (!this.destroyed && this.known.has(remote) && !this.conns.has(remote)) this.dial(remote, true);
-      }, REDIAL_MS),
-    );
-  }
-
-  private drop(remote: string): void {
-    const conn = this.conns.get(remote);
-    if (!conn) return;
-    this.conns.delete(remote);
-    if (conn.connectTimer) clearTimeout(conn.connectTimer);
-    const gone = [...conn.clients].filter((c) => c !== this.doc.clientID);
-    if (gone.length > 0) awarenessProtocol.removeAwarenessStates(this.awareness, gone, conn);
+  /**
+   * Close our connection to `peerId`. `failure`: why an attempt failed (null: an open connection
+   * closed). Unless `retry` is false, a peer still in the room is tried again after a pause.
+   */
+  private drop(peerId: string, failure: LinkFailure | null, retry = true): void {
+    const r = this.remotes.get(peerId);
+    const conn = r?.conn;
+    if (!r || !conn) return;
+    r.conn = null;
+    r.lost = conn.id;
+    r.dead.push(conn.id);
+    if (r.dead.length > MAX_DEAD_IDS) r.dead.shift();
+    r.outbox = r.outbox.filter((m) => m.conn !== conn.id);
+    this.timers.clearTimeout(conn.connectTimer);
+    this.timers.clearTimeout(conn.ackTimer);
     try {
       conn.peer.destroy();
     } catch {
       /* already torn down */
     }
+    if (conn.connected) this.linksChanged();
+    if (retry) this.failed(peerId, failure);
     this.emitStatus();
   }
+
+  /** An attempt failed or a connection closed: try again after a pause that grows with each failure. */
+  private failed(peerId: string, failure: LinkFailure | null): void {
+    const r = this.remotes.get(peerId);
+    if (!r || this.destroyed) return;
+    if (failure) {
+      r.failure = failure;
+      r.failures++;
+    }
+    this.clearRetry(r);
+    if (this.suspended) return;
+    const delayMs = Math.min(this.maxRetryMs, this.retryMs * 2 ** Math.max(0, r.failures - 1));
+    r.retryTimer = this.timers.setTimeout(() => {
+      r.retryTimer = null;
+      if (this.remotes.get(peerId) !== r || r.conn || this.destroyed) return;
+      if (this.selfPeerId! < peerId) this.dial(peerId);
+      else this.sayHello(peerId);
+    }, delayMs);
+    this.emitStatus();
+  }
+
+  private clearRetry(r: Remote): void {
+    if (r.retryTimer !== null) this.timers.clearTimeout(r.retryTimer);
+    r.retryTimer = null;
+  }
+
+  private sendSignal(peerId: string, connId: string, data: Record<string, unknown>): void {
+    void this.opts.signaling.send(peerId, envelope.signal(connId, data)).then((outcome) => {
+      const r = this.remotes.get(peerId);
+      if (!r || r.conn?.id !== connId) return;
+      if (outcome === 'away') {
+        r.outbox.push({ conn: connId, data });
+        if (r.outbox.length > MAX_OUTBOX) r.outbox.shift();
+      } else if (outcome === 'unattached') {
+        this.unattached.push({ to: peerId, conn: connId, data });
+        if (this.unattached.length > MAX_OUTBOX) this.unattached.shift();
+      } else if (outcome === 'gone') {
+        this.peerLeft(peerId);
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ the mesh as others see it
+
+  /** Our links changed: publish them, and see what that does to reachability. */
+  private linksChanged(): void {
+    this.publishLinks();
+    this.recomputeTopology();
+  }
+
+  private directPeers(): Set<string> {
+    const out = new Set<string>();
+    for (const [peerId, r] of this.remotes) if (r.conn?.connected) out.add(peerId);
+    return out;
+  }
+
+  private publishLinks(): void {
+    if (!this.selfPeerId || this.awareness.getLocalState() === null) return;
+    const claim: MeshClaim = { peerId: this.selfPeerId, links: [...this.directPeers()].sort() };
+    const before = readClaim(this.awareness.getLocalState());
+    if (before && before.peerId === claim.peerId && before.links.join() === claim.links.join()) return;
+    this.awareness.setLocalStateField('mesh', claim);
+  }
+
+  private recomputeTopology(): void {
+    if (!this.selfPeerId) return;
+    // Claims count only for peers signaling says are in the room, and only one per peer: awareness is
+    // not authenticated, and a peer id claimed twice (one of them forged) is not trusted at all, so
+    // forwarding to and from it is never skipped on its word.
+    const byPeer = new Map<string, MeshClaim | null>();
+    for (const [clientId, state] of this.awareness.getStates()) {
+      if (clientId === this.doc.clientID) continue;
+      const c = readClaim(state);
+      if (!c || !this.remotes.has(c.peerId)) continue;
+      byPeer.set(c.peerId, byPeer.has(c.peerId) ? null : { peerId: c.peerId, links: c.links.filter((l) => l === this.selfPeerId || this.remotes.has(l)) });
+    }
+    const claims = [...byPeer.values()].filter((c): c is MeshClaim => c !== null);
+    this.topology = new Topology(this.selfPeerId, this.directPeers(), claims);
+    const edges = this.topology.edges();
+    let lost = false;
+    for (const e of this.edges) if (!edges.has(e)) lost = true;
+    this.edges = edges;
+    // A link went away: whatever was forwarded on the view that it existed may have missed someone.
+    if (lost) this.scheduleResync();
+    this.emitStatus();
+  }
+
+  private scheduleResync(): void {
+    if (this.resyncTimer !== null) return;
+    this.resyncTimer = this.timers.setTimeout(() => {
+      this.resyncTimer = null;
+      for (const r of this.remotes.values()) if (r.conn?.connected) this.resync(r.conn);
+    }, 0);
+  }
+
+  /** Both directions: our state vector, a request for theirs, and every awareness state we hold. */
+  private resync(conn: PeerConn): void {
+    this.sendNow(conn, this.syncStep1());
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_RESYNC);
+    this.sendNow(conn, encoding.toUint8Array(e));
+    this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
+  }
+
+  // ------------------------------------------------------------------ messages
 
   private receive(conn: PeerConn, message: Uint8Array): void {
     const decoder = decoding.createDecoder(message);
     const type = decoding.readVarUint(decoder);
     if (type === MESSAGE_SYNC) {
+      this.noteStateVector(message);
       const reply = encoding.createEncoder();
       encoding.writeVarUint(reply, MESSAGE_SYNC);
       const syncType = syncProtocol.readSyncMessage(decoder, reply, this.doc, conn);
@@ -237,24 +692,90 @@ export class MeshProvider {
         this.emitStatus();
       }
       if (encoding.length(reply) > 1) this.send(conn, encoding.toUint8Array(reply));
-    } else if (type === MESSAGE_AWARENESS) {
-      const update = decoding.readVarUint8Array(decoder);
-      // Remember whose states came over this connection, so they go when it goes.
-      const d = decoding.createDecoder(update);
-      const n = decoding.readVarUint(d);
-      const clients: number[] = [];
-      for (let i = 0; i < n; i++) {
-        clients.push(decoding.readVarUint(d));
-        decoding.readVarUint(d);
-        decoding.readVarString(d);
+      if (syncType !== syncProtocol.messageYjsSyncStep1) {
+        this.scheduleAck(conn);
+        // An update that builds on one we never got: ask this neighbour for what we lack (at most
+        // once a second per neighbour).
+        const store = this.doc.store as { pendingStructs: unknown; pendingDs: unknown };
+        const now = Date.now();
+        if ((store.pendingStructs !== null || store.pendingDs !== null) && now - conn.lastResyncAskMs > 1000) {
+          conn.lastResyncAskMs = now;
+          this.resync(conn);
+        }
       }
-      // Nobody speaks for us: an update that claims our own client id is a hostile peer's.
-      if (clients.includes(this.doc.clientID)) throw new Error('awareness update for our own client');
-      for (const c of clients) conn.clients.add(c);
-      awarenessProtocol.applyAwarenessUpdate(this.awareness, update, conn);
+    } else if (type === MESSAGE_AWARENESS) {
+      const update = this.withoutOwnState(decoding.readVarUint8Array(decoder));
+      if (update) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, conn);
+    } else if (type === MESSAGE_RESYNC) {
+      this.send(conn, this.syncStep1());
+    } else if (type === MESSAGE_ACK) {
+      this.noteClock(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
     } else {
       throw new Error('unknown message type');
     }
+  }
+
+  /**
+   * Nobody speaks for us: our own state relayed back to us is dropped (it is not newer than ours),
+   * and one that claims to be newer than ours is a hostile peer's, which cuts that peer off.
+   */
+  private withoutOwnState(update: Uint8Array): Uint8Array | null {
+    const d = decoding.createDecoder(update);
+    const n = decoding.readVarUint(d);
+    const kept: [number, number, string][] = [];
+    const mine = this.awareness.meta.get(this.doc.clientID)?.clock ?? 0;
+    for (let i = 0; i < n; i++) {
+      const clientId = decoding.readVarUint(d);
+      const clock = decoding.readVarUint(d);
+      const state = decoding.readVarString(d);
+      if (clientId !== this.doc.clientID) kept.push([clientId, clock, state]);
+      else if (clock > mine) throw new Error('awareness update for our own client');
+    }
+    if (kept.length === n) return update;
+    if (kept.length === 0) return null;
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, kept.length);
+    for (const [clientId, clock, state] of kept) {
+      encoding.writeVarUint(e, clientId);
+      encoding.writeVarUint(e, clock);
+      encoding.writeVarString(e, state);
+    }
+    return encoding.toUint8Array(e);
+  }
+
+  /** A sync step 1 carries the sender's state vector: it tells us what of ours it has. */
+  private noteStateVector(message: Uint8Array): void {
+    const d = decoding.createDecoder(message);
+    decoding.readVarUint(d);
+    if (decoding.readVarUint(d) !== syncProtocol.messageYjsSyncStep1) return;
+    this.noteClock(Y.decodeStateVector(decoding.readVarUint8Array(d)));
+  }
+
+  private noteClock(stateVector: Map<number, number>): void {
+    // Never more than we have written: a neighbour claiming more is lying.
+    const clock = Math.min(stateVector.get(this.doc.clientID) ?? 0, Y.getState(this.doc.store, this.doc.clientID));
+    if (clock <= this.confirmedClock) return;
+    this.confirmedClock = clock;
+    this.emitStatus();
+  }
+
+  private scheduleAck(conn: PeerConn): void {
+    if (conn.ackTimer !== null) return;
+    conn.ackTimer = this.timers.setTimeout(() => {
+      conn.ackTimer = null;
+      if (this.remotes.get(conn.remote)?.conn !== conn) return;
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, MESSAGE_ACK);
+      encoding.writeVarUint8Array(e, Y.encodeStateVector(this.doc));
+      this.send(conn, encoding.toUint8Array(e));
+    }, this.ackDelayMs);
+  }
+
+  private syncStep1(): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, MESSAGE_SYNC);
+    syncProtocol.writeSyncStep1(e, this.doc);
+    return encoding.toUint8Array(e);
   }
 
   private send(conn: PeerConn, message: Uint8Array): void {
@@ -262,20 +783,35 @@ export class MeshProvider {
       conn.pending.push(message);
       return;
     }
+    this.sendNow(conn, message);
+  }
+
+  private sendNow(conn: PeerConn, message: Uint8Array): void {
     try {
       // write(), not send(): simple-peer's stream side holds frames back while the channel's
-      // buffer is above 64 KiB, so a multi-megabyte sync never overflows Chromium's 16 MiB send
-      // queue (which would throw and cut the peer off, again and again).
+      // buffer is above 64 KiB, so a multi-megabyte sync never overflows Chromium's send queue.
       for (const frame of frames(message)) conn.peer.write(frame);
     } catch {
-      this.drop(conn.remotePeerId);
-      this.scheduleRedial(conn.remotePeerId);
+      this.drop(conn.remote, null);
     }
   }
 
-  /** To open connections only: one still connecting gets everything through sync step 1 on connect. */
-  private broadcast(message: Uint8Array): void {
-    for (const conn of this.conns.values()) if (conn.connected) this.send(conn, message);
+  /**
+   * To open connections only (one still connecting gets everything through sync step 1 on
+   * connect). What came from neighbour `from` skips the neighbours `from` is itself linked to: it
+   * sent them the same, or they sent it to `from`.
+   */
+  private broadcast(message: Uint8Array, from: PeerConn | null): void {
+    for (const r of this.remotes.values()) {
+      const conn = r.conn;
+      if (!conn?.connected || conn === from) continue;
+      if (from && this.topology?.linked(from.remote, conn.remote)) continue;
+      this.sendNow(conn, message);
+    }
+  }
+
+  private own(origin: unknown): PeerConn | null {
+    return origin instanceof PeerConn && this.remotes.get(origin.remote)?.conn === origin ? origin : null;
   }
 
   private awarenessMessage(clients: number[]): Uint8Array {
@@ -285,28 +821,35 @@ export class MeshProvider {
     return encoding.toUint8Array(e);
   }
 
-  // Full mesh: every peer hears every local change directly, so remote changes are not relayed.
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
-    if (origin instanceof PeerConn) return;
+    if (this.destroyed) return;
+    // A remote update arrives here only when it is new to us (Yjs drops what we have): forward it.
+    if (origin instanceof PeerConn && !this.own(origin)) return;
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
     syncProtocol.writeUpdate(e, update);
-    this.broadcast(encoding.toUint8Array(e));
+    this.broadcast(encoding.toUint8Array(e), this.own(origin));
   };
 
   private readonly onAwarenessUpdate = (
     { added, updated, removed }: { added: number[]; updated: number[]; removed: number[] },
     origin: unknown,
   ) => {
-    if (origin instanceof PeerConn) return;
-    this.broadcast(this.awarenessMessage([...added, ...updated, ...removed]));
+    if (this.destroyed || origin === 'timeout' || origin === LEFT_ORIGIN) return;
+    if (origin instanceof PeerConn && !this.own(origin)) return;
+    // Only states newer than ours get here (awareness clocks drop the rest): forward them.
+    this.broadcast(this.awarenessMessage([...added, ...updated, ...removed]), this.own(origin));
+  };
+
+  private readonly onAwarenessChange = () => {
+    if (!this.destroyed) this.recomputeTopology();
   };
 
   private closeAll(): void {
-    for (const remote of [...this.conns.keys()]) this.drop(remote);
-    for (const t of this.redials.values()) clearTimeout(t);
-    this.redials.clear();
-    this.known.clear();
+    for (const peerId of [...this.remotes.keys()]) this.forget(peerId);
+    this.unattached = [];
+    this.edges = new Set();
+    this.topology = null;
   }
 
   destroy(): void {
@@ -314,9 +857,26 @@ export class MeshProvider {
     // Tell peers we are gone before the channels close, so our presence disappears at once.
     awarenessProtocol.removeAwarenessStates(this.awareness, [this.doc.clientID], 'local');
     this.destroyed = true;
-    this.closeAll();
+    if (this.resyncTimer !== null) this.timers.clearTimeout(this.resyncTimer);
+    if (this.antiEntropyTimer !== null) this.timers.clearTimeout(this.antiEntropyTimer);
+    for (const r of this.remotes.values()) {
+      this.clearRetry(r);
+      const conn = r.conn;
+      r.conn = null;
+      if (!conn) continue;
+      this.timers.clearTimeout(conn.connectTimer);
+      this.timers.clearTimeout(conn.ackTimer);
+      try {
+        conn.peer.destroy();
+      } catch {
+        /* already torn down */
+      }
+    }
+    this.remotes.clear();
+    this.early = [];
     this.doc.off('update', this.onDocUpdate);
     this.awareness.off('update', this.onAwarenessUpdate);
+    this.awareness.off('change', this.onAwarenessChange);
     this.listeners.clear();
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * The session connection (lib/client/session-connection.ts: attach, mesh, signaling port) against the
+ * REAL signaling server, with peer connections simulated (tests/support/fake-peers.ts) so that the
+ * timing of signaling is what is tested: a store slowed like Redis, ten participants attaching at the
+ * same moment, a socket that drops and comes back while people chat.
+ */
+import { io } from 'socket.io-client';
+import { describe, expect, it } from 'vitest';
+import type { ClientSocket } from '../../lib/client/socket';
+import { SessionConnection } from '../../lib/client/session-connection';
+import { MemoryStore } from '../../signaling/store/memory';
+import { FakeNetwork } from '../support/fake-peers';
+import { withLatency } from '../support/latency-store';
+import { eventually, expectOk, onTeardown, startSignaling, testAgents, type SignalingHarness } from '../support/signaling';
+
+const SLOW_MS = 15_000;
+
+function socketTo(h: SignalingHarness<'system'>): Promise<ClientSocket> {
+  const socket: ClientSocket = io(h.url, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 200,
+  });
+  onTeardown(() => {
+    socket.close();
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+async function ask<T>(socket: ClientSocket, event: string, payload: unknown): Promise<T> {
+  const untyped = socket as unknown as { timeout(ms: number): { emitWithAck(e: string, p: unknown): Promise<unknown> } };
+  return expectOk((await untyped.timeout(5000).emitWithAck(event, payload)) as never) as T;
+}
+
+interface Participant {
+  name: string;
+  socket: ClientSocket;
+  conn: SessionConnection;
+}
+
+/** Agent, customer and `guests` joined parties, each with a credential and its own socket (not yet attached). */
+async function credentials(h: SignalingHarness<'system'>, guests: number) {
+  const agentSocket = await socketTo(h);
+  await ask(agentSocket, 'agent:signIn', { username: 'alice', password: testAgents.alice });
+  const customerSocket = await socketTo(h);
+  const req = await ask<{ requestId: string; requestToken: string }>(customerSocket, 'customer:request', { name: 'Cleo', topic: 'Router' });
+  const { session } = await ask<{ session: { sessionId: string; credential: string } }>(agentSocket, 'queue:accept', {
+    requestId: req.requestId,
+  });
+  const out = [
+    { name: 'alice', socket: agentSocket, credential: session.credential },
+    { name: 'Cleo', socket: customerSocket, credential: req.requestToken },
+  ];
+  for (let i = 0; i < guests; i++) {
+    await ask(agentSocket, 'handle:reserve', { sessionId: session.sessionId, handle: `guest-number-${i}` });
+    const socket = await socketTo(h);
+    const login = await ask<{ credential: string }>(socket, 'handle:login', { name: `Guest ${i}`, handle: `guest-number-${i}` });
+    out.push({ name: `Guest ${i}`, socket, credential: login.credential });
+  }
+  return { sessionId: session.sessionId, people: out };
+}
+
+function connect(net: FakeNetwork, sessionId: string, p: { name: string; socket: ClientSocket; credential: string }): Participant {
+  const conn = new SessionConnection(p.socket, sessionId, p.credential, {
+    mesh: { createPeer: net.factory(p.name), connectTimeoutMs: 5000, retryMs: 100, maxRetryMs: 1000 },
+  });
+  onTeardown(() => conn.destroy());
+  return { name: p.name, socket: p.socket, conn };
+}
+
+const chats = (p: Participant) =>
+  p.conn
+    .getSnapshot()
+    .transcript.filter((e) => e.kind === 'chat')
+    .map((e) => e.text);
+
+describe('[C9] the mesh over the real signaling server', () => {
+  it('[S2][C9] ten participants attaching at the same moment, with the store slowed like Redis, all end up connected to all', async () => {
+    const h = await startSignaling({ clock: 'system', store: withLatency(new MemoryStore()) });
+    const { sessionId, people } = await credentials(h, 8);
+    const net = new FakeNetwork();
+    // All at once: each SessionConnection attaches as soon as it exists.
+    const all = people.map((p) => connect(net, sessionId, p));
+    await eventually(
+      () => all.every((p) => p.conn.getSnapshot().mesh.connected === 9),
+      `everyone connected to 9 (${all.map((p) => p.conn.getSnapshot().mesh.connected).join(' ')})`,
+      SLOW_MS,
+    );
+    expect(net.opened).toBe(45);
+    for (const p of all) p.conn.sendChat(`hello from ${p.name}`);
+    const everything = all.map((p) => `hello from ${p.name}`).sort();
+    await eventually(() => all.every((p) => chats(p).length === 10), 'every message everywhere', SLOW_MS);
+    for (const p of all) expect(chats(p).sort(), p.name).toEqual(everything);
+    for (const p of all) expect(p.conn.getSnapshot().connection.text, p.name).toBe('Connected to 9 of 9 participants');
+  }, 30_000);
+
+  it('[S3][C9] a socket that drops and comes back while people chat: no channel closes, no message is lost or doubled', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 1);
+    const net = new FakeNetwork();
+    const [agent, customer, guest] = people.map((p) => connect(net, sessionId, p)) as [Participant, Participant, Participant];
+    await eventually(() => [agent, customer, guest].every((p) => p.conn.getSnapshot().mesh.connected === 2), 'a full mesh', SLOW_MS);
+    const peerId = guest.conn.attachInfo!.peerId;
+    const leftEvents: unknown[] = [];
+    agent.socket.on('peer:left', (p) => leftEvents.push(p));
+
+    // The guest's transport drops (as on a network blip); socket.io reconnects by itself.
+    const reconnected = new Promise<void>((resolve) => guest.socket.io.once('reconnect', () => resolve()));
+    guest.socket.io.engine.close();
+    guest.conn.sendChat('typed during the blip');
+    agent.conn.sendChat('answered during the blip');
+    await reconnected;
+    await eventually(async () => {
+      const peer = await h.store.getPeer(peerId);
+      return peer?.connectionId === guest.socket.id && guest.conn.getSnapshot().phase.kind === 'live';
+    }, 'the guest took its peer back', SLOW_MS);
+    guest.conn.sendChat('after the blip');
+
+    const expected = ['after the blip', 'answered during the blip', 'typed during the blip'];
+    await eventually(() => [agent, customer, guest].every((p) => chats(p).length === 3), 'every message everywhere', SLOW_MS);
+    for (const p of [agent, customer, guest]) expect(chats(p).sort(), p.name).toEqual(expected);
+    expect(guest.conn.attachInfo!.peerId).toBe(peerId);
+    expect(guest.conn.attachInfo!.resumed).toBe(true);
+    expect(net.closed).toBe(0);
+    expect(net.opened).toBe(3);
+    expect(leftEvents).toEqual([]);
+  }, 30_000);
+});
