@@ -21,20 +21,7 @@ import {
   uid,
   waitingEntry,
 } from './support/app';
-
-const dir = 'test-results/screens';
-const widths = [
-  { label: 'desktop', size: { width: 1280, height: 860 } },
-  { label: 'phone', size: { width: 390, height: 844 } },
-] as const;
-
-async function shoot(page: Page, name: string): Promise<void> {
-  for (const { label, size } of widths) {
-    await page.setViewportSize(size);
-    await page.screenshot({ path: `${dir}/${name}-${label}.png`, fullPage: true, animations: 'disabled', caret: 'hide' });
-  }
-  await page.setViewportSize(widths[0].size);
-}
+import { screensDir as dir, shoot } from './support/screens';
 
 test('screens: every page at desktop and phone width', async ({ open }) => {
   test.slow(); // the longest walks: three times the default timeout

@@ -33,6 +33,8 @@ export interface OpenOptions {
    */
   ownAddress?: boolean;
   viewport?: { width: number; height: number };
+  /** A server of the test's own (support/product-server.ts) instead of `server`. */
+  origin?: string;
 }
 
 export interface Fixtures {
@@ -48,7 +50,7 @@ export const test = base.extend<Fixtures>({
     const uncaught: string[] = [];
     const open = async (label: string, options: OpenOptions = {}) => {
       const port = options.server === 'aux' ? auxPort() : mainPort();
-      let origin = `http://127.0.0.1:${port}`;
+      let origin = options.origin ?? `http://127.0.0.1:${port}`;
       if (options.ownAddress) {
         const relay = await startRelay(port);
         relays.push(relay);
@@ -166,11 +168,23 @@ export async function requestHelp(page: Page, name: string, topic: string): Prom
 }
 
 /** Agent (signed in) and customer meet: help request, accept, both in the session view. */
-export async function startSession(agent: Page, customer: Page, customerName: string, topic = 'My router keeps dropping the connection'): Promise<void> {
+export async function startSession(
+  agent: Page,
+  customer: Page,
+  customerName: string,
+  topic = 'My router keeps dropping the connection',
+  opts: { expectConnected?: boolean } = {},
+): Promise<void> {
   await requestHelp(customer, customerName, topic);
   await expect(waitingEntry(agent, customerName)).toBeVisible();
   await acceptCustomer(agent, customerName);
   await expect(customer).toHaveURL(/\/session\/[^/]+$/);
+  if (opts.expectConnected === false) {
+    // Admitted (the composer works), whether or not the peers can reach each other.
+    await expect(transcript(customer)).toBeVisible();
+    await expect(customer.getByRole('textbox', { name: 'Message' })).toBeEnabled();
+    return;
+  }
   await expectLive(customer);
   await expect(participant(agent, customerName)).toContainText('online');
 }
@@ -203,11 +217,19 @@ export async function expectJoinRefused(page: Page, name: string, handle: string
 
 // ------------------------------------------------------------------------------------------ collaboration
 
+/** The connection status every session view shows (a polite live region named "Connection"). */
+export const connectionStatus = (page: Page) => page.getByRole('status', { name: 'Connection' });
+
 /** The session view is attached (the composer is usable once the participant is admitted). */
 export async function expectLive(page: Page): Promise<void> {
   await expect(transcript(page)).toBeVisible();
   await expect(page.getByRole('textbox', { name: 'Message' })).toBeEnabled();
-  await expect(page.getByRole('status').filter({ hasText: /Connected|peers? connected/ })).toBeVisible();
+  await expect(connectionStatus(page)).toHaveText(/^Connected/);
+}
+
+/** Connected directly or through others to every one of `n` other participants. */
+export async function expectMeshComplete(page: Page, n: number): Promise<void> {
+  await expect(connectionStatus(page)).toHaveText(new RegExp(`^Connected to ${n} of ${n} participants?`));
 }
 
 export async function say(page: Page, text: string): Promise<void> {

@@ -25,6 +25,11 @@ export const AGENTS = [
   'max', // handles: H8 uniform message
   'nia', // handles: H5 expiry (short-TTL server)
   'oli', // screens
+  'quinn', // peer-network: C9 two joined parties that cannot connect directly
+  'rosa', // peer-network: S3 signaling drops and comes back
+  'sam', // peer-network: C9 offline and back
+  'tara', // turn: relay-only mode through coturn
+  'uma', // turn: a relay that refuses
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

@@ -22,7 +22,14 @@ const env = {
   NEXT_TELEMETRY_DISABLED: '1',
 };
 const { stale } = buildState(root, distDir);
-if (stale) {
+// Servers a test starts for itself (support/product-server.ts) serve the build the suite's main server
+// made and never rebuild: a build replaces the pages under the servers already running from it.
+const noBuild = process.env.JOINUS_E2E_NO_BUILD === '1';
+if (noBuild && !existsSync(join(root, distDir))) {
+  console.error(`e2e: no build in ${distDir}, and JOINUS_E2E_NO_BUILD is set.`);
+  process.exit(1);
+}
+if (stale && !noBuild) {
   console.error(`e2e: building the pages into ${distDir}…`);
   mkdirSync(join(root, distDir, '..'), { recursive: true });
   const relRoot = distDir.split('/').slice(1).map(() => '..').join('/') || '.';
