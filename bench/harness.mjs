@@ -110,12 +110,12 @@ export async function launchBrowser() {
   return browser;
 }
 
-/** min / median / p90 / max (nearest rank) of the numbers in `xs`; nulls count as failures. */
+/** min / median / p90 / p99 / max (nearest rank) of the numbers in `xs`; nulls count as failures. */
 export function summarize(xs) {
   const ok = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   const rank = (p) => ok[Math.min(ok.length - 1, Math.max(0, Math.ceil(p * ok.length) - 1))];
   const round = (x) => Math.round(x * 10) / 10;
-  if (ok.length === 0) return { n: 0, failed: xs.length, min: null, median: null, p90: null, max: null };
+  if (ok.length === 0) return { n: 0, failed: xs.length, min: null, median: null, p90: null, p99: null, max: null };
   const mid = ok.length / 2;
   const median = ok.length % 2 ? ok[Math.floor(mid)] : (ok[mid - 1] + ok[mid]) / 2;
   return {
@@ -124,6 +124,7 @@ export function summarize(xs) {
     min: round(ok[0]),
     median: round(median),
     p90: round(rank(0.9)),
+    p99: round(rank(0.99)),
     max: round(ok[ok.length - 1]),
   };
 }

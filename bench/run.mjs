@@ -8,7 +8,9 @@
 //   b. provider level, two Chromium contexts, a small document: stock WebrtcProvider (reference
 //      server) vs our MeshProvider (lib/p2p) signaling through an in-bench socket.io relay, with the
 //      joiner's page fresh (its first peer connection) and warm (it has connected before);
-//   c. provider level, a late joiner to a ~4 MB document, ours vs stock.
+//   c. provider level, a late joiner to a ~4 MB document, ours vs stock;
+//   d. provider level, fan-out: one message to every other peer in a session of six, fully connected
+//      and with one pair that cannot connect (bench/fanout.mjs).
 // a and b run in interleaved rounds; a time budget cuts rounds short on a slow machine (n is shown).
 //
 // Environment (all optional): BENCH_REPS (default 15), BENCH_LARGE_REPS (default 5),
@@ -21,19 +23,21 @@ import { fileURLToPath } from 'node:url';
 import { cleanup, launchBrowser, sleep, summarize } from './harness.mjs';
 import { openPair, startProviderRig } from './providers.mjs';
 import { buildIfStale, joinOnce, openGuest, openSession, startProduct } from './product.mjs';
+import { measureFanout } from './fanout.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const appDir = process.env.BENCH_APP_DIR ?? root;
 const REPS = Number(process.env.BENCH_REPS ?? 15);
+const FANOUT_MESSAGES = Number(process.env.BENCH_FANOUT_MESSAGES ?? 100);
 const LARGE_REPS = Number(process.env.BENCH_LARGE_REPS ?? 5);
 const STOCK_LARGE_TIMEOUT_MS = Number(process.env.BENCH_STOCK_LARGE_TIMEOUT_MS ?? 20_000);
 const SMALL = { entries: 1, entryChars: 40, timeoutMs: 15_000 };
 /** 1,000 chat messages of 4,000 characters (C1's cap): about 4 MB as one Yjs update. */
 const LARGE = { entries: Number(process.env.BENCH_LARGE_ENTRIES ?? 1000), entryChars: 4000 };
 /** Hard limit for the whole run, build included. */
-const BUDGET_MS = 280_000;
-/** What the large-document runs (stock's timeout included) and cleanup need at the end. */
-const LARGE_RESERVE_MS = 75_000;
+const BUDGET_MS = 360_000;
+/** What the fan-out and large-document runs (stock's timeout included) and cleanup need at the end. */
+const LARGE_RESERVE_MS = 135_000;
 
 const started = Date.now();
 /** Leave this much of the budget for the large-document runs and cleanup. */
@@ -162,6 +166,19 @@ async function main() {
     warm: providerSummary(warm),
   };
 
+  // d. Fan-out in a session of six (before c: the large runs leave heavy pages behind).
+  log(`providers: fan-out, six peers, ${FANOUT_MESSAGES} messages, full mesh then one pair blocked`);
+  const fanFull = await measureFanout(browser, rig, { messages: FANOUT_MESSAGES });
+  const fanBlocked = await measureFanout(browser, rig, { messages: FANOUT_MESSAGES, block: true });
+  results.fanout = {
+    what: 'six Chromium contexts, our MeshProvider; one chat message written → arrived at all five others (in-page clocks)',
+    fullMesh: { reachMs: summarize(fanFull.reachMs) },
+    onePairBlocked: {
+      reachMs: summarize(fanBlocked.reachMs),
+      fromBlockedPairMs: summarize(fanBlocked.blockedPairMs),
+    },
+  };
+
   // c. A late joiner to a large document. Stock goes first: its one big message fails at once, and
   // its pages then sit idle until the timeout while ours is measured.
   const large = { ours: [], stock: [] };
@@ -225,6 +242,8 @@ async function main() {
     results.small.warm.stock.syncedMs,
     results.small.warm.ours.syncedMs,
     results.large.ours.contentMs,
+    results.fanout.fullMesh.reachMs,
+    results.fanout.onePairBlocked.fromBlockedPairMs,
   ].some((s) => s.n === 0);
   if (empty) throw new Error('a scenario produced no successful sample; see .bench/results.json');
 }
@@ -266,6 +285,11 @@ function printTable(r) {
     '',
     st.synced === 0 ? `did not sync in ${st.timeoutMs / 1000} s: ${st.sendErrors[0] ?? 'no send error seen'}` : '',
   ]);
+  const p99 = (s) => `p99 ${s.p99}`;
+  rows.push(['d. FAN-OUT, six peers: one chat message → all five others']);
+  row('   full mesh', r.fanout.fullMesh.reachMs, p99(r.fanout.fullMesh.reachMs));
+  row('   one pair blocked: every message', r.fanout.onePairBlocked.reachMs, p99(r.fanout.onePairBlocked.reachMs));
+  row('   one pair blocked: from the blocked pair', r.fanout.onePairBlocked.fromBlockedPairMs, `${p99(r.fanout.onePairBlocked.fromBlockedPairMs)}; forwarded by the other four`);
   const head = ['ms', 'n', 'min', 'median', 'p90', 'max', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((x) => x.length > 1).map((x) => String(x[i] ?? '').length)));
   widths[6] = 0;

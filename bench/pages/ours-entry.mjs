@@ -10,27 +10,37 @@ let provider = null;
 let socket = null;
 let doc = null;
 
-/** Connect to the relay and enter `room`; the ack says who we are and who is already there. */
-function enter(url, room, onAck) {
+/**
+ * Connect to the relay and enter `room`; the ack says who we are and who is already there. `name`
+ * and `block` (names) let the relay drop signals between two peers, as if they could not connect.
+ */
+function enter(url, room, onAck, { name, block } = {}) {
   socket = io(url, { transports: ['websocket'], forceNew: true });
   const awareness = new Awareness(doc);
+  const s = socket;
   const p = new MeshProvider(doc, awareness, {
-    iceServers: [],
-    signaling: { send: (to, data) => socket.emit('signal', { to, data }) },
+    signaling: {
+      send: (to, data) =>
+        s.connected ? s.timeout(10_000).emitWithAck('signal', { to, data }).then(() => 'sent', () => 'failed') : Promise.resolve('unattached'),
+    },
   });
   socket.on('signal', ({ from, data }) => p.signal(from, data));
-  socket.on('peer:joined', ({ peerId }) => p.peerJoined(peerId));
+  socket.on('peer:joined', ({ peerId }) => p.peerJoined(peerId, peerId));
   socket.on('peer:left', ({ peerId }) => p.peerLeft(peerId));
   socket.on('connect', () => {
-    socket.emit('join', { room }, ({ peerId, peers }) => {
+    socket.emit('join', { room, name, block }, ({ peerId, peers }) => {
       awareness.setLocalState(presence(peerId));
       onAck?.();
-      p.start(peerId, peers);
+      p.start(peerId, peers.map((id) => ({ peerId: id, participantId: id })), { iceServers: [] });
     });
   });
   provider = p;
   return p;
 }
+
+/** Arrival times (epoch ms, sub-millisecond) of transcript entries, by id: for the fan-out runs. */
+let arrivals = new Map();
+const epochNow = () => performance.timeOrigin + performance.now();
 
 window.JB = {
   async startA({ url, room, entries, entryChars }) {
@@ -85,6 +95,29 @@ window.JB = {
         }
       });
     });
+  },
+
+  /** Fan-out runs: enter a room of several peers; entries arriving are timed. */
+  fanJoin({ url, room, name, block }) {
+    doc = new Y.Doc();
+    arrivals = new Map();
+    doc.getArray('transcript').observe((event) => {
+      const t = epochNow();
+      for (const item of event.changes.added) for (const e of item.content.getContent()) arrivals.set(e.id, t);
+    });
+    enter(url, room, null, { name, block });
+  },
+  /** Peers reached, directly or through others. */
+  fanReached() {
+    return provider ? provider.status.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').length : 0;
+  },
+  fanSay(id) {
+    const at = epochNow();
+    doc.getArray('transcript').push([{ id, kind: 'chat', at: Math.round(at), authorId: 'bench', authorName: 'bench', role: 'agent', text: id }]);
+    return at;
+  },
+  fanArrival(id) {
+    return arrivals.get(id) ?? null;
   },
 
   channelStats,
