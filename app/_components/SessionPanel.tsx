@@ -7,6 +7,15 @@ import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { Limits } from '@/lib/protocol';
 import { roleLabel, transcriptJson, transcriptText } from '@/lib/session-doc';
 import type { ParticipantView, SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
+import type { Presence } from '@/lib/client/connection-state';
+
+const presenceLabel: Record<Presence, string> = {
+  online: 'online',
+  offline: 'offline',
+  unknown: 'not known while you are offline',
+  left: 'left',
+  removed: 'removed',
+};
 
 const TYPING_IDLE_MS = 3000;
 
@@ -181,9 +190,7 @@ export function SessionPanel({
                   </div>
                   <div className="person-sub">
                     {roleLabel[p.role]} ·{' '}
-                    <span className={p.online ? 'online' : 'offline'}>
-                      {p.gone === 'left' ? 'left' : p.gone === 'removed' ? 'removed' : p.online ? 'online' : 'offline'}
-                    </span>
+                    <span className={p.online ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
                     {p.typing ? ' · typing…' : ''}
                   </div>
                 </div>

@@ -126,3 +126,27 @@ export function describeConnection(input: ConnectionInput): ConnectionView {
     detail: join(detail, waitingNote),
   };
 }
+
+/** What the participant list says of one person. */
+export type Presence = 'online' | 'offline' | 'unknown' | 'left' | 'removed';
+
+/**
+ * A participant's presence as seen from this tab. While our own device is offline we cannot know
+ * whether the others are there, so they read "unknown" (not "offline"), and we ourselves read
+ * "offline" (not "online").
+ */
+export function presenceOf(p: {
+  isMe: boolean;
+  gone?: 'left' | 'removed' | undefined;
+  /** Our tab is in the session (live or reconnecting). */
+  live: boolean;
+  /** The browser says it has a network. */
+  deviceOnline: boolean;
+  /** Another participant: one of its tabs is reachable now, directly or through others. */
+  reached: boolean;
+}): Presence {
+  if (p.gone) return p.gone;
+  if (p.isMe) return p.live && p.deviceOnline ? 'online' : 'offline';
+  if (!p.deviceOnline && p.live) return 'unknown';
+  return p.reached ? 'online' : 'offline';
+}

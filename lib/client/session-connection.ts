@@ -31,7 +31,7 @@ import {
 } from '../session-doc';
 import { MeshProvider, type MeshProviderOptions, type MeshStatus, type SignalOutcome } from '../p2p/mesh-provider';
 import { readClaim } from '../p2p/topology';
-import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
+import { describeConnection, othersFrom, presenceOf, type ConnectionView, type Presence } from './connection-state';
 import { request, type ClientSocket } from './socket';
 
 export type Phase =
@@ -45,6 +45,8 @@ export type Phase =
 
 export interface ParticipantView extends ParticipantInfo {
   online: boolean;
+  /** What the participant list says (connection-state.ts `presenceOf`). */
+  presence: Presence;
   typing: boolean;
   isMe: boolean;
 }
@@ -248,12 +250,11 @@ export class SessionConnection {
     this.transcriptStale = false;
     this.set({
       transcript,
-      participants: people.map((p) => ({
-        ...p,
-        isMe: p.participantId === meId,
-        online: p.participantId === meId ? live : !p.gone && online.has(p.participantId),
-        typing: online.get(p.participantId) === true,
-      })),
+      participants: people.map((p) => {
+        const isMe = p.participantId === meId;
+        const presence = presenceOf({ isMe, gone: p.gone, live, deviceOnline: this.online, reached: online.has(p.participantId) });
+        return { ...p, isMe, presence, online: presence === 'online', typing: presence === 'online' && online.get(p.participantId) === true };
+      }),
       connection,
       waiting,
     });

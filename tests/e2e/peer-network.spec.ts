@@ -141,6 +141,9 @@ test('[C9] what a participant types while offline is kept, shown as waiting, and
   await expect(connectionStatus(guest)).toHaveText(/^Offline.*What you type is kept and sent when you are back/);
   // The others see Quentin go: his connections are closed.
   await expect(participant(agent, 'Quentin')).toContainText(/· offline/);
+  // Quentin cannot know whether the others are there: not "offline" on a guess; and he is not "online".
+  await expect(participant(guest, 'sam')).toContainText('· not known while you are offline');
+  await expect(participant(guest, 'Quentin')).toContainText(/· offline/);
   await say(guest, 'Quentin: typed while offline.');
   const mine = transcript(guest).locator('.msg', { hasText: 'Quentin: typed while offline.' });
   await expect(mine).toContainText('Waiting to be sent…');
@@ -156,5 +159,6 @@ test('[C9] what a participant types while offline is kept, shown as waiting, and
     await expect(transcript(page).getByText('Quentin: typed while offline.')).toHaveCount(1);
   }
   await expectOnline(agent, ['Quentin']);
+  await expectOnline(guest, ['sam', customerName, 'Quentin']);
   await expectLive(guest);
 });

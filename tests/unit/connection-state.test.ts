@@ -3,7 +3,7 @@
  * connection state"): never "connected" while nothing can move.
  */
 import { describe, expect, it } from 'vitest';
-import { describeConnection, othersFrom, type ConnectionInput, type OtherParticipant } from '../../lib/client/connection-state';
+import { describeConnection, othersFrom, presenceOf, type ConnectionInput, type OtherParticipant } from '../../lib/client/connection-state';
 
 const other = (name: string, link: OtherParticipant['link'], failure: OtherParticipant['failure'] = null): OtherParticipant => ({
   participantId: `p-${name}`,
@@ -114,5 +114,25 @@ describe('othersFrom', () => {
       { participantId: 'p-ann', name: 'Ann', link: 'relayed', failure: null },
       { participantId: 'p-bo', name: 'a participant', link: 'connecting', failure: null },
     ]);
+  });
+});
+
+describe('presenceOf', () => {
+  const me = { isMe: true, live: true, deviceOnline: true, reached: false };
+  const them = { isMe: false, live: true, deviceOnline: true, reached: true };
+  it('[C2] online when reached directly or through others, offline when not', () => {
+    expect(presenceOf(them)).toBe('online');
+    expect(presenceOf({ ...them, reached: false })).toBe('offline');
+    expect(presenceOf(me)).toBe('online');
+  });
+  it('[C9] our device offline: we read offline and the others unknown, never offline on our guess', () => {
+    expect(presenceOf({ ...me, deviceOnline: false })).toBe('offline');
+    expect(presenceOf({ ...them, deviceOnline: false, reached: false })).toBe('unknown');
+  });
+  it('[S5] left and removed win; out of the session nobody is unknown', () => {
+    expect(presenceOf({ ...them, gone: 'left' })).toBe('left');
+    expect(presenceOf({ ...me, gone: 'removed' })).toBe('removed');
+    expect(presenceOf({ ...me, live: false })).toBe('offline');
+    expect(presenceOf({ ...them, live: false, deviceOnline: false, reached: false })).toBe('offline');
   });
 });

@@ -92,9 +92,6 @@ export function CollabView({ sessionId }: { sessionId: string }) {
           You left the session. You can still download the transcript below. <Link href="/">Back to the start page</Link>
         </div>
       ) : null}
-      {phase.kind === 'reconnecting' ? (
-        <div role="status" className="alert info">Connection lost. Reconnecting… nothing you typed is lost.</div>
-      ) : null}
       {actionError ? <div role="alert" className="alert">{actionError}</div> : null}
       <SessionPanel conn={conn} snap={snap} title={conn.title === '' ? 'Session' : capitalise(conn.title)} toolbar={toolbar} />
     </div>
