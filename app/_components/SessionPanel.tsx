@@ -190,7 +190,7 @@ export function SessionPanel({
                   </div>
                   <div className="person-sub">
                     {roleLabel[p.role]} ·{' '}
-                    <span className={p.online ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
+                    <span className={p.presence === 'online' ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
                     {p.typing ? ' · typing…' : ''}
                   </div>
                 </div>

@@ -44,7 +44,6 @@ export type Phase =
   | { kind: 'refused'; message: string };
 
 export interface ParticipantView extends ParticipantInfo {
-  online: boolean;
   /** What the participant list says (connection-state.ts `presenceOf`). */
   presence: Presence;
   typing: boolean;
@@ -253,7 +252,7 @@ export class SessionConnection {
       participants: people.map((p) => {
         const isMe = p.participantId === meId;
         const presence = presenceOf({ isMe, gone: p.gone, live, deviceOnline: this.online, reached: online.has(p.participantId) });
-        return { ...p, isMe, presence, online: presence === 'online', typing: presence === 'online' && online.get(p.participantId) === true };
+        return { ...p, isMe, presence, typing: presence === 'online' && online.get(p.participantId) === true };
       }),
       connection,
       waiting,
