@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     iceServers: config.iceServers,
     turn: config.turn,
     iceTransportPolicy: config.iceTransportPolicy,
+    frameCheck: config.frameCheck,
     logger,
   });
   if (dev) {

@@ -95,6 +95,8 @@ export const Schemas = {
   'session:end': z.object({ sessionId: id }),
   'session:leave': z.object({ sessionId: id }),
   'participant:remove': z.object({ sessionId: id, participantId: id }),
+  /** C3: may the page be shown in a frame? Agents only; the server asks the site (signaling/frame-check.ts). */
+  'page:check': z.object({ sessionId: id, url: z.string().min(1).max(2048) }),
   'signal:send': z.object({
     sessionId: id,
     to: id,
@@ -182,6 +184,7 @@ export interface AckData {
   'session:leave': object;
   'participant:remove': object;
   'signal:send': object;
+  'page:check': { framing: 'allowed' | 'refused' | 'unknown' };
 }
 
 export type ClientToServerEvents = {

@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   JOINUS_TURN_SECRET: z.string().optional(),
   JOINUS_TURN_TTL_MS: z.coerce.number().int().min(60_000).max(7 * 24 * 60 * 60_000).default(DEFAULT_TURN_TTL_MS),
   JOINUS_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
+  JOINUS_FRAME_CHECK: z.enum(['on', 'off']).default('on'),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -45,6 +46,8 @@ export interface AppConfig {
   /** A TURN relay with per-participant credentials (JOINUS_TURN_URLS + JOINUS_TURN_SECRET), or null. */
   turn: TurnConfig | null;
   iceTransportPolicy: IceTransportPolicy;
+  /** C3: the server asks a pushed page's site whether it may be framed. */
+  frameCheck: boolean;
   redisUrl: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -107,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     iceServers,
     turn,
     iceTransportPolicy: e.JOINUS_ICE_TRANSPORT_POLICY,
+    frameCheck: e.JOINUS_FRAME_CHECK === 'on',
     redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
   };
@@ -136,3 +140,4 @@ export function parseTurn(rawUrls: string | undefined, secret: string | undefine
   }
   return { urls, secret, ttlMs };
 }
+

@@ -24,6 +24,8 @@ import { JoinUsCore, type CoreConfig, type Effect } from './core/core';
 import type { Clock, RandomBytes } from './core/clock';
 import { fail, type Result } from './core/result';
 import { turnCredential, type TurnConfig } from './core/turn';
+import { checkFraming } from './frame-check';
+import { checkWebAddress } from '../features/page-push/address';
 import type { Store } from './store/types';
 
 export interface JoinRateLimits {
@@ -57,6 +59,11 @@ export interface SignalingOptions {
   sweepIntervalMs?: number;
   /** Events one connection may send per second before it is told to slow down. @default 200 */
   eventsPerSecond?: number;
+  /**
+   * C3: ask a pushed page's site whether it may be framed (JOINUS_FRAME_CHECK). Off: every push is
+   * `unknown`, shown in a frame with "open in a new tab" beside it. @default true
+   */
+  frameCheck?: boolean;
 }
 
 interface Attachment {
@@ -200,6 +207,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration: windowSec });
   /** Help requests one client address may start per window (a queue is not a free-for-all). */
   const requests = new RateLimiterMemory({ keyPrefix: 'help', points: 30, duration: windowSec });
+  /** C3 frame checks an agent may make (each is a request from this server to some site). */
+  const pageChecks = new RateLimiterMemory({ keyPrefix: 'page-check', points: 30, duration: windowSec });
   const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
 
   async function joinBlocked(address: string): Promise<ProtocolError | null> {
@@ -511,6 +520,24 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const a = attachment(sessionId);
       if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
       return core.removeParticipant(sessionId, a.participantId, participantId);
+    });
+
+    on('page:check', async ({ sessionId, url }) => {
+      const a = attachment(sessionId);
+      if (!a || a.role !== 'agent') return fail(ErrorReason.forbidden, 'Only the agent pushes pages.');
+      const address = checkWebAddress(url);
+      if (!address.ok) return fail(ErrorReason.invalidRequest, address.message);
+      try {
+        await pageChecks.consume(a.participantId);
+      } catch {
+        // Not an error for the agent: the page is pushed without the check (shown with a link beside it).
+        return { ok: true, value: { framing: 'unknown' as const } };
+      }
+      if (opts.frameCheck === false) return { ok: true, value: { framing: 'unknown' as const } };
+      const origin = typeof socket.handshake.headers.origin === 'string' ? socket.handshake.headers.origin : null;
+      const r = await checkFraming(address.url, origin);
+      log.debug({ url: address.url, ...r }, 'frame check');
+      return { ok: true, value: { framing: r.framing } };
     });
 
     on('signal:send', async ({ sessionId, to, data }) => {

@@ -1,23 +1,20 @@
 'use client';
 /**
- * The collaboration view every participant sees: transcript (C1), presence (C2), composer, download
- * (C6). The agent's console wraps it with its own controls through `toolbar` and `participantAction`.
+ * The collaboration view every participant sees: the work area (pushed page, C3), the chat (C1),
+ * the participants (C2) and the downloads (C6). On a desktop all at once; on a phone one at a time
+ * through tabs that mark where something new happened. Each part reads only its own part of the
+ * document (features/*). The agent's console adds its controls through `toolbar`, `pushPage`
+ * (Options ▸ Push page) and `participantAction`.
  */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
-import { Limits } from '@/lib/protocol';
-import { roleLabel, transcriptJson, transcriptText } from '@/lib/session-doc';
-import type { ParticipantView, SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
-import type { Presence } from '@/lib/client/connection-state';
-
-const presenceLabel: Record<Presence, string> = {
-  online: 'online',
-  offline: 'offline',
-  unknown: 'not known while you are offline',
-  left: 'left',
-  removed: 'removed',
-};
-
-const TYPING_IDLE_MS = 3000;
+import { useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { transcriptJson, transcriptText } from '@/features/transcript/doc';
+import { Chat } from '@/features/transcript/Chat';
+import { useTranscript } from '@/features/transcript/useTranscript';
+import { ParticipantList } from '@/features/participants/ParticipantList';
+import { useParticipants, type ParticipantView } from '@/features/participants/useParticipants';
+import { PushedPage, PushPageControls } from '@/features/page-push/PushedPage';
+import { usePagePush } from '@/features/page-push/usePagePush';
+import type { SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
 
 function download(filename: string, type: string, body: string) {
   const url = URL.createObjectURL(new Blob([body], { type }));
@@ -28,10 +25,6 @@ function download(filename: string, type: string, body: string) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-function time(at: number) {
-  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
 /**
@@ -51,12 +44,51 @@ export function ConnectionPill({ snap }: { snap: SessionSnapshot }) {
   );
 }
 
+const PHONE_QUERY = '(max-width: 860px)';
+const subscribeMedia = (cb: () => void) => {
+  const m = window.matchMedia(PHONE_QUERY);
+  m.addEventListener('change', cb);
+  return () => m.removeEventListener('change', cb);
+};
+/** True on a narrow screen, where the view shows one part at a time. */
+function usePhone(): boolean {
+  return useSyncExternalStore(subscribeMedia, () => window.matchMedia(PHONE_QUERY).matches, () => false);
+}
+
+type Tab = 'chat' | 'page' | 'people';
+const tabs: { id: Tab; label: string }[] = [
+  { id: 'chat', label: 'Chat' },
+  { id: 'page', label: 'Page' },
+  { id: 'people', label: 'People' },
+];
+
+/** A mark on a phone tab when its part changed while another tab was shown. */
+function useNewMarks(phone: boolean, tab: Tab, keys: Record<Tab, string>): Set<Tab> {
+  const [marks, setMarks] = useState<Set<Tab>>(new Set());
+  const seen = useRef(keys);
+  const serial = `${keys.chat}|${keys.page}|${keys.people}`;
+  useEffect(() => {
+    const changed = tabs.map((t) => t.id).filter((t) => seen.current[t] !== keys[t]);
+    seen.current = keys;
+    // Derived from what changed between renders: the marks are this view's memory of it.
+    setMarks((m) => {
+      const next = new Set(m);
+      next.delete(tab);
+      if (phone) for (const t of changed) if (t !== tab) next.add(t);
+      return next.size === m.size && [...next].every((t) => m.has(t)) ? m : next;
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [serial, tab, phone]);
+  return marks;
+}
+
 export function SessionPanel({
   conn,
   snap,
   title,
   toolbar,
   localNotes,
+  pushPage,
   participantAction,
   canExportJson,
 }: {
@@ -65,166 +97,112 @@ export function SessionPanel({
   title: string;
   toolbar?: ReactNode;
   localNotes?: ReactNode;
+  /** The agent's push controls are open (Options ▸ Push page); `onClose` hides them. */
+  pushPage?: { open: boolean; onClose: () => void };
   participantAction?: (p: ParticipantView) => ReactNode;
   canExportJson?: boolean;
 }) {
-  const [text, setText] = useState('');
-  const [sendError, setSendError] = useState<string | null>(null);
-  const logRef = useRef<HTMLDivElement>(null);
-  const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const transcript = useTranscript(conn);
+  const pages = usePagePush(conn);
+  const participants = useParticipants(conn, snap);
+  const phone = usePhone();
+  const [tab, setTab] = useState<Tab>('chat');
+  const marks = useNewMarks(phone, tab, {
+    chat: String(transcript.length),
+    page: pages.current?.id ?? '',
+    people: participants.map((p) => `${p.participantId}:${p.gone ?? ''}`).join(','),
+  });
+  // The agent opened Options ▸ Push page: show where it happens.
   const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
-  const over = !live && snap.phase.kind !== 'connecting';
+  const pushOpen = live && pushPage?.open === true;
+  const [lastPushOpen, setLastPushOpen] = useState(pushOpen);
+  if (pushOpen !== lastPushOpen) {
+    setLastPushOpen(pushOpen);
+    if (pushOpen) setTab('page');
+  }
 
-  useEffect(() => {
-    const el = logRef.current;
-    if (el) el.scrollTop = el.scrollHeight;
-  }, [snap.transcript.length, localNotes]);
-
-  useEffect(() => () => {
-    if (typingTimer.current) clearTimeout(typingTimer.current);
-  }, []);
-
-  const onType = (value: string) => {
-    setText(value);
-    setSendError(null);
-    if (!live) return;
-    conn.setTyping(value.length > 0);
-    if (typingTimer.current) clearTimeout(typingTimer.current);
-    typingTimer.current = setTimeout(() => conn.setTyping(false), TYPING_IDLE_MS);
-  };
-
-  const send = () => {
-    const body = text.trim();
-    if (!body) return;
-    if (body.length > Limits.messageChars) {
-      setSendError(`A message can have at most ${Limits.messageChars} characters. Shorten it and send again.`);
-      return;
-    }
-    conn.sendChat(body);
-    setText('');
-  };
-
-  const typing = snap.participants.filter((p) => p.typing && !p.isMe);
   const fileBase = `join-us-transcript-${snap.sessionId.slice(0, 8)}`;
   const endedNote = snap.phase.kind === 'ended' ? snap.phase.message : null;
+  const isAgent = snap.me?.role === 'agent';
 
   return (
-    <div className="session-layout">
-      <section className="card" aria-label={title}>
-        <div className="session-head">
-          <div>
-            <h2 style={{ margin: 0 }}>{title}</h2>
-          </div>
-          <div className="row">
-            <ConnectionPill snap={snap} />
-            {toolbar}
-          </div>
+    <section className="session" aria-label={title}>
+      <div className="session-head">
+        <h2 style={{ margin: 0 }}>{title}</h2>
+        <div className="row">
+          <ConnectionPill snap={snap} />
+          {toolbar}
         </div>
-        <div className="transcript" role="log" aria-label="Session transcript" aria-live="polite" ref={logRef}>
-          {snap.transcript.length === 0 && !localNotes ? <p className="empty">No messages yet.</p> : null}
-          {snap.transcript.map((e) =>
-            e.kind === 'chat' ? (
-              <div key={e.id} className={`msg${e.authorId === snap.me?.participantId ? ' mine' : ''}`}>
-                <div className="meta">
-                  <strong>{e.authorName}</strong>
-                  <span>{roleLabel[e.role]}</span>
-                  <time dateTime={new Date(e.at).toISOString()}>{time(e.at)}</time>
-                </div>
-                <div className="text">{e.text}</div>
-                {snap.waiting.has(e.id) ? <div className="waiting">Waiting to be sent…</div> : null}
-              </div>
-            ) : (
-              <div key={e.id} className="sys">
-                {e.text} · <time dateTime={new Date(e.at).toISOString()}>{time(e.at)}</time>
-              </div>
-            ),
-          )}
-          {localNotes}
-        </div>
-        <div className="typing" aria-live="polite">
-          {typing.length > 0 ? `${typing.map((p) => p.name).join(', ')} ${typing.length === 1 ? 'is' : 'are'} typing…` : ''}
-        </div>
-        <form
-          className="composer"
-          onSubmit={(e) => {
-            e.preventDefault();
-            send();
-          }}
-        >
-          <label className="grow">
-            <span className="visually-hidden">Message</span>
-            <textarea
-              aria-label="Message"
-              placeholder={live ? 'Type a message…' : over ? 'This session is over' : 'Connecting…'}
-              value={text}
-              disabled={over}
-              maxLength={Limits.messageChars + 1}
-              onChange={(e) => onType(e.target.value)}
-              onKeyDown={(e) => {
-                if (e.key === 'Enter' && !e.shiftKey) {
-                  e.preventDefault();
-                  send();
-                }
-              }}
-            />
-          </label>
-          <button type="submit" disabled={over || !snap.me || text.trim().length === 0}>
-            Send
-          </button>
-        </form>
-        {text.length > Limits.messageChars * 0.9 ? (
-          <div className="counter">{text.length} / {Limits.messageChars}</div>
-        ) : null}
-        {sendError ? <div role="alert" className="alert">{sendError}</div> : null}
-      </section>
-      <aside className="side">
-        <section className="card">
-          <h3 id={`people-${snap.sessionId}`}>Participants</h3>
-          <ul className="people" aria-label="Participants">
-            {snap.participants.map((p) => (
-              <li key={p.participantId}>
-                <div>
-                  <div className="person-name">
-                    {p.name}
-                    {p.isMe ? ' (you)' : ''}
-                  </div>
-                  <div className="person-sub">
-                    {roleLabel[p.role]} ·{' '}
-                    <span className={p.presence === 'online' ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
-                    {p.typing ? ' · typing…' : ''}
-                  </div>
-                </div>
-                {participantAction ? participantAction(p) : null}
-              </li>
-            ))}
-          </ul>
-        </section>
-        <section className="card stack">
-          <h3>Transcript</h3>
+      </div>
+      <div className="view-tabs" role="tablist" aria-label="Session parts">
+        {tabs.map((t) => (
           <button
+            key={t.id}
             type="button"
-            className="secondary"
-            onClick={() => download(`${fileBase}.txt`, 'text/plain;charset=utf-8', transcriptText({ title, endedNote }, snap.transcript))}
+            role="tab"
+            id={`tab-${t.id}`}
+            aria-selected={tab === t.id}
+            aria-controls={`part-${t.id}`}
+            className="view-tab"
+            onClick={() => setTab(t.id)}
           >
-            Download transcript
+            {t.label}
+            {marks.has(t.id) ? (
+              <>
+                <span className="new-dot" aria-hidden="true" />
+                <span className="visually-hidden"> (new)</span>
+              </>
+            ) : null}
           </button>
-          {canExportJson ? (
+        ))}
+      </div>
+      <div className="session-layout" data-tab={tab}>
+        <div className="part part-page" id="part-page">
+          <PushedPage
+            state={pages}
+            isAgent={isAgent}
+            controls={pushOpen && pushPage ? <PushPageControls state={pages} onDone={pushPage.onClose} /> : null}
+          />
+        </div>
+        <section className="part part-chat card" id="part-chat" aria-label="Chat">
+          <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
+        </section>
+        <div className="part part-people side" id="part-people">
+          <ParticipantList participants={participants} action={participantAction} />
+          <section className="card stack">
+            <h3>Transcript</h3>
             <button
               type="button"
               className="secondary"
-              onClick={() =>
-                download(
-                  `${fileBase}.json`,
-                  'application/json',
-                  transcriptJson({ sessionId: snap.sessionId, title }, snap.transcript, snap.participants),
-                )
-              }
+              onClick={() => download(`${fileBase}.txt`, 'text/plain;charset=utf-8', transcriptText({ title, endedNote }, transcript))}
             >
-              Export JSON
+              Download transcript
             </button>
-          ) : null}
-        </section>
-      </aside>
-    </div>
+            {canExportJson ? (
+              <button
+                type="button"
+                className="secondary"
+                onClick={() =>
+                  download(
+                    `${fileBase}.json`,
+                    'application/json',
+                    transcriptJson({ sessionId: snap.sessionId, title }, transcript, participants.map(stripView), {
+                      pagesPushed: pages.pushes.map(({ url, at, byName }) => ({ url, at, by: byName })),
+                    }),
+                  )
+                }
+              >
+                Export JSON
+              </button>
+            ) : null}
+          </section>
+        </div>
+      </div>
+    </section>
   );
+}
+
+/** The export lists who took part, not how this tab saw them at the moment. */
+function stripView({ presence: _p, typing: _t, isMe: _m, ...p }: ParticipantView) {
+  return p;
 }

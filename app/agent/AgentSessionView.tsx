@@ -1,5 +1,5 @@
 'use client';
-/** One of the agent's sessions: transcript and presence, Options, Join Us controls, moderation. */
+/** One of the agent's sessions: transcript and presence, Options (Join Us, Push page, End session), moderation. */
 import { useState } from 'react';
 import type { AgentSessionSummary, ReservedHandle } from '@/lib/protocol';
 import { request, type ClientSocket } from '@/lib/client/socket';
@@ -20,6 +20,7 @@ export function AgentSessionView({
 }) {
   const snap = useSessionSnapshot(conn);
   const [joinUsOpen, setJoinUsOpen] = useState(false);
+  const [pushOpen, setPushOpen] = useState(false);
   const [error, setError] = useState<string | null>(null);
   if (!snap) return null;
   const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
@@ -28,6 +29,7 @@ export function AgentSessionView({
   const onOption = async (value: string) => {
     setError(null);
     if (value === 'join-us') setJoinUsOpen(true);
+    if (value === 'push-page') setPushOpen(true);
     if (value === 'end') {
       const r = await conn.end();
       if (!r.ok) setError(r.error.message);
@@ -47,6 +49,7 @@ export function AgentSessionView({
           Choose…
         </option>
         <option value="join-us">Join Us</option>
+        <option value="push-page">Push page</option>
         <option value="end">End session</option>
       </select>
     </label>
@@ -72,6 +75,7 @@ export function AgentSessionView({
         title={title}
         toolbar={toolbar}
         canExportJson
+        pushPage={{ open: pushOpen, onClose: () => setPushOpen(false) }}
         localNotes={
           joinUsOpen && live ? (
             <div className="sys help">

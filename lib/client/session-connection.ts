@@ -1,8 +1,10 @@
 'use client';
 /**
  * One participant's live session: attaches with its credential over the shared socket, owns the
- * Y.Doc, its awareness, the local copy (IndexedDB) and the peer-to-peer mesh, and turns it all into
- * one immutable snapshot for React. Components never touch the transports.
+ * Y.Doc, its awareness, the local copy (IndexedDB) and the peer-to-peer mesh, and hands the document
+ * out to the features (features/*), which read their own part of it (lib/collab/doc-part.ts). Its
+ * own snapshot is the connection only: phase, who we are, the mesh, who is reached and typing. It is
+ * not rebuilt on document updates, only on what it shows. Components never touch the transports.
  */
 import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
@@ -10,29 +12,29 @@ import { IndexeddbPersistence } from 'y-indexeddb';
 import {
   describeEndReason,
   Messages,
+  type Ack,
+  type AckData,
   type AttachResult,
   type EndReason,
+  type Payload,
   type ReservedHandle,
   type Role,
   type ServerToClientEvents,
 } from '../protocol';
 import {
-  appendEntry,
-  appendOnce,
-  dedupe,
   markParticipantGone,
+  participantsOf,
   presenceSchema,
   readParticipants,
-  readTranscript,
   registerParticipant,
-  type ParticipantInfo,
-  type SystemEvent,
-  type TranscriptEntry,
-} from '../session-doc';
+  type Author,
+} from '../../features/participants/doc';
+import { appendEntry, appendOnce, type SystemEvent } from '../../features/transcript/doc';
 import { MeshProvider, type MeshProviderOptions, type MeshStatus, type SignalOutcome } from '../p2p/mesh-provider';
 import { readClaim } from '../p2p/topology';
-import { describeConnection, othersFrom, presenceOf, type ConnectionView, type Presence } from './connection-state';
+import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
 import { request, type ClientSocket } from './socket';
+import { newId } from '../collab/ids';
 
 export type Phase =
   | { kind: 'connecting' }
@@ -43,19 +45,17 @@ export type Phase =
   | { kind: 'left' }
   | { kind: 'refused'; message: string };
 
-export interface ParticipantView extends ParticipantInfo {
-  /** What the participant list says (connection-state.ts `presenceOf`). */
-  presence: Presence;
-  typing: boolean;
-  isMe: boolean;
-}
-
 export interface SessionSnapshot {
   sessionId: string;
   phase: Phase;
   me: { participantId: string; name: string; role: Role } | null;
-  transcript: TranscriptEntry[];
-  participants: ParticipantView[];
+  /**
+   * Participants we reach now (directly or through others, C9) → whether they are typing. Replaced
+   * only when it changes, so a pointer moving in awareness does not rebuild the participant list.
+   */
+  reached: ReadonlyMap<string, boolean>;
+  /** The browser says it has a network (navigator.onLine). */
+  deviceOnline: boolean;
   mesh: MeshStatus;
   /** What the connection status says (connection-state.ts). */
   connection: ConnectionView;
@@ -70,8 +70,6 @@ const WAITING_AFTER_MS = 1000;
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
 
-/** 128 random bits as hex; crypto.randomUUID exists only in secure contexts (not plain http on a LAN). */
-const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Timing marks read by `npm run bench` (bench/run.mjs): attach acknowledged, mesh first synced. */
 const mark = (name: 'joinus:attach' | 'joinus:synced') => {
@@ -82,6 +80,10 @@ export interface SessionConnectionOptions {
   /** For tests: peer connections, timers and timeouts of the mesh. */
   mesh?: Omit<MeshProviderOptions, 'signaling'>;
 }
+
+const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((x) => b.has(x));
+const sameMap = (a: ReadonlyMap<string, boolean>, b: ReadonlyMap<string, boolean>) =>
+  a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
 const emptyMesh: MeshStatus = { peers: [], connected: 0, known: 0, synced: false, confirmedClock: 0 };
 
@@ -115,8 +117,8 @@ export class SessionConnection {
       sessionId,
       phase: { kind: 'connecting' },
       me: null,
-      transcript: [],
-      participants: [],
+      reached: new Map(),
+      deviceOnline: this.online,
       mesh: emptyMesh,
       connection: { tone: 'warn', text: 'Connecting…', detail: '' },
       waiting: new Set(),
@@ -132,21 +134,15 @@ export class SessionConnection {
     });
     this.provider.onStatus((mesh) => {
       if (mesh.synced) mark('joinus:synced');
-      this.snapshot = { ...this.snapshot, mesh };
+      this.set({ mesh });
       this.refresh();
     });
-    this.doc.on('update', this.onDocUpdate);
+    // Names in the connection status come from the participant list; nothing else of the document.
+    participantsOf(this.doc).observe(this.refresh);
     this.awareness.on('change', this.refresh);
     this.listen();
     if (socket.connected) void this.attachNow();
   }
-
-  /** The transcript is read (and validated) again only when the document changed. */
-  private transcriptStale = true;
-  private readonly onDocUpdate = () => {
-    this.transcriptStale = true;
-    this.refresh();
-  };
 
   /** The mesh's signaling port: what became of a signal decides what the mesh does next. */
   private async sendSignal(to: string, data: Record<string, unknown>): Promise<SignalOutcome> {
@@ -205,21 +201,18 @@ export class SessionConnection {
   private refreshNow(): void {
     if (this.destroyed) return;
     const mesh = this.snapshot.mesh;
-    // Online means reachable now, directly or through others (C9), not just "has a presence state".
-    const reached = new Set(mesh.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').map((p) => p.peerId));
-    const online = new Map<string, boolean>();
+    // Reached means reachable now, directly or through others (C9), not just "has a presence state".
+    const linked = new Set(mesh.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').map((p) => p.peerId));
+    const reached = new Map<string, boolean>();
     for (const [clientId, raw] of this.awareness.getStates()) {
       if (clientId === this.doc.clientID) continue;
       const p = presenceSchema.safeParse(raw);
       const claim = readClaim(raw);
-      if (!p.success || !claim || !reached.has(claim.peerId)) continue;
-      online.set(p.data.participantId, (online.get(p.data.participantId) ?? false) || p.data.typing === true);
+      if (!p.success || !claim || !linked.has(claim.peerId)) continue;
+      reached.set(p.data.participantId, (reached.get(p.data.participantId) ?? false) || p.data.typing === true);
     }
     const meId = this.snapshot.me?.participantId ?? null;
-    const phase = this.snapshot.phase.kind;
-    const live = phase === 'live' || phase === 'reconnecting';
-    const people = readParticipants(this.doc);
-    const nameOf = new Map(people.map((p) => [p.participantId, p.name]));
+    const nameOf = new Map(readParticipants(this.doc).map((p) => [p.participantId, p.name]));
 
     // Our messages that no peer has confirmed, once they have had a moment to arrive.
     const now = Date.now();
@@ -238,24 +231,27 @@ export class SessionConnection {
     }
 
     const connection = describeConnection({
-      phase,
+      phase: this.snapshot.phase.kind,
       signaling: this.attached && this.socket.connected,
       online: this.online,
       others: othersFrom(mesh.peers, meId, (id) => nameOf.get(id)),
       synced: mesh.synced,
       waiting: waiting.size,
     });
-    const transcript = this.transcriptStale ? dedupe(readTranscript(this.doc)) : this.snapshot.transcript;
-    this.transcriptStale = false;
+    const prev = this.snapshot;
+    const same =
+      sameMap(prev.reached, reached) &&
+      sameSet(prev.waiting, waiting) &&
+      prev.deviceOnline === this.online &&
+      prev.connection.text === connection.text &&
+      prev.connection.detail === connection.detail &&
+      prev.connection.tone === connection.tone;
+    if (same) return;
     this.set({
-      transcript,
-      participants: people.map((p) => {
-        const isMe = p.participantId === meId;
-        const presence = presenceOf({ isMe, gone: p.gone, live, deviceOnline: this.online, reached: online.has(p.participantId) });
-        return { ...p, isMe, presence, typing: presence === 'online' && online.get(p.participantId) === true };
-      }),
+      reached: sameMap(prev.reached, reached) ? prev.reached : reached,
+      waiting: sameSet(prev.waiting, waiting) ? prev.waiting : waiting,
+      deviceOnline: this.online,
       connection,
-      waiting,
     });
   }
 
@@ -476,8 +472,23 @@ export class SessionConnection {
     this.refresh();
   }
 
-  note(text: string, event: 'handle_reserved' | 'handle_cancelled' | 'removed' | 'left' | 'session_ended' | 'started'): void {
+  /** A system entry in the transcript (C1), written by a feature or the agent's controls. */
+  note(text: string, event: SystemEvent): void {
     appendEntry(this.doc, this.author(), { kind: 'system', text, event }, Date.now(), newId);
+  }
+
+  /** Who we are in the session, for a feature's writes; null until the first attach. */
+  get me(): Author | null {
+    return this.snapshot.me;
+  }
+
+  /**
+   * A request to the signaling server on a feature's behalf (a feature never opens a transport).
+   * Refused while we are not in the session.
+   */
+  async call<E extends 'page:check'>(event: E, payload: Payload<E>): Promise<Ack<AckData[E]>> {
+    if (this.isOver()) return { ok: false, error: { reason: 'forbidden', message: 'This session is over.' } };
+    return request(this.socket, event, payload);
   }
 
   setTyping(typing: boolean): void {
@@ -485,20 +496,29 @@ export class SessionConnection {
     if (state && state.typing !== typing) this.awareness.setLocalStateField('typing', typing);
   }
 
+  /**
+   * The "ended" and "left" entries are written only once the server has confirmed: a refused End
+   * must not leave a false entry (whose fixed id would then hide the true one). Those who stay write
+   * the same entry when the server tells them, so it reaches everyone even if ours does not.
+   */
   async end() {
     const me = this.author();
-    this.record('session-ended', 'session_ended', `${me.name} ended the session`);
     const r = await request(this.socket, 'session:end', { sessionId: this.sessionId });
-    if (r.ok) this.finish('ended', me.role === 'agent' ? 'You ended the session.' : 'You ended the session.');
+    if (r.ok) {
+      this.record('session-ended', 'session_ended', `${me.name} ended the session`);
+      this.finish('ended', 'You ended the session.');
+    }
     return r;
   }
 
   async leave() {
     const me = this.author();
-    this.record(`left-${me.participantId}`, 'left', `${me.name} left the session`);
-    markParticipantGone(this.doc, me.participantId, 'left');
     const r = await request(this.socket, 'session:leave', { sessionId: this.sessionId });
-    if (r.ok) this.finish('left');
+    if (r.ok) {
+      this.record(`left-${me.participantId}`, 'left', `${me.name} left the session`);
+      markParticipantGone(this.doc, me.participantId, 'left');
+      this.finish('left');
+    }
     return r;
   }
 
@@ -533,7 +553,7 @@ export class SessionConnection {
     this.provider?.destroy();
     this.destroyed = true;
     for (const off of this.offs) off();
-    this.doc.off('update', this.onDocUpdate);
+    participantsOf(this.doc).unobserve(this.refresh);
     this.awareness.off('change', this.refresh);
     void this.persistence?.destroy();
     this.awareness.destroy();

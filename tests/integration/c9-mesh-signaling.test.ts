@@ -8,6 +8,7 @@ import { io } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import type { ClientSocket } from '../../lib/client/socket';
 import { SessionConnection } from '../../lib/client/session-connection';
+import { readTranscript } from '../../features/transcript/doc';
 import { MemoryStore } from '../../signaling/store/memory';
 import { FakeNetwork } from '../support/fake-peers';
 import { withLatency } from '../support/latency-store';
@@ -73,9 +74,8 @@ function connect(net: FakeNetwork, sessionId: string, p: { name: string; socket:
 }
 
 const chats = (p: Participant) =>
-  p.conn
-    .getSnapshot()
-    .transcript.filter((e) => e.kind === 'chat')
+  readTranscript(p.conn.doc)
+    .filter((e) => e.kind === 'chat')
     .map((e) => e.text);
 
 describe('[C9] the mesh over the real signaling server', () => {
@@ -128,5 +128,38 @@ describe('[C9] the mesh over the real signaling server', () => {
     expect(net.closed).toBe(0);
     expect(net.opened).toBe(3);
     expect(leftEvents).toEqual([]);
+  }, 30_000);
+
+  it('[S5][C1] a refused End or Leave writes no entry; the confirmed one is written once and reaches those who stay', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 1);
+    const net = new FakeNetwork();
+    const [agent, customer, guest] = people.map((p) => connect(net, sessionId, p)) as [Participant, Participant, Participant];
+    await eventually(() => [agent, customer, guest].every((p) => p.conn.getSnapshot().mesh.connected === 2), 'a full mesh', SLOW_MS);
+    const systemEvents = (p: Participant) => readTranscript(p.conn.doc).filter((e) => e.kind === 'system').map((e) => e.event);
+
+    // A joined party cannot end the session, and the agent cannot leave it: both are refused.
+    const refusedEnd = await guest.conn.end();
+    expect(refusedEnd.ok).toBe(false);
+    const refusedLeave = await agent.conn.leave();
+    expect(refusedLeave.ok).toBe(false);
+    expect(systemEvents(guest)).not.toContain('session_ended');
+    expect(systemEvents(agent)).not.toContain('left');
+    expect(guest.conn.getSnapshot().phase.kind).toBe('live');
+
+    // The guest leaves for real: written once, seen by those who stay.
+    expect((await guest.conn.leave()).ok).toBe(true);
+    expect(guest.conn.getSnapshot().phase.kind).toBe('left');
+    await eventually(
+      () => [agent, customer].every((p) => readTranscript(p.conn.doc).filter((e) => e.event === 'left').length === 1),
+      'the departure recorded once by those who stay',
+      SLOW_MS,
+    );
+    // The agent ends it: one "ended" entry everywhere that is still connected.
+    expect((await agent.conn.end()).ok).toBe(true);
+    await eventually(() => customer.conn.getSnapshot().phase.kind === 'ended', 'the customer told', SLOW_MS);
+    for (const p of [agent, customer]) {
+      expect(readTranscript(p.conn.doc).filter((e) => e.event === 'session_ended'), p.name).toHaveLength(1);
+    }
   }, 30_000);
 });

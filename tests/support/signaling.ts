@@ -85,6 +85,8 @@ export interface HarnessOptions<C extends ClockKind = 'fake'> {
   /** A TURN relay whose credentials are minted per participant at admission. */
   turn?: TurnConfig;
   iceTransportPolicy?: IceTransportPolicy;
+  /** C3: ask pushed pages' sites whether they may be framed. @default true (the product default) */
+  frameCheck?: boolean;
   /**
    * The server's own sweep timer. With the fake clock it is pushed out of the way (an hour) so the
    * test decides when a sweep happens; with the system clock it runs at the product default.
@@ -138,6 +140,7 @@ export async function startSignaling<C extends ClockKind = 'fake'>(
     logger,
     joinRateLimits: { ...defaultJoinRateLimits, ...options.joinRateLimits },
     eventsPerSecond: options.eventsPerSecond,
+    frameCheck: options.frameCheck ?? true,
     sweepIntervalMs: options.sweepIntervalMs ?? (fake ? 60 * 60_000 : 1_000),
   });
   await new Promise<void>((resolve, reject) => {

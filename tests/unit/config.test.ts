@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       iceServers: [],
       turn: null,
       iceTransportPolicy: 'all',
+      frameCheck: true,
       redisUrl: null,
       logLevel: 'info',
     });
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
       JOINUS_TURN_SECRET: 'coturn-static-auth-secret',
       JOINUS_TURN_TTL_MS: '3600000',
       JOINUS_ICE_TRANSPORT_POLICY: 'relay',
+      JOINUS_FRAME_CHECK: 'off',
       REDIS_URL: 'redis://localhost:6379',
       LOG_LEVEL: 'debug',
     });
@@ -57,6 +59,7 @@ describe('loadConfig', () => {
         ttlMs: 3_600_000,
       },
       iceTransportPolicy: 'relay',
+      frameCheck: false,
       redisUrl: 'redis://localhost:6379',
       logLevel: 'debug',
     });

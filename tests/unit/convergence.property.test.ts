@@ -10,7 +10,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import fc from 'fast-check';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { MeshProvider } from '../../lib/p2p/mesh-provider';
-import { readTranscript, transcriptOf } from '../../lib/session-doc';
+import { readTranscript, transcriptOf } from '../../features/transcript/doc';
 import { FakeNetwork, FakeRoom } from '../support/fake-peers';
 
 type Op =

@@ -9,7 +9,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as encoding from 'lib0/encoding';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MeshProvider, type SignalOutcome, type SignalingPort } from '../../lib/p2p/mesh-provider';
-import { readTranscript, transcriptOf } from '../../lib/session-doc';
+import { readTranscript, transcriptOf } from '../../features/transcript/doc';
 import { FakeNetwork, FakeRoom } from '../support/fake-peers';
 
 interface Node {

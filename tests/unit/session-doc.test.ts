@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import {
-  appendEntry,
-  appendOnce,
-  dedupe,
-  markParticipantGone,
-  participantsOf,
-  readParticipants,
-  readTranscript,
-  registerParticipant,
-  transcriptJson,
-  transcriptOf,
-  transcriptText,
-} from '../../lib/session-doc';
+import { appendEntry, appendOnce, dedupe, readTranscript, transcriptJson, transcriptOf, transcriptText } from '../../features/transcript/doc';
+import { markParticipantGone, participantsOf, readParticipants, registerParticipant } from '../../features/participants/doc';
 
 const agent = { participantId: 'agent-1', name: 'Dana', role: 'agent' as const };
 const guest = { participantId: 'guest-1', name: 'Carol', role: 'guest' as const };

@@ -120,7 +120,7 @@ export async function acceptCustomer(agent: Page, customerName: string): Promise
   await expect(sessionTabs(agent).filter({ hasText: customerName })).toHaveAttribute('aria-current', 'true');
 }
 
-export async function chooseOption(agent: Page, option: 'Join Us' | 'End session'): Promise<void> {
+export async function chooseOption(agent: Page, option: 'Join Us' | 'Push page' | 'End session'): Promise<void> {
   await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: option });
 }
 

@@ -30,6 +30,7 @@ export const AGENTS = [
   'sam', // peer-network: C9 offline and back
   'tara', // turn: relay-only mode through coturn
   'uma', // turn: a relay that refuses
+  'vic', // page-push: C3 pushes, follow, late joiner, history
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

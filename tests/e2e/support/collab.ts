@@ -1,0 +1,127 @@
+/**
+ * Browser-test tools for the web-collaboration features (issue 6), from the outside of the product:
+ *
+ *  - a small web site of the test's own (`startSite`): pages that allow framing and pages that refuse
+ *    it (X-Frame-Options / CSP frame-ancestors), as the sites an agent pushes would;
+ *  - `recordReceived` / `receivedText`: every byte a page receives over its WebRTC data channels,
+ *    decoded as text, so a test can check what another peer was sent, not only what it shows;
+ *  - steps and locators for page push.
+ */
+import { createServer, type Server } from 'node:http';
+import type { BrowserContext, Page } from '@playwright/test';
+import { expect } from './app';
+
+export interface Site {
+  origin: string;
+  url(path: string): string;
+  close(): Promise<void>;
+}
+
+/** `/open/<title>` may be framed; `/deny/<title>` and `/csp/<title>` refuse it. */
+export async function startSite(): Promise<Site> {
+  const server: Server = createServer((req, res) => {
+    const [, kind, title = 'Page'] = (req.url ?? '/').split('/');
+    const heading = decodeURIComponent(title);
+    const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8' };
+    if (kind === 'deny') headers['x-frame-options'] = 'DENY';
+    if (kind === 'csp') headers['content-security-policy'] = "frame-ancestors 'none'";
+    res.writeHead(kind === 'open' || kind === 'deny' || kind === 'csp' ? 200 : 404, headers);
+    res.end(`<!doctype html><title>${heading}</title><h1>${heading}</h1><p>A page of the test's own site.</p>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    origin,
+    url: (path) => `${origin}${path}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+declare global {
+  interface Window {
+    __received?: string[];
+  }
+}
+
+/** Keeps, as text, everything the context's pages receive on any data channel. Before goto. */
+export async function recordReceived(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const received: string[] = [];
+    window.__received = received;
+    const decoder = new TextDecoder('utf-8', { fatal: false });
+    const keep = (ch: RTCDataChannel) =>
+      ch.addEventListener('message', (e: MessageEvent) => {
+        const d: unknown = e.data;
+        if (typeof d === 'string') received.push(d);
+        else if (d instanceof ArrayBuffer) received.push(decoder.decode(d));
+        else if (ArrayBuffer.isView(d)) received.push(decoder.decode(d));
+        else if (d instanceof Blob) void d.text().then((t) => received.push(t));
+      });
+    const Native = window.RTCPeerConnection;
+    const create = Native.prototype.createDataChannel;
+    Native.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof create>) {
+      const ch = create.apply(this, args);
+      keep(ch);
+      return ch;
+    };
+    const addListener = Native.prototype.addEventListener;
+    const seen = new WeakSet<RTCPeerConnection>();
+    const hook = (pc: RTCPeerConnection) => {
+      if (seen.has(pc)) return;
+      seen.add(pc);
+      addListener.call(pc, 'datachannel', ((e: RTCDataChannelEvent) => keep(e.channel)) as EventListener);
+    };
+    // Every connection, however the library listens for channels (ondatachannel or addEventListener).
+    const ondc = Object.getOwnPropertyDescriptor(Native.prototype, 'ondatachannel');
+    Object.defineProperty(Native.prototype, 'ondatachannel', {
+      configurable: true,
+      get() {
+        return ondc?.get?.call(this);
+      },
+      set(v) {
+        hook(this as RTCPeerConnection);
+        ondc?.set?.call(this, v);
+      },
+    });
+    Native.prototype.addEventListener = function (this: RTCPeerConnection, ...args: Parameters<typeof addListener>) {
+      hook(this);
+      return addListener.apply(this, args);
+    };
+  });
+}
+
+/** Everything the page received on data channels so far, as one string. */
+export async function receivedText(page: Page): Promise<string> {
+  return page.evaluate(() => (window.__received ?? []).join('\n'));
+}
+
+// ------------------------------------------------------------------------------------------ page push
+
+export const pushedPage = (page: Page) => page.getByRole('region', { name: 'Pushed page' });
+export const pushedFrame = (page: Page) => pushedPage(page).frameLocator('iframe');
+export const followBox = (page: Page) => page.getByRole('checkbox', { name: 'Follow pushed pages' });
+
+export async function openPushPage(agent: Page): Promise<void> {
+  await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: 'Push page' });
+  await expect(agent.getByRole('textbox', { name: 'Web address' })).toBeVisible();
+}
+
+/** Types an address and presses Push (controls open); the caller checks what came of it. */
+export async function typeAndPush(agent: Page, address: string): Promise<void> {
+  await agent.getByRole('textbox', { name: 'Web address' }).fill(address);
+  await agent.getByRole('button', { name: 'Push', exact: true }).click();
+}
+
+/** The page shows `heading` inside the pushed-page frame. */
+export async function expectFramed(page: Page, heading: string): Promise<void> {
+  await expect(pushedFrame(page).getByRole('heading', { name: heading })).toBeVisible();
+}
+
+/** The page shows the "open in a new tab" fallback for `url`, and no frame. */
+export async function expectRefusedFraming(page: Page, url: string): Promise<void> {
+  const region = pushedPage(page);
+  await expect(region.getByText('This site does not allow being shown inside another page.')).toBeVisible();
+  await expect(region.getByRole('link', { name: `Open ${new URL(url).host} in a new tab` })).toHaveAttribute('href', url);
+  await expect(region.locator('iframe')).toHaveCount(0);
+}
