@@ -56,6 +56,7 @@ async function main(): Promise<void> {
     turn: config.turn,
     iceTransportPolicy: config.iceTransportPolicy,
     frameCheck: config.frameCheck,
+    forms: config.forms,
     logger,
   });
   if (dev) {

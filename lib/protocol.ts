@@ -3,6 +3,7 @@
  * edge validation), ack shapes and closed error reasons. Imported by both sides.
  */
 import { z } from 'zod';
+import type { FormDefinition } from '../features/forms/schema';
 
 /** Closed set of refusal reasons. Anything unexpected on the server becomes `internal`. */
 export const ErrorReason = {
@@ -154,6 +155,11 @@ export interface AttachResult {
   iceTransportPolicy: IceTransportPolicy;
   /** Agents get the session's reserved handles. */
   handles?: ReservedHandle[];
+  /**
+   * C4: the forms the agent can share (built in and the operator's JOINUS_FORMS_FILE). From the
+   * server, never from peers: where a form's result goes is taken from here.
+   */
+  forms: FormDefinition[];
 }
 
 export type IceTransportPolicy = 'all' | 'relay';

@@ -3,6 +3,9 @@ import { z } from 'zod';
 import type { IceServer, IceTransportPolicy } from '../lib/protocol';
 import { defaultCoreConfig } from './core/core';
 import type { TurnConfig } from './core/turn';
+import { readFileSync } from 'node:fs';
+import { builtInForms } from '../features/forms/catalog';
+import { catalogSchema, mergeCatalog, type FormDefinition } from '../features/forms/schema';
 
 /** How long a participant's TURN credential lasts unless JOINUS_TURN_TTL_MS says otherwise. */
 export const DEFAULT_TURN_TTL_MS = 4 * 60 * 60_000;
@@ -30,6 +33,7 @@ const EnvSchema = z.object({
   JOINUS_TURN_TTL_MS: z.coerce.number().int().min(60_000).max(7 * 24 * 60 * 60_000).default(DEFAULT_TURN_TTL_MS),
   JOINUS_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
   JOINUS_FRAME_CHECK: z.enum(['on', 'off']).default('on'),
+  JOINUS_FORMS_FILE: z.string().optional(),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -48,6 +52,8 @@ export interface AppConfig {
   iceTransportPolicy: IceTransportPolicy;
   /** C3: the server asks a pushed page's site whether it may be framed. */
   frameCheck: boolean;
+  /** C4: the built-in forms with the operator's (JOINUS_FORMS_FILE) over them. */
+  forms: FormDefinition[];
   redisUrl: string | null;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -111,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     turn,
     iceTransportPolicy: e.JOINUS_ICE_TRANSPORT_POLICY,
     frameCheck: e.JOINUS_FRAME_CHECK === 'on',
+    forms: mergeCatalog(builtInForms, e.JOINUS_FORMS_FILE ? readForms(e.JOINUS_FORMS_FILE) : []),
     redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
   };
@@ -141,3 +148,18 @@ export function parseTurn(rawUrls: string | undefined, secret: string | undefine
   return { urls, secret, ttlMs };
 }
 
+/** C4: the operator's forms, a JSON list of form definitions (README "Shared forms"). */
+function readForms(path: string): FormDefinition[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`JOINUS_FORMS_FILE: cannot read ${path} as JSON (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  const parsed = catalogSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`JOINUS_FORMS_FILE: ${issue.path.join('.') || 'the list'}: ${issue.message}`);
+  }
+  return parsed.data;
+}

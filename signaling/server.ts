@@ -25,6 +25,8 @@ import type { Clock, RandomBytes } from './core/clock';
 import { fail, type Result } from './core/result';
 import { turnCredential, type TurnConfig } from './core/turn';
 import { checkFraming } from './frame-check';
+import { builtInForms } from '../features/forms/catalog';
+import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
 import type { Store } from './store/types';
 
@@ -64,6 +66,8 @@ export interface SignalingOptions {
    * `unknown`, shown in a frame with "open in a new tab" beside it. @default true
    */
   frameCheck?: boolean;
+  /** C4: the forms handed to every admitted participant. @default the built-in catalog */
+  forms?: FormDefinition[];
 }
 
 interface Attachment {
@@ -210,6 +214,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   /** C3 frame checks an agent may make (each is a request from this server to some site). */
   const pageChecks = new RateLimiterMemory({ keyPrefix: 'page-check', points: 30, duration: windowSec });
   const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
+  const forms = opts.forms ?? builtInForms;
 
   async function joinBlocked(address: string): Promise<ProtocolError | null> {
     const [mine, all] = await Promise.all([perClient.get(address), total.get('all')]);
@@ -486,6 +491,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           iceServers,
           iceTransportPolicy: opts.iceTransportPolicy ?? 'all',
           ...(a.role === 'agent' ? { handles: await core.reservedHandles(a.sessionId) } : {}),
+          forms,
         },
       };
     });

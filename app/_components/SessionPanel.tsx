@@ -1,6 +1,6 @@
 'use client';
 /**
- * The collaboration view every participant sees: the work area (pushed page, C3), the chat (C1),
+ * The collaboration view every participant sees: the work area (shared form, C4; pushed page, C3), the chat (C1),
  * the participants (C2) and the downloads (C6). On a desktop all at once; on a phone one at a time
  * through tabs that mark where something new happened. Each part reads only its own part of the
  * document (features/*). The agent's console adds its controls through `toolbar`, `pushPage`
@@ -14,6 +14,8 @@ import { ParticipantList } from '@/features/participants/ParticipantList';
 import { useParticipants, type ParticipantView } from '@/features/participants/useParticipants';
 import { PushedPage, PushPageControls } from '@/features/page-push/PushedPage';
 import { usePagePush } from '@/features/page-push/usePagePush';
+import { SharedForms, ShareFormControls } from '@/features/forms/SharedForm';
+import { useForms } from '@/features/forms/useForms';
 import type { SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
 
 function download(filename: string, type: string, body: string) {
@@ -55,9 +57,10 @@ function usePhone(): boolean {
   return useSyncExternalStore(subscribeMedia, () => window.matchMedia(PHONE_QUERY).matches, () => false);
 }
 
-type Tab = 'chat' | 'page' | 'people';
+type Tab = 'chat' | 'form' | 'page' | 'people';
 const tabs: { id: Tab; label: string }[] = [
   { id: 'chat', label: 'Chat' },
+  { id: 'form', label: 'Form' },
   { id: 'page', label: 'Page' },
   { id: 'people', label: 'People' },
 ];
@@ -66,7 +69,7 @@ const tabs: { id: Tab; label: string }[] = [
 function useNewMarks(phone: boolean, tab: Tab, keys: Record<Tab, string>): Set<Tab> {
   const [marks, setMarks] = useState<Set<Tab>>(new Set());
   const seen = useRef(keys);
-  const serial = `${keys.chat}|${keys.page}|${keys.people}`;
+  const serial = tabs.map((t) => keys[t.id]).join('|');
   useEffect(() => {
     const changed = tabs.map((t) => t.id).filter((t) => seen.current[t] !== keys[t]);
     seen.current = keys;
@@ -89,6 +92,7 @@ export function SessionPanel({
   toolbar,
   localNotes,
   pushPage,
+  shareForm,
   participantAction,
   canExportJson,
 }: {
@@ -99,26 +103,32 @@ export function SessionPanel({
   localNotes?: ReactNode;
   /** The agent's push controls are open (Options ▸ Push page); `onClose` hides them. */
   pushPage?: { open: boolean; onClose: () => void };
+  /** The agent's share-form controls are open (Options ▸ Share form). */
+  shareForm?: { open: boolean; onClose: () => void };
   participantAction?: (p: ParticipantView) => ReactNode;
   canExportJson?: boolean;
 }) {
   const transcript = useTranscript(conn);
   const pages = usePagePush(conn);
+  const forms = useForms(conn, snap);
   const participants = useParticipants(conn, snap);
   const phone = usePhone();
   const [tab, setTab] = useState<Tab>('chat');
   const marks = useNewMarks(phone, tab, {
     chat: String(transcript.length),
     page: pages.current?.id ?? '',
+    form: `${forms.open?.instance.instanceId ?? ''}:${forms.last?.instanceId ?? ''}:${forms.last?.delivery?.state ?? ''}`,
     people: participants.map((p) => `${p.participantId}:${p.gone ?? ''}`).join(','),
   });
-  // The agent opened Options ▸ Push page: show where it happens.
+  // The agent opened Options ▸ Push page or Share form: show where it happens.
   const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
   const pushOpen = live && pushPage?.open === true;
-  const [lastPushOpen, setLastPushOpen] = useState(pushOpen);
-  if (pushOpen !== lastPushOpen) {
-    setLastPushOpen(pushOpen);
-    if (pushOpen) setTab('page');
+  const shareOpen = live && shareForm?.open === true;
+  const [lastOpen, setLastOpen] = useState({ pushOpen, shareOpen });
+  if (pushOpen !== lastOpen.pushOpen || shareOpen !== lastOpen.shareOpen) {
+    setLastOpen({ pushOpen, shareOpen });
+    if (pushOpen && !lastOpen.pushOpen) setTab('page');
+    if (shareOpen && !lastOpen.shareOpen) setTab('form');
   }
 
   const fileBase = `join-us-transcript-${snap.sessionId.slice(0, 8)}`;
@@ -157,45 +167,59 @@ export function SessionPanel({
         ))}
       </div>
       <div className="session-layout" data-tab={tab}>
-        <div className="part part-page" id="part-page">
-          <PushedPage
-            state={pages}
-            isAgent={isAgent}
-            controls={pushOpen && pushPage ? <PushPageControls state={pages} onDone={pushPage.onClose} /> : null}
-          />
+        <div className="work">
+          <div className={`part part-form${forms.open ? ' active' : ''}`} id="part-form">
+            <SharedForms
+              state={forms}
+              isAgent={isAgent}
+              isPoster={snap.me?.role === 'customer'}
+              controls={shareOpen && shareForm ? <ShareFormControls state={forms} onDone={shareForm.onClose} /> : null}
+            />
+          </div>
+          <div className="part part-page" id="part-page">
+            <PushedPage
+              state={pages}
+              isAgent={isAgent}
+              controls={pushOpen && pushPage ? <PushPageControls state={pages} onDone={pushPage.onClose} /> : null}
+            />
+          </div>
         </div>
-        <section className="part part-chat card" id="part-chat" aria-label="Chat">
-          <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
-        </section>
-        <div className="part part-people side" id="part-people">
-          <ParticipantList participants={participants} action={participantAction} />
-          <section className="card stack">
-            <h3>Transcript</h3>
-            <button
-              type="button"
-              className="secondary"
-              onClick={() => download(`${fileBase}.txt`, 'text/plain;charset=utf-8', transcriptText({ title, endedNote }, transcript))}
-            >
-              Download transcript
-            </button>
-            {canExportJson ? (
+        <div className="aside">
+          <section className="part part-chat card" id="part-chat" aria-label="Chat">
+            <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
+          </section>
+          <div className="part part-people side" id="part-people">
+            <ParticipantList participants={participants} action={participantAction} />
+            <section className="card stack">
+              <h3>Transcript</h3>
               <button
                 type="button"
                 className="secondary"
-                onClick={() =>
-                  download(
-                    `${fileBase}.json`,
-                    'application/json',
-                    transcriptJson({ sessionId: snap.sessionId, title }, transcript, participants.map(stripView), {
-                      pagesPushed: pages.pushes.map(({ url, at, byName }) => ({ url, at, by: byName })),
-                    }),
-                  )
-                }
+                onClick={() => download(`${fileBase}.txt`, 'text/plain;charset=utf-8', transcriptText({ title, endedNote }, transcript))}
               >
-                Export JSON
+                Download transcript
               </button>
-            ) : null}
-          </section>
+              {canExportJson ? (
+                <button
+                  type="button"
+                  className="secondary"
+                  onClick={() =>
+                    download(
+                      `${fileBase}.json`,
+                      'application/json',
+                      transcriptJson({ sessionId: snap.sessionId, title }, transcript, participants.map(stripView), {
+                        pagesPushed: pages.pushes.map(({ url, at, byName }) => ({ url, at, by: byName })),
+                        // Masked fields as the document holds them: masked.
+                        formsSubmitted: forms.submitted.map((f) => ({ form: f.title, submittedAt: f.endedAt, by: f.endedByName, result: f.result })),
+                      }),
+                    )
+                  }
+                >
+                  Export JSON
+                </button>
+              ) : null}
+            </section>
+          </div>
         </div>
       </div>
     </section>

@@ -1,10 +1,11 @@
 'use client';
-/** One of the agent's sessions: transcript and presence, Options (Join Us, Push page, End session), moderation. */
+/** One of the agent's sessions: transcript and presence, Options (Join Us, Push page, Share form, End session), moderation. */
 import { useState } from 'react';
 import type { AgentSessionSummary, ReservedHandle } from '@/lib/protocol';
 import { request, type ClientSocket } from '@/lib/client/socket';
 import type { SessionConnection } from '@/lib/client/session-connection';
 import { SessionPanel } from '../_components/SessionPanel';
+import { ToolPanel } from '../_components/ToolPanel';
 import { useNow, useSessionSnapshot } from '../_components/hooks';
 
 export function AgentSessionView({
@@ -21,6 +22,7 @@ export function AgentSessionView({
   const snap = useSessionSnapshot(conn);
   const [joinUsOpen, setJoinUsOpen] = useState(false);
   const [pushOpen, setPushOpen] = useState(false);
+  const [shareOpen, setShareOpen] = useState(false);
   const [error, setError] = useState<string | null>(null);
   if (!snap) return null;
   const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
@@ -30,6 +32,7 @@ export function AgentSessionView({
     setError(null);
     if (value === 'join-us') setJoinUsOpen(true);
     if (value === 'push-page') setPushOpen(true);
+    if (value === 'share-form') setShareOpen(true);
     if (value === 'end') {
       const r = await conn.end();
       if (!r.ok) setError(r.error.message);
@@ -50,6 +53,7 @@ export function AgentSessionView({
         </option>
         <option value="join-us">Join Us</option>
         <option value="push-page">Push page</option>
+        <option value="share-form">Share form</option>
         <option value="end">End session</option>
       </select>
     </label>
@@ -76,6 +80,7 @@ export function AgentSessionView({
         toolbar={toolbar}
         canExportJson
         pushPage={{ open: pushOpen, onClose: () => setPushOpen(false) }}
+        shareForm={{ open: shareOpen, onClose: () => setShareOpen(false) }}
         localNotes={
           joinUsOpen && live ? (
             <div className="sys help">
@@ -174,13 +179,7 @@ function JoinUsControls({
   };
 
   return (
-    <section className="joinus-panel stack" aria-label="Join Us">
-      <div className="row" style={{ justifyContent: 'space-between' }}>
-        <h3 style={{ margin: 0 }}>Join Us: invite a third party</h3>
-        <button type="button" className="ghost small" onClick={onDone}>
-          Hide
-        </button>
-      </div>
+    <ToolPanel label="Join Us" title="Join Us: invite a third party" onHide={onDone}>
       <form
         className="row"
         onSubmit={(e) => {
@@ -238,7 +237,7 @@ function JoinUsControls({
           </ul>
         </div>
       ) : null}
-    </section>
+    </ToolPanel>
   );
 }
 

@@ -6,6 +6,7 @@
  * (Options ▸ Push page) and the history of pushed pages here.
  */
 import { useState, type ReactNode } from 'react';
+import { ToolPanel } from '@/app/_components/ToolPanel';
 import type { PagePush } from './doc';
 import type { PagePushState } from './usePagePush';
 
@@ -135,13 +136,7 @@ export function PushPageControls({ state, onDone }: { state: PagePushState; onDo
   };
 
   return (
-    <div className="joinus-panel stack" aria-label="Push page" role="group">
-      <div className="row" style={{ justifyContent: 'space-between' }}>
-        <strong>Push a page to everyone</strong>
-        <button type="button" className="ghost small" onClick={onDone}>
-          Hide
-        </button>
-      </div>
+    <ToolPanel label="Push page" title="Push a page to everyone" onHide={onDone}>
       <form
         className="row"
         onSubmit={(e) => {
@@ -194,6 +189,6 @@ export function PushPageControls({ state, onDone }: { state: PagePushState; onDo
           </ul>
         </div>
       ) : null}
-    </div>
+    </ToolPanel>
   );
 }

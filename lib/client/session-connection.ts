@@ -491,6 +491,17 @@ export class SessionConnection {
     return request(this.socket, event, payload);
   }
 
+  /**
+   * A feature's field of our awareness state (what we are doing now, not the document): sent to the
+   * others at once, gone when we leave. Fields of the connection (ids, links, typing) are not a
+   * feature's to set.
+   */
+  setActivity(field: 'formField' | 'pointer', value: unknown): void {
+    if (!this.awareness.getLocalState()) return;
+    const before = this.awareness.getLocalState()?.[field];
+    if (JSON.stringify(before) !== JSON.stringify(value)) this.awareness.setLocalStateField(field, value);
+  }
+
   setTyping(typing: boolean): void {
     const state = this.awareness.getLocalState();
     if (state && state.typing !== typing) this.awareness.setLocalStateField('typing', typing);

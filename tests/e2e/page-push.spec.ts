@@ -30,7 +30,7 @@ import {
   typeAndPush,
   type Site,
 } from './support/collab';
-import { shoot } from './support/screens';
+import { shoot, shootPhoneTab } from './support/screens';
 
 let site: Site;
 test.beforeAll(async () => {
@@ -95,6 +95,7 @@ test('[C3] the agent pushes pages: everyone sees them, hostile addresses reach n
   await expect(statusWith(customer, `vic pushed a newer page: ${refusing}`)).toBeVisible();
   await expectFramed(customer, `Router guide ${tag}`);
   await shoot(nina, '22-guest-page-refuses-framing');
+  await shootPhoneTab(nina, 'Page', '22b-guest-page-tab');
   await shoot(customer, '23-customer-not-following');
 
   // A late joiner lands on the current page, with the pushes in its transcript.
@@ -123,4 +124,27 @@ test('[C3] the agent pushes pages: everyone sees them, hostile addresses reach n
   await expect(history.first()).toContainText(guide);
   await expect(history).toHaveCount(3);
   await shoot(agent, '24-agent-push-history');
+});
+
+test('[C3] on a phone, the Page tab marks a newly pushed page until it is looked at', async ({ open }) => {
+  const tag = uid();
+  const customerName = `Ivo ${tag}`;
+  const agent = await open('agent');
+  const customer = await open('customer', { viewport: { width: 390, height: 844 } });
+  await signInAgent(agent, 'vic');
+  await startSession(agent, customer, customerName);
+  const pageTab = customer.getByRole('tab', { name: /^Page/ });
+  await expect(customer.getByRole('tab', { name: 'Chat' })).toHaveAttribute('aria-selected', 'true');
+  await expect(pageTab).toHaveAccessibleName('Page');
+
+  const guide = site.url(`/open/Phone%20guide%20${tag}`);
+  await openPushPage(agent);
+  await typeAndPush(agent, guide);
+  await expect(pageTab).toHaveAccessibleName('Page (new)');
+  // The pushed page is in the Page tab, not shown while Chat is.
+  await expect(pushedPage(customer)).toBeHidden();
+  await pageTab.click();
+  await expectFramed(customer, `Phone guide ${tag}`);
+  await expect(pageTab).toHaveAccessibleName('Page');
+  await shoot(customer, '24b-customer-phone-page-tab');
 });

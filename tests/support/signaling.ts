@@ -6,6 +6,7 @@
  * instead of sleeping. Everything a test opens is closed by the `afterEach` registered below, so a
  * failing test cannot leak a server or a socket into the next one.
  */
+import type { FormDefinition } from '../../features/forms/schema';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -87,6 +88,8 @@ export interface HarnessOptions<C extends ClockKind = 'fake'> {
   iceTransportPolicy?: IceTransportPolicy;
   /** C3: ask pushed pages' sites whether they may be framed. @default true (the product default) */
   frameCheck?: boolean;
+  /** C4: the form catalog handed out on attach. @default the built-in forms */
+  forms?: FormDefinition[];
   /**
    * The server's own sweep timer. With the fake clock it is pushed out of the way (an hour) so the
    * test decides when a sweep happens; with the system clock it runs at the product default.
@@ -141,6 +144,7 @@ export async function startSignaling<C extends ClockKind = 'fake'>(
     joinRateLimits: { ...defaultJoinRateLimits, ...options.joinRateLimits },
     eventsPerSecond: options.eventsPerSecond,
     frameCheck: options.frameCheck ?? true,
+    ...(options.forms ? { forms: options.forms } : {}),
     sweepIntervalMs: options.sweepIntervalMs ?? (fake ? 60 * 60_000 : 1_000),
   });
   await new Promise<void>((resolve, reject) => {

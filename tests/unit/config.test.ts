@@ -1,6 +1,10 @@
 /** signaling/config.ts: every environment variable, its default, and a clear error for bad values. */
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, parseAgents } from '../../signaling/config';
+import { builtInForms } from '../../features/forms/catalog';
 
 /** An environment with just these variables (Next's types make NODE_ENV required on ProcessEnv). */
 const load = (vars: Record<string, string>) => loadConfig(vars as NodeJS.ProcessEnv);
@@ -18,6 +22,7 @@ describe('loadConfig', () => {
       turn: null,
       iceTransportPolicy: 'all',
       frameCheck: true,
+      forms: builtInForms,
       redisUrl: null,
       logLevel: 'info',
     });
@@ -60,6 +65,7 @@ describe('loadConfig', () => {
       },
       iceTransportPolicy: 'relay',
       frameCheck: false,
+      forms: builtInForms,
       redisUrl: 'redis://localhost:6379',
       logLevel: 'debug',
     });
@@ -235,5 +241,33 @@ describe('parseAgents', () => {
   it('refuses a list that names no agent', () => {
     expect(() => parseAgents('')).toThrow('JOINUS_AGENTS is set but names no agent.');
     expect(() => parseAgents(' , ,')).toThrow('JOINUS_AGENTS is set but names no agent.');
+  });
+});
+
+describe('JOINUS_FORMS_FILE', () => {
+  const file = (body: string) => {
+    const path = join(mkdtempSync(join(tmpdir(), 'joinus-forms-')), 'forms.json');
+    writeFileSync(path, body);
+    return path;
+  };
+
+  it("[C4] adds the operator's forms to the built-in ones (same id: the operator's)", () => {
+    const path = file(
+      JSON.stringify([
+        { id: 'warranty', title: 'Warranty claim', fields: [{ id: 'serial', label: 'Serial number', required: true }] },
+        { id: 'payment-details', title: 'Payment details', fields: [{ id: 'card', label: 'Card number', type: 'card-number', editableBy: ['customer'], masked: { showLast: 4 } }], submitTo: 'https://pay.example.com/results' },
+      ]),
+    );
+    const c = load({ JOINUS_FORMS_FILE: path });
+    expect(c.forms.map((f) => f.title)).toEqual(['Contact details', 'Address change', 'Payment details', 'Warranty claim']);
+    expect(c.forms.find((f) => f.id === 'payment-details')?.submitTo).toBe('https://pay.example.com/results');
+  });
+
+  it('[C4] refuses a file that is missing, not JSON, or not a list of valid forms, saying where', () => {
+    expect(() => load({ JOINUS_FORMS_FILE: '/nonexistent/forms.json' })).toThrow(/JOINUS_FORMS_FILE: cannot read/);
+    expect(() => load({ JOINUS_FORMS_FILE: file('{nope') })).toThrow(/JOINUS_FORMS_FILE: cannot read .* as JSON/);
+    expect(() => load({ JOINUS_FORMS_FILE: file(JSON.stringify([{ id: 'x', title: 'X', fields: [{ id: 'a', label: 'A', masked: {}, editableBy: ['agent', 'customer'] }] }])) })).toThrow(
+      /JOINUS_FORMS_FILE: 0\.fields\.0: a masked field is typed by exactly one role/,
+    );
   });
 });

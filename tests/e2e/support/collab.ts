@@ -125,3 +125,72 @@ export async function expectRefusedFraming(page: Page, url: string): Promise<voi
   await expect(region.getByRole('link', { name: `Open ${new URL(url).host} in a new tab` })).toHaveAttribute('href', url);
   await expect(region.locator('iframe')).toHaveCount(0);
 }
+
+// ------------------------------------------------------------------------------------------ forms
+
+export const sharedForm = (page: Page) => page.getByRole('form', { name: 'Shared form' });
+export const formsRegion = (page: Page) => page.getByRole('region', { name: 'Forms' });
+export const formField = (page: Page, label: string) => sharedForm(page).getByRole('textbox', { name: label, exact: true });
+
+export async function shareForm(agent: Page, title: string): Promise<void> {
+  await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: 'Share form' });
+  await agent.getByRole('combobox', { name: 'Form', exact: true }).selectOption({ label: title });
+  await agent.getByRole('button', { name: 'Share', exact: true }).click();
+  await expect(sharedForm(agent)).toContainText(title);
+}
+
+/** Everything a page shows, input values included (innerText leaves those out). */
+export async function visibleContent(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const values = [...document.querySelectorAll('input, textarea')].map((e) => (e as HTMLInputElement).value);
+    return `${document.body.innerText}\n${values.join('\n')}`;
+  });
+}
+
+export interface Endpoint {
+  url: string;
+  /** Bodies posted so far, with the Origin header they came with. */
+  posts: { origin: string | undefined; body: unknown }[];
+  /** Answer the next N posts with 503. */
+  failNext(n: number): void;
+  close(): Promise<void>;
+}
+
+/** The operator's own system, receiving form results (CORS allows any origin, as it must here). */
+export async function startEndpoint(): Promise<Endpoint> {
+  const posts: Endpoint['posts'] = [];
+  let failures = 0;
+  const server = createServer((req, res) => {
+    const cors = {
+      'access-control-allow-origin': '*',
+      'access-control-allow-methods': 'POST',
+      'access-control-allow-headers': 'content-type',
+    };
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, cors);
+      return res.end();
+    }
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      if (failures > 0) {
+        failures--;
+        res.writeHead(503, cors);
+        return res.end();
+      }
+      posts.push({ origin: req.headers.origin, body: JSON.parse(raw) as unknown });
+      res.writeHead(200, { ...cors, 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/form-results`,
+    posts,
+    failNext: (n) => {
+      failures = n;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -31,6 +31,7 @@ export const AGENTS = [
   'tara', // turn: relay-only mode through coturn
   'uma', // turn: a relay that refuses
   'vic', // page-push: C3 pushes, follow, late joiner, history
+  'wes', // forms: C4 shared forms, masking, submit to the operator's endpoint
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

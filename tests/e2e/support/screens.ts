@@ -19,3 +19,13 @@ export async function shoot(page: Page, name: string): Promise<void> {
   }
   await page.setViewportSize(widths[0].size);
 }
+
+/** A phone-width screenshot of one part of the session view (its tab chosen first). */
+export async function shootPhoneTab(page: Page, tab: 'Chat' | 'Form' | 'Page' | 'People', name: string): Promise<void> {
+  await mkdir(screensDir, { recursive: true });
+  await page.setViewportSize(widths[1].size);
+  await page.getByRole('tab', { name: new RegExp(`^${tab}`) }).click();
+  await page.screenshot({ path: `${screensDir}/${name}-phone.png`, fullPage: true, animations: 'disabled', caret: 'hide' });
+  await page.getByRole('tab', { name: /^Chat/ }).click();
+  await page.setViewportSize(widths[0].size);
+}
