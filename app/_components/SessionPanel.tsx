@@ -1,12 +1,13 @@
 'use client';
 /**
- * The collaboration view every participant sees: the work area (shared form, C4; pushed page, C3), the chat (C1),
+ * The collaboration view every participant sees: the work area (shared form, C4; pushed page, C3;
+ * drawing and pointers, C5), the chat (C1),
  * the participants (C2) and the downloads (C6). On a desktop all at once; on a phone one at a time
  * through tabs that mark where something new happened. Each part reads only its own part of the
  * document (features/*). The agent's console adds its controls through `toolbar`, `pushPage`
  * (Options ▸ Push page) and `participantAction`.
  */
-import { useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { transcriptJson, transcriptText } from '@/features/transcript/doc';
 import { Chat } from '@/features/transcript/Chat';
 import { useTranscript } from '@/features/transcript/useTranscript';
@@ -16,6 +17,9 @@ import { PushedPage, PushPageControls } from '@/features/page-push/PushedPage';
 import { usePagePush } from '@/features/page-push/usePagePush';
 import { SharedForms, ShareFormControls } from '@/features/forms/SharedForm';
 import { useForms } from '@/features/forms/useForms';
+import { SharedDrawing } from '@/features/drawing/SharedDrawing';
+import { useDrawing } from '@/features/drawing/useDrawing';
+import { colourAt } from '@/features/participants/colours';
 import type { SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
 
 function download(filename: string, type: string, body: string) {
@@ -57,11 +61,12 @@ function usePhone(): boolean {
   return useSyncExternalStore(subscribeMedia, () => window.matchMedia(PHONE_QUERY).matches, () => false);
 }
 
-type Tab = 'chat' | 'form' | 'page' | 'people';
+type Tab = 'chat' | 'form' | 'page' | 'drawing' | 'people';
 const tabs: { id: Tab; label: string }[] = [
   { id: 'chat', label: 'Chat' },
   { id: 'form', label: 'Form' },
   { id: 'page', label: 'Page' },
+  { id: 'drawing', label: 'Drawing' },
   { id: 'people', label: 'People' },
 ];
 
@@ -112,11 +117,18 @@ export function SessionPanel({
   const pages = usePagePush(conn);
   const forms = useForms(conn, snap);
   const participants = useParticipants(conn, snap);
+  // C5: colours by joining order, the same on every peer (features/participants/colours.ts).
+  const order = participants.map((p) => p.participantId).join(' ');
+  const colours = useMemo(() => new Map(order.split(' ').map((id, i) => [id, colourAt(i)])), [order]);
+  const colourOf = useCallback((id: string) => colours.get(id)?.hex ?? '#5b667a', [colours]);
+  const myColour = (snap.me && colours.get(snap.me.participantId)) || colourAt(0);
+  const drawing = useDrawing(conn, snap, myColour.hex);
   const phone = usePhone();
   const [tab, setTab] = useState<Tab>('chat');
   const marks = useNewMarks(phone, tab, {
     chat: String(transcript.length),
     page: pages.current?.id ?? '',
+    drawing: String(drawing.strokes.length),
     form: `${forms.open?.instance.instanceId ?? ''}:${forms.last?.instanceId ?? ''}:${forms.last?.delivery?.state ?? ''}`,
     people: participants.map((p) => `${p.participantId}:${p.gone ?? ''}`).join(','),
   });
@@ -183,13 +195,16 @@ export function SessionPanel({
               controls={pushOpen && pushPage ? <PushPageControls state={pages} onDone={pushPage.onClose} /> : null}
             />
           </div>
+          <div className="part part-drawing" id="part-drawing">
+            <SharedDrawing state={drawing} isAgent={isAgent} myColour={myColour} colourOf={colourOf} disabled={!live} />
+          </div>
         </div>
         <div className="aside">
           <section className="part part-chat card" id="part-chat" aria-label="Chat">
             <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
           </section>
           <div className="part part-people side" id="part-people">
-            <ParticipantList participants={participants} action={participantAction} />
+            <ParticipantList participants={participants} colours={colours} action={participantAction} />
             <section className="card stack">
               <h3>Transcript</h3>
               <button

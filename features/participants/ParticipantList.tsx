@@ -2,6 +2,7 @@
 /** C2: list "Participants": role, presence, typing; the agent's per-person actions (Remove). */
 import type { ReactNode } from 'react';
 import type { Presence } from '../../lib/client/connection-state';
+import type { Colour } from './colours';
 import { roleLabel } from './doc';
 import type { ParticipantView } from './useParticipants';
 
@@ -15,9 +16,12 @@ const presenceLabel: Record<Presence, string> = {
 
 export function ParticipantList({
   participants,
+  colours,
   action,
 }: {
   participants: ParticipantView[];
+  /** C5: each participant's colour (pointer and strokes). */
+  colours?: ReadonlyMap<string, Colour>;
   action?: (p: ParticipantView) => ReactNode;
 }) {
   return (
@@ -28,6 +32,14 @@ export function ParticipantList({
           <li key={p.participantId}>
             <div>
               <div className="person-name">
+                {colours?.get(p.participantId) ? (
+                  <span
+                    className="swatch"
+                    style={{ background: colours.get(p.participantId)!.hex }}
+                    role="img"
+                    aria-label={`colour ${colours.get(p.participantId)!.name}`}
+                  />
+                ) : null}
                 {p.name}
                 {p.isMe ? ' (you)' : ''}
               </div>

@@ -194,3 +194,34 @@ export async function startEndpoint(): Promise<Endpoint> {
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+// ------------------------------------------------------------------------------------------ drawing
+
+export const drawingRegion = (page: Page) => page.getByRole('region', { name: 'Shared drawing' });
+export const strokes = (page: Page) => drawingRegion(page).getByRole('img', { name: /^Drawing: / }).locator('path');
+export const drawSurface = (page: Page) => drawingRegion(page).getByTestId('drawing-surface');
+
+/** Moves the mouse along points given as fractions of the surface (0–1), pressed or not. */
+export async function trace(page: Page, points: [number, number][], pressed: boolean): Promise<void> {
+  const box = await drawSurface(page).boundingBox();
+  if (!box) throw new Error('the drawing surface is not on screen');
+  const at = ([fx, fy]: [number, number]) => [box.x + fx * box.width, box.y + fy * box.height] as const;
+  await page.mouse.move(...at(points[0]!));
+  if (pressed) await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(...at(p), { steps: 5 });
+  if (pressed) await page.mouse.up();
+}
+
+/** Each stroke's bounding box as fractions of the surface (from the SVG, in surface units). */
+export async function strokeBoxes(page: Page): Promise<{ x0: number; y0: number; x1: number; y1: number; colour: string }[]> {
+  return strokes(page).evaluateAll((paths) => {
+    const svg = (paths[0] as SVGPathElement | undefined)?.ownerSVGElement;
+    const vb = svg?.viewBox.baseVal;
+    return paths.map((p) => {
+      const b = (p as SVGPathElement).getBBox();
+      const w = vb?.width ?? 1;
+      const h = vb?.height ?? 1;
+      return { x0: b.x / w, y0: b.y / h, x1: (b.x + b.width) / w, y1: (b.y + b.height) / h, colour: p.getAttribute('stroke') ?? '' };
+    });
+  });
+}

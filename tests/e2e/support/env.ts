@@ -32,6 +32,7 @@ export const AGENTS = [
   'uma', // turn: a relay that refuses
   'vic', // page-push: C3 pushes, follow, late joiner, history
   'wes', // forms: C4 shared forms, masking, submit to the operator's endpoint
+  'xena', // drawing: C5 strokes, pointers, undo, clear
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

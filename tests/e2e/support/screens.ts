@@ -21,7 +21,7 @@ export async function shoot(page: Page, name: string): Promise<void> {
 }
 
 /** A phone-width screenshot of one part of the session view (its tab chosen first). */
-export async function shootPhoneTab(page: Page, tab: 'Chat' | 'Form' | 'Page' | 'People', name: string): Promise<void> {
+export async function shootPhoneTab(page: Page, tab: 'Chat' | 'Form' | 'Page' | 'Drawing' | 'People', name: string): Promise<void> {
   await mkdir(screensDir, { recursive: true });
   await page.setViewportSize(widths[1].size);
   await page.getByRole('tab', { name: new RegExp(`^${tab}`) }).click();
