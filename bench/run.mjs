@@ -10,7 +10,9 @@
 //      joiner's page fresh (its first peer connection) and warm (it has connected before);
 //   c. provider level, a late joiner to a ~4 MB document, ours vs stock;
 //   d. provider level, fan-out: one message to every other peer in a session of six, fully connected
-//      and with one pair that cannot connect (bench/fanout.mjs).
+//      and with one pair that cannot connect (bench/fanout.mjs);
+//   e. the product, a late joiner to a ~5 MB session: a long transcript and a heavy drawing
+//      (bench/large-session.mjs): click → all on screen, progress shown, longest main-thread task.
 // a and b run in interleaved rounds; a time budget cuts rounds short on a slow machine (n is shown).
 //
 // Environment (all optional): BENCH_REPS (default 15), BENCH_LARGE_REPS (default 5),
@@ -24,20 +26,22 @@ import { cleanup, launchBrowser, sleep, summarize } from './harness.mjs';
 import { openPair, startProviderRig } from './providers.mjs';
 import { buildIfStale, joinOnce, openGuest, openSession, startProduct } from './product.mjs';
 import { measureFanout } from './fanout.mjs';
+import { joinLarge, prepareLargeSession } from './large-session.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const appDir = process.env.BENCH_APP_DIR ?? root;
 const REPS = Number(process.env.BENCH_REPS ?? 15);
 const FANOUT_MESSAGES = Number(process.env.BENCH_FANOUT_MESSAGES ?? 100);
 const LARGE_REPS = Number(process.env.BENCH_LARGE_REPS ?? 5);
+const SESSION_REPS = Number(process.env.BENCH_SESSION_REPS ?? 3);
 const STOCK_LARGE_TIMEOUT_MS = Number(process.env.BENCH_STOCK_LARGE_TIMEOUT_MS ?? 20_000);
 const SMALL = { entries: 1, entryChars: 40, timeoutMs: 15_000 };
 /** 1,000 chat messages of 4,000 characters (C1's cap): about 4 MB as one Yjs update. */
 const LARGE = { entries: Number(process.env.BENCH_LARGE_ENTRIES ?? 1000), entryChars: 4000 };
 /** Hard limit for the whole run, build included. */
-const BUDGET_MS = 360_000;
-/** What the fan-out and large-document runs (stock's timeout included) and cleanup need at the end. */
-const LARGE_RESERVE_MS = 135_000;
+const BUDGET_MS = 480_000;
+/** What the fan-out, large-document and large-session runs (stock's timeout included) and cleanup need at the end. */
+const LARGE_RESERVE_MS = 235_000;
 
 const started = Date.now();
 /** Leave this much of the budget for the large-document runs and cleanup. */
@@ -188,7 +192,7 @@ async function main() {
   const quietBy = Date.now() + 5000;
   while (Date.now() < quietBy && (await pairs.stock.senderStats()).maxMessageBytes < 256 * 1024) await sleep(100);
   for (let i = 0; i < LARGE_REPS; i++) {
-    if (timeShort(25_000)) {
+    if (timeShort(125_000)) {
       log(`providers: large document, time is short: ${i} of ${LARGE_REPS} repetitions of ours`);
       break;
     }
@@ -227,6 +231,33 @@ async function main() {
       samples: large.stock.map(slim),
     },
   };
+  // e. The product, a late joiner to a large session.
+  log(`product: large session (long transcript + heavy drawing), ${SESSION_REPS} late joiners`);
+  const bigSession = await prepareLargeSession(browser, product);
+  const bigJoins = [];
+  for (let i = 0; i < SESSION_REPS; i++) {
+    if (timeShort(20_000)) {
+      log(`product: large session, time is short: ${i} of ${SESSION_REPS} joins`);
+      break;
+    }
+    try {
+      bigJoins.push(await joinLarge(browser, product, bigSession, i));
+    } catch (err) {
+      bigJoins.push(failure(err));
+    }
+  }
+  await bigSession.session.close();
+  results.largeSession = {
+    what: `real server and pages; ${bigSession.seed.messages} transcript entries of ~3,900 characters and ${bigSession.seed.strokes} strokes of 300 points; a guest joins`,
+    documentBytes: bigSession.seed.update.byteLength,
+    clickToCompleteMs: summarize(bigJoins.map((j) => j.clickToCompleteMs)),
+    firstProgressMs: summarize(bigJoins.map((j) => j.firstProgressMs)),
+    progressUpdates: summarize(bigJoins.map((j) => j.progressUpdates)),
+    longestTaskMs: summarize(bigJoins.map((j) => j.longestTaskMs)),
+    longTasksTotalMs: summarize(bigJoins.map((j) => j.longTasksTotalMs)),
+    samples: bigJoins,
+  };
+
   results.machine.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.durationMs = Date.now() - started;
 
@@ -244,6 +275,7 @@ async function main() {
     results.large.ours.contentMs,
     results.fanout.fullMesh.reachMs,
     results.fanout.onePairBlocked.fromBlockedPairMs,
+    results.largeSession.clickToCompleteMs,
   ].some((s) => s.n === 0);
   if (empty) throw new Error('a scenario produced no successful sample; see .bench/results.json');
 }
@@ -290,6 +322,11 @@ function printTable(r) {
   row('   full mesh', r.fanout.fullMesh.reachMs, p99(r.fanout.fullMesh.reachMs));
   row('   one pair blocked: every message', r.fanout.onePairBlocked.reachMs, p99(r.fanout.onePairBlocked.reachMs));
   row('   one pair blocked: from the blocked pair', r.fanout.onePairBlocked.fromBlockedPairMs, `${p99(r.fanout.onePairBlocked.fromBlockedPairMs)}; forwarded by the other four`);
+  const ls = r.largeSession;
+  rows.push([`e. PRODUCT, late joiner to a ${mb(ls.documentBytes)} session (transcript + drawing)`]);
+  row('   Join Us click → last entry and every stroke on screen', ls.clickToCompleteMs);
+  row('   Join Us click → first "receiving … MB" shown', ls.firstProgressMs, `progress updates: median ${ls.progressUpdates.median}`);
+  row('   longest main-thread task meanwhile', ls.longestTaskMs, `all long tasks: median ${ls.longTasksTotalMs.median} ms`);
   const head = ['ms', 'n', 'min', 'median', 'p90', 'max', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.filter((x) => x.length > 1).map((x) => String(x[i] ?? '').length)));
   widths[6] = 0;

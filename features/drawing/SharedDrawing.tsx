@@ -4,7 +4,7 @@
  * its name, "Undo" of one's own last stroke, "Clear drawing" for the agent. The surface keeps a 4:3
  * shape at every width, so a stroke lands on the same spot on a phone and on a desktop.
  */
-import { memo } from 'react';
+import { memo, useDeferredValue } from 'react';
 import { STROKE_WIDTHS, SURFACE_H, SURFACE_W, type Stroke } from './doc';
 import type { DrawingState } from './useDrawing';
 
@@ -31,7 +31,9 @@ export function SharedDrawing({
   colourOf: (participantId: string) => string;
   disabled: boolean;
 }) {
-  const { strokes, pointers, drawing } = state;
+  const { pointers, drawing } = state;
+  // Thousands of strokes arriving at once (a late joiner) render in the background, in slices.
+  const strokes = useDeferredValue(state.strokes);
   return (
     <section className="card stack drawing" aria-label="Shared drawing">
       <h3 style={{ margin: 0 }}>Shared drawing</h3>

@@ -5,6 +5,7 @@
  * for everyone but their typist. The agent submits or closes it; afterwards the last result stays in
  * view (masked), with whether the customer's browser delivered it to the form's endpoint.
  */
+import { clockTime } from '@/lib/ui/time';
 import { useState } from 'react';
 import { ToolPanel } from '@/app/_components/ToolPanel';
 import type { FieldDefinition } from './schema';
@@ -79,9 +80,6 @@ function Field({ state, field, formKey }: { state: FormsState; field: FieldDefin
   );
 }
 
-function time(at: number) {
-  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 export function SharedForms({ state, isAgent, isPoster, controls }: { state: FormsState; isAgent: boolean; isPoster: boolean; controls?: React.ReactNode }) {
   const [error, setError] = useState<string | null>(null);
@@ -104,7 +102,7 @@ export function SharedForms({ state, isAgent, isPoster, controls }: { state: For
           <div>
             <strong>{open.definition.title}</strong>
             <div className="hint">
-              Shared by {open.instance.sharedByName} · {time(open.instance.at)}
+              Shared by {open.instance.sharedByName} · {clockTime(open.instance.at)}
               {open.definition.description ? ` · ${open.definition.description}` : ''}
             </div>
           </div>
@@ -132,7 +130,7 @@ export function SharedForms({ state, isAgent, isPoster, controls }: { state: For
             <strong>{last.title}</strong>{' '}
             <span className="hint">
               {last.state === 'submitted' ? `submitted by ${last.endedByName ?? 'the agent'}` : `closed by ${last.endedByName ?? 'the agent'} without submitting`}
-              {last.endedAt ? ` · ${time(last.endedAt)}` : ''}
+              {last.endedAt ? ` · ${clockTime(last.endedAt)}` : ''}
             </span>
           </div>
           {last.result ? (

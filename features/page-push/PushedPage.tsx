@@ -5,14 +5,12 @@
  * the agent can stop following ("Follow pushed pages") and resume. The agent gets the push controls
  * (Options ▸ Push page) and the history of pushed pages here.
  */
+import { clockTime } from '@/lib/ui/time';
 import { useState, type ReactNode } from 'react';
 import { ToolPanel } from '@/app/_components/ToolPanel';
 import type { PagePush } from './doc';
 import type { PagePushState } from './usePagePush';
 
-function time(at: number) {
-  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
 
 /**
  * Scripts and forms run (most pages need them) but the page can never reach ours: it keeps its own
@@ -98,7 +96,7 @@ export function PushedPage({
               {shown.url}
             </span>
             <span className="hint">
-              {shown.byName} · {time(shown.at)}
+              {shown.byName} · {clockTime(shown.at)}
             </span>
             <NewTabLink url={shown.url} />
           </div>
@@ -173,7 +171,7 @@ export function PushPageControls({ state, onDone }: { state: PagePushState; onDo
             {state.history.map((p) => (
               <li key={p.id}>
                 <span className="page-address" title={p.url}>
-                  {p.url} <span className="hint">{time(p.at)}</span>
+                  {p.url} <span className="hint">{clockTime(p.at)}</span>
                 </span>
                 <button
                   type="button"

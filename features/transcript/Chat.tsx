@@ -1,6 +1,7 @@
 'use client';
 /** C1: the session transcript, who is typing, and the composer. */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { clockTime } from '@/lib/ui/time';
+import { memo, useDeferredValue, useEffect, useRef, useState, type ReactNode } from 'react';
 import { Limits } from '../../lib/protocol';
 import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
 import { roleLabel } from '../participants/doc';
@@ -9,14 +10,35 @@ import type { TranscriptEntry } from './doc';
 
 const TYPING_IDLE_MS = 3000;
 
-function time(at: number) {
-  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
+/**
+ * Entries rendered at first (the latest); earlier ones a click away. A session of thousands of long
+ * messages would otherwise put megabytes of text in the page at once and freeze it while it syncs.
+ */
+export const TRANSCRIPT_WINDOW = 150;
+
+
+const Entry = memo(function Entry({ e, mine, waiting }: { e: TranscriptEntry; mine: boolean; waiting: boolean }) {
+  return e.kind === 'chat' ? (
+    <div className={`msg${mine ? ' mine' : ''}`}>
+      <div className="meta">
+        <strong>{e.authorName}</strong>
+        <span>{roleLabel[e.role]}</span>
+        <time dateTime={new Date(e.at).toISOString()}>{clockTime(e.at)}</time>
+      </div>
+      <div className="text">{e.text}</div>
+      {waiting ? <div className="waiting">Waiting to be sent…</div> : null}
+    </div>
+  ) : (
+    <div className="sys">
+      {e.text} · <time dateTime={new Date(e.at).toISOString()}>{clockTime(e.at)}</time>
+    </div>
+  );
+});
 
 export function Chat({
   conn,
   snap,
-  transcript,
+  transcript: latest,
   participants,
   localNotes,
 }: {
@@ -28,6 +50,10 @@ export function Chat({
 }) {
   const [text, setText] = useState('');
   const [sendError, setSendError] = useState<string | null>(null);
+  // A big change (a late joiner's first sync) renders in the background, in slices, so the page keeps
+  // answering; a single new message renders at once as before.
+  const transcript = useDeferredValue(latest);
+  const [shown, setShown] = useState(TRANSCRIPT_WINDOW);
   const logRef = useRef<HTMLDivElement>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const live = snap.phase.kind === 'live' || snap.phase.kind === 'reconnecting';
@@ -63,28 +89,21 @@ export function Chat({
   };
 
   const typing = participants.filter((p) => p.typing && !p.isMe);
+  const hidden = Math.max(0, transcript.length - shown);
+  const visible = hidden > 0 ? transcript.slice(hidden) : transcript;
 
   return (
     <>
       <div className="transcript" role="log" aria-label="Session transcript" aria-live="polite" ref={logRef}>
         {transcript.length === 0 && !localNotes ? <p className="empty">No messages yet.</p> : null}
-        {transcript.map((e) =>
-          e.kind === 'chat' ? (
-            <div key={e.id} className={`msg${e.authorId === snap.me?.participantId ? ' mine' : ''}`}>
-              <div className="meta">
-                <strong>{e.authorName}</strong>
-                <span>{roleLabel[e.role]}</span>
-                <time dateTime={new Date(e.at).toISOString()}>{time(e.at)}</time>
-              </div>
-              <div className="text">{e.text}</div>
-              {snap.waiting.has(e.id) ? <div className="waiting">Waiting to be sent…</div> : null}
-            </div>
-          ) : (
-            <div key={e.id} className="sys">
-              {e.text} · <time dateTime={new Date(e.at).toISOString()}>{time(e.at)}</time>
-            </div>
-          ),
-        )}
+        {hidden > 0 ? (
+          <button type="button" className="ghost small earlier" onClick={() => setShown((n) => n + TRANSCRIPT_WINDOW)}>
+            Show {Math.min(hidden, TRANSCRIPT_WINDOW)} earlier entries ({hidden} not shown)
+          </button>
+        ) : null}
+        {visible.map((e) => (
+          <Entry key={e.id} e={e} mine={e.authorId === snap.me?.participantId} waiting={snap.waiting.has(e.id)} />
+        ))}
         {localNotes}
       </div>
       <div className="typing" aria-live="polite">

@@ -26,6 +26,8 @@ export interface ConnectionInput {
   synced: boolean;
   /** Our own messages that have not reached anyone yet. */
   waiting: number;
+  /** Bytes received so far of a large transfer still arriving (a late joiner's first sync). */
+  receivingBytes?: number;
 }
 
 export interface ConnectionView {
@@ -85,7 +87,9 @@ export function describeConnection(input: ConnectionInput): ConnectionView {
   if (phase === 'connecting') return { tone: 'warn', text: 'Connecting…', detail: '' };
 
   const through = relayed > 0 ? ` · ${relayed} through others` : '';
-  const syncing = !input.synced && reached > 0 ? ' · syncing…' : '';
+  const receiving = input.receivingBytes ?? 0;
+  const syncing =
+    receiving > 0 ? ` · receiving the session, ${(receiving / 1e6).toFixed(1)} MB so far…` : !input.synced && reached > 0 ? ' · syncing…' : '';
   const ofN = `${reached} of ${plural(n, 'participant')}`;
 
   if (!input.signaling) {

@@ -85,7 +85,7 @@ const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b
 const sameMap = (a: ReadonlyMap<string, boolean>, b: ReadonlyMap<string, boolean>) =>
   a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
 
-const emptyMesh: MeshStatus = { peers: [], connected: 0, known: 0, synced: false, confirmedClock: 0 };
+const emptyMesh: MeshStatus = { peers: [], connected: 0, known: 0, synced: false, confirmedClock: 0, receivingBytes: 0 };
 
 export class SessionConnection {
   readonly doc = new Y.Doc();
@@ -237,6 +237,7 @@ export class SessionConnection {
       others: othersFrom(mesh.peers, meId, (id) => nameOf.get(id)),
       synced: mesh.synced,
       waiting: waiting.size,
+      receivingBytes: mesh.receivingBytes,
     });
     const prev = this.snapshot;
     const same =

@@ -28,6 +28,11 @@ export class Reassembler {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Bytes of a message whose last frame has not arrived yet (progress of a large transfer). */
+  get pendingBytes(): number {
+    return this.size;
+  }
+
   /** Returns the whole message when its last frame arrives, otherwise null. Throws on abuse. */
   push(frame: Uint8Array): Uint8Array | null {
     if (frame.byteLength === 0) throw new Error('empty frame');

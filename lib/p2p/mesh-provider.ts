@@ -134,7 +134,15 @@ export interface MeshStatus {
    * one other peer. Compare with `Y.getState(doc.store, doc.clientID)` after a change.
    */
   confirmedClock: number;
+  /**
+   * Bytes received so far of large messages still arriving (a late joiner's first sync of a big
+   * session), in steps of PROGRESS_STEP_BYTES; 0 when none is.
+   */
+  receivingBytes: number;
 }
+
+/** Progress of a large incoming message is reported in steps this big (a status change each). */
+const PROGRESS_STEP_BYTES = 256 * 1024;
 
 class PeerConn {
   readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
@@ -149,6 +157,8 @@ class PeerConn {
   localCandidates = 0;
   relayError = false;
   lastResyncAskMs = Number.NEGATIVE_INFINITY;
+  /** The receiving progress last reported for this connection (PROGRESS_STEP_BYTES steps). */
+  reportedBytes = 0;
 
   constructor(
     readonly id: string,
@@ -238,7 +248,9 @@ export class MeshProvider {
       const link = direct ? 'direct' : reachable.has(peerId) ? 'relayed' : r.failure ? 'failed' : 'connecting';
       peers.push({ peerId, participantId: r.participantId, link, failure: direct ? null : r.failure });
     }
-    return { peers, connected, known: this.remotes.size, synced: this.synced, confirmedClock: this.confirmedClock };
+    let receivingBytes = 0;
+    for (const r of this.remotes.values()) receivingBytes += r.conn?.reportedBytes ?? 0;
+    return { peers, connected, known: this.remotes.size, synced: this.synced, confirmedClock: this.confirmedClock, receivingBytes };
   }
 
   onStatus(listener: Listener): () => void {
@@ -252,7 +264,7 @@ export class MeshProvider {
   private emitStatus(): void {
     if (this.listeners.size === 0) return;
     const s = this.status;
-    const key = `${s.synced}|${s.confirmedClock}|${s.peers.map((p) => `${p.peerId}:${p.participantId}:${p.link}:${p.failure}`).join(',')}`;
+    const key = `${s.synced}|${s.confirmedClock}|${s.receivingBytes}|${s.peers.map((p) => `${p.peerId}:${p.participantId}:${p.link}:${p.failure}`).join(',')}`;
     if (key === this.lastStatusKey) return;
     this.lastStatusKey = key;
     for (const l of this.listeners) l(s);
@@ -527,6 +539,11 @@ export class MeshProvider {
       if (!current()) return;
       try {
         const message = conn.reassembler.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        const progress = Math.floor(conn.reassembler.pendingBytes / PROGRESS_STEP_BYTES) * PROGRESS_STEP_BYTES;
+        if (progress !== conn.reportedBytes) {
+          conn.reportedBytes = progress;
+          this.emitStatus();
+        }
         if (message) this.receive(conn, message);
       } catch {
         // A peer that sends garbage is cut off; it may dial again with a clean slate.

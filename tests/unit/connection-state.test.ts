@@ -26,6 +26,13 @@ describe('describeConnection', () => {
     expect(say({ others: [other('Ann', 'direct')] }).text).toBe('Connected to 1 of 1 participant');
   });
 
+  it('[C1] a large session still arriving shows how much has come, not a frozen "syncing"', () => {
+    const others = [other('Ann', 'direct')];
+    expect(say({ others, synced: false }).text).toBe('Connected to 1 of 1 participant · syncing…');
+    expect(say({ others, synced: false, receivingBytes: 2_621_440 }).text).toBe('Connected to 1 of 1 participant · receiving the session, 2.6 MB so far…');
+    expect(say({ others, synced: true, receivingBytes: 0 }).text).toBe('Connected to 1 of 1 participant');
+  });
+
   it('[C9] says who is reached only through others', () => {
     expect(say({ others: [other('Ann', 'direct'), other('Bo', 'relayed')] })).toMatchObject({
       tone: 'ok',

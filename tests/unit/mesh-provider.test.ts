@@ -486,3 +486,23 @@ describe('hostile peers', () => {
     expect(nodes.b!.link('a')).toBe('direct');
   });
 });
+
+describe('large transfers', () => {
+  it('[C1] a late joiner to a large document sees the transfer progress in steps, then synced, with everything', async () => {
+    const { nodes, join } = mesh(['a', 'b']);
+    const big = 'x'.repeat(3900);
+    for (let i = 0; i < 400; i++) nodes.a!.say(`${i} ${big}`);
+    join('a');
+    const seen: number[] = [];
+    nodes.b!.provider.onStatus((s) => seen.push(s.receivingBytes));
+    join('b');
+    await settle();
+    expect(nodes.b!.texts()).toHaveLength(400);
+    expect(nodes.b!.provider.status.synced).toBe(true);
+    // About 1.6 MB arrives in 16 KiB frames: progress in 256 KiB steps, back to 0 once complete.
+    const steps = seen.filter((b) => b > 0);
+    expect(steps.length).toBeGreaterThanOrEqual(5);
+    expect(steps).toEqual([...steps].sort((x, y) => x - y));
+    expect(nodes.b!.provider.status.receivingBytes).toBe(0);
+  });
+});

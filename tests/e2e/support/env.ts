@@ -33,6 +33,7 @@ export const AGENTS = [
   'vic', // page-push: C3 pushes, follow, late joiner, history
   'wes', // forms: C4 shared forms, masking, submit to the operator's endpoint
   'xena', // drawing: C5 strokes, pointers, undo, clear
+  'yara', // large-session: a late joiner to a 5 MB session
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 
