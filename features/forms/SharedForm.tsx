@@ -30,11 +30,13 @@ const autoComplete: Partial<Record<FieldDefinition['type'], string>> = {
 
 function Field({ state, field, formKey }: { state: FormsState; field: FieldDefinition; formKey: string }) {
   const id = `${formKey}-${field.id}`;
+  // What is wrong with a value is said once the typist leaves the field, not at every keystroke.
+  const [focused, setFocused] = useState(false);
   const editable = state.canType(field);
   const value = state.shown(field);
   const doc = state.values.get(field.id);
   const typing = state.typing.get(field.id) ?? [];
-  const problem = editable && doc?.problem && value !== '' ? doc.problem : null;
+  const problem = editable && !focused && doc?.problem && value !== '' ? doc.problem : null;
   const masked = field.masked && editable;
   const common = {
     id,
@@ -45,8 +47,14 @@ function Field({ state, field, formKey }: { state: FormsState; field: FieldDefin
     'aria-invalid': problem ? true : undefined,
     maxLength: field.maxLength,
     autoComplete: masked ? 'off' : (autoComplete[field.type] ?? 'off'),
-    onFocus: () => state.focus(field),
-    onBlur: () => state.blur(field),
+    onFocus: () => {
+      setFocused(true);
+      state.focus(field);
+    },
+    onBlur: () => {
+      setFocused(false);
+      state.blur(field);
+    },
     onChange: (e: { target: { value: string } }) => state.type(field, e.target.value),
     className: typing.length > 0 ? 'being-typed' : undefined,
   };
