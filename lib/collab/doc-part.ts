@@ -1,7 +1,7 @@
 /**
  * A view of one part of the shared document for React's useSyncExternalStore: read again (and
  * validated) only when that part changed, never on changes elsewhere in the document. Changes that
- * arrive together (a sync of many updates) are announced once, after them.
+ * arrive together (a sync of many updates) are announced once, after them, in a task of their own.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- any Y type: its event type does not matter here */
 import type * as Y from 'yjs';
@@ -21,10 +21,13 @@ export class DocPart<T> {
     this.stale = true;
     if (this.queued) return;
     this.queued = true;
-    queueMicrotask(() => {
+    // A task of its own, not a microtask: the view is rebuilt after the task that applied the change
+    // has ended, so a large sync (seconds of work for a 5 MB session) is two long tasks, not one
+    // longer one, and the page can paint the progress in between.
+    setTimeout(() => {
       this.queued = false;
       for (const l of this.listeners) l();
-    });
+    }, 0);
   };
 
   subscribe = (listener: () => void): (() => void) => {

@@ -141,6 +141,9 @@ export interface MeshStatus {
   receivingBytes: number;
 }
 
+/** How long the other neighbours wait for the first sync before they are asked too. */
+const FIRST_SYNC_WAIT_MS = 10_000;
+
 /** Progress of a large incoming message is reported in steps this big (a status change each). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
@@ -211,6 +214,14 @@ export class MeshProvider {
   private edges = new Set<string>();
   private resyncTimer: unknown = null;
   private synced = false;
+  /**
+   * Until the first sync, only one neighbour is asked for what we lack: a late joiner connecting to
+   * five peers at once would otherwise receive the whole session five times (25 MB for a 5 MB
+   * session) and integrate it five times. The others get our state vector once we are synced (they
+   * then send only what the first did not have), when the first link closes, or after
+   * FIRST_SYNC_WAIT_MS without it.
+   */
+  private firstSync: { conn: PeerConn; deferred: PeerConn[]; timer: unknown } | null = null;
   private confirmedClock = 0;
   /** Offline: no connection is opened until reconnect(). */
   private suspended = false;
@@ -529,8 +540,9 @@ export class MeshProvider {
       r.failures = 0;
       r.failure = null;
       r.lost = null;
-      // Both sides open with sync step 1 and the awareness they know: one round trip to synced.
-      this.sendNow(conn, this.syncStep1());
+      // Both sides open with sync step 1 and the awareness they know: one round trip to synced. Before
+      // our first sync, one neighbour at a time (see `firstSync`).
+      this.askToSync(conn);
       this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
       for (const message of conn.pending.splice(0)) this.sendNow(conn, message);
       this.linksChanged();
@@ -586,6 +598,7 @@ export class MeshProvider {
     } catch {
       /* already torn down */
     }
+    if (this.firstSync?.conn === conn) this.releaseFirstSync();
     if (conn.connected) this.linksChanged();
     if (retry) this.failed(peerId, failure);
     this.emitStatus();
@@ -706,6 +719,7 @@ export class MeshProvider {
       const syncType = syncProtocol.readSyncMessage(decoder, reply, this.doc, conn);
       if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;
+        this.releaseFirstSync();
         this.emitStatus();
       }
       if (encoding.length(reply) > 1) this.send(conn, encoding.toUint8Array(reply));
@@ -788,6 +802,32 @@ export class MeshProvider {
     }, this.ackDelayMs);
   }
 
+  /** Sends our state vector to a newly opened neighbour, or keeps it for after our first sync. */
+  private askToSync(conn: PeerConn): void {
+    // The first sync's connection was replaced without closing through drop(): ask the others now.
+    if (this.firstSync && this.remotes.get(this.firstSync.conn.remote)?.conn !== this.firstSync.conn) this.releaseFirstSync();
+    const first = this.firstSync;
+    if (!this.synced && first && first.conn !== conn) {
+      first.deferred.push(conn);
+      return;
+    }
+    this.sendNow(conn, this.syncStep1());
+    if (!this.synced && !first) {
+      this.firstSync = { conn, deferred: [], timer: this.timers.setTimeout(() => this.releaseFirstSync(), FIRST_SYNC_WAIT_MS) };
+    }
+  }
+
+  /** The first sync is done (or its neighbour went, or it took too long): ask the others. */
+  private releaseFirstSync(): void {
+    const first = this.firstSync;
+    if (!first) return;
+    this.firstSync = null;
+    this.timers.clearTimeout(first.timer);
+    for (const conn of first.deferred) {
+      if (this.remotes.get(conn.remote)?.conn === conn && conn.connected) this.askToSync(conn);
+    }
+  }
+
   private syncStep1(): Uint8Array {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
@@ -818,13 +858,20 @@ export class MeshProvider {
    * connect). What came from neighbour `from` skips the neighbours `from` is itself linked to: it
    * sent them the same, or they sent it to `from`.
    */
-  private broadcast(message: Uint8Array, from: PeerConn | null): void {
+  /** The neighbours a message from `from` (null: our own) goes on to. */
+  private targets(from: PeerConn | null): PeerConn[] {
+    const out: PeerConn[] = [];
     for (const r of this.remotes.values()) {
       const conn = r.conn;
       if (!conn?.connected || conn === from) continue;
       if (from && this.topology?.linked(from.remote, conn.remote)) continue;
-      this.sendNow(conn, message);
+      out.push(conn);
     }
+    return out;
+  }
+
+  private broadcast(message: Uint8Array, from: PeerConn | null, to = this.targets(from)): void {
+    for (const conn of to) this.sendNow(conn, message);
   }
 
   private own(origin: unknown): PeerConn | null {
@@ -842,10 +889,14 @@ export class MeshProvider {
     if (this.destroyed) return;
     // A remote update arrives here only when it is new to us (Yjs drops what we have): forward it.
     if (origin instanceof PeerConn && !this.own(origin)) return;
+    // Nobody to pass it on to (the usual case for what a neighbour sent: everyone else has a link to
+    // it): no copy of what may be megabytes.
+    const to = this.targets(this.own(origin));
+    if (to.length === 0) return;
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
     syncProtocol.writeUpdate(e, update);
-    this.broadcast(encoding.toUint8Array(e), this.own(origin));
+    this.broadcast(encoding.toUint8Array(e), this.own(origin), to);
   };
 
   private readonly onAwarenessUpdate = (
@@ -876,6 +927,8 @@ export class MeshProvider {
     this.destroyed = true;
     if (this.resyncTimer !== null) this.timers.clearTimeout(this.resyncTimer);
     if (this.antiEntropyTimer !== null) this.timers.clearTimeout(this.antiEntropyTimer);
+    if (this.firstSync) this.timers.clearTimeout(this.firstSync.timer);
+    this.firstSync = null;
     for (const r of this.remotes.values()) {
       this.clearRetry(r);
       const conn = r.conn;

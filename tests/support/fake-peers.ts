@@ -112,6 +112,7 @@ export class FakePeer implements PeerLike {
     if (this.halfDead) return true;
     const to = this.other!;
     const copy = Uint8Array.from(chunk);
+    this.net.bytesTo.set(to.owner, (this.net.bytesTo.get(to.owner) ?? 0) + copy.byteLength);
     this.net.deliver(this.owner, to.owner, () => {
       if (!to.destroyed && to.other === this) to.emit('data', copy);
     });
@@ -165,6 +166,8 @@ export class FakeNetwork {
   /** Connections that opened, and open connections that closed (either end counts once). */
   opened = 0;
   closed = 0;
+  /** Bytes written to each owner over data channels. */
+  readonly bytesTo = new Map<string, number>();
 
   constructor(opts: FakeNetworkOptions = {}) {
     this.opts = opts;

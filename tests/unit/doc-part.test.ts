@@ -9,7 +9,7 @@ import { participantsOf, registerParticipant } from '../../features/participants
 const agent = { participantId: 'agent-1', name: 'Dana', role: 'agent' as const };
 let n = 0;
 const id = () => `id-${++n}`;
-const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 describe('DocPart', () => {
   it('[C1] the transcript view is not read again or announced for changes elsewhere in the document', async () => {

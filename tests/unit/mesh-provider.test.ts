@@ -505,4 +505,44 @@ describe('large transfers', () => {
     expect(steps).toEqual([...steps].sort((x, y) => x - y));
     expect(nodes.b!.provider.status.receivingBytes).toBe(0);
   });
+
+  it('[C1] a late joiner asks one neighbour first: a large session arrives once, not once per neighbour', async () => {
+    const { net, nodes, join } = mesh(['a', 'b', 'c', 'd']);
+    const big = 'y'.repeat(3900);
+    for (let i = 0; i < 200; i++) nodes.a!.say(`${i} ${big}`);
+    const docBytes = Y.encodeStateAsUpdate(nodes.a!.doc).byteLength;
+    for (const n of ['a', 'b', 'c']) join(n);
+    await settle();
+    expect(nodes.c!.texts()).toHaveLength(200);
+    join('d');
+    await settle();
+    expect(nodes.d!.texts()).toHaveLength(200);
+    // Three neighbours hold it; d received it about once (without the rule: three times).
+    expect(net.bytesTo.get('d')!).toBeGreaterThan(docBytes);
+    expect(net.bytesTo.get('d')!).toBeLessThan(1.5 * docBytes);
+    // And what anyone writes afterwards still reaches everyone.
+    nodes.d!.say('after');
+    nodes.b!.say('from b');
+    await settle();
+    for (const n of ['a', 'b', 'c', 'd']) expect(nodes[n]!.texts().slice(-2).sort(), n).toEqual(['after', 'from b']);
+  });
+
+  it('[C1] when the neighbour asked first goes away before answering, another is asked at once', async () => {
+    // c reaches a sooner than b, so a is asked first; a's answer is slow.
+    const slow = (x: string, y: string, a: string, b: string) => (x === a && y === b) || (x === b && y === a);
+    const net = new FakeNetwork({ latencyMs: (x, y) => (slow(x, y, 'a', 'c') ? 40 : slow(x, y, 'b', 'c') ? 120 : 0) });
+    const { nodes, join } = mesh(['a', 'b', 'c'], { net });
+    for (let i = 0; i < 50; i++) nodes.a!.say(`m${i}`);
+    join('a');
+    join('b');
+    await settle();
+    expect(nodes.b!.texts()).toHaveLength(50);
+    join('c');
+    for (let t = 0; t < 3000 && net.openBetween('a', 'c') === 0; t += 5) await vi.advanceTimersByTimeAsync(5);
+    expect(nodes.c!.texts()).toHaveLength(0);
+    net.cut('a', 'c');
+    // Well within the 10 s a silent first neighbour is given.
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(nodes.c!.texts()).toHaveLength(50);
+  });
 });
