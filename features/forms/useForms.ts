@@ -130,6 +130,12 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
   const forms = useDocPart(conn, formsOf, readForms);
   const allValues = useDocPart(conn, formValuesOf, readAllValues);
   const [localVersion, setLocalVersion] = useState(0);
+  /**
+   * What this participant is typing in a field, shown as typed: the document's copy comes back a task
+   * later, and a controlled input showing it would drop the keystrokes in between. Cleared on blur,
+   * when the field shows the document again (with anyone else's later edit).
+   */
+  const [drafts, setDrafts] = useState<ReadonlyMap<string, string>>(new Map());
   const [resending, setResending] = useState(false);
   const me = snap.me;
   const catalog = useMemo(() => conn.attachInfo?.forms ?? [], [conn, snap.phase.kind]); // eslint-disable-line react-hooks/exhaustive-deps
@@ -154,10 +160,11 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
   const shown = useCallback(
     (f: FieldDefinition) => {
       if (instanceId && mineMasked(f)) return clearValues.get(conn, instanceId, f.id) ?? '';
-      return values.get(f.id)?.value ?? '';
+      const draft = instanceId ? drafts.get(`${instanceId}/${f.id}`) : undefined;
+      return draft ?? values.get(f.id)?.value ?? '';
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [conn, instanceId, mineMasked, values, localVersion],
+    [conn, instanceId, mineMasked, values, drafts, localVersion],
   );
 
   const write = useCallback(
@@ -170,6 +177,7 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
         setLocalVersion((v) => v + 1);
         setFieldValue(conn.doc, instanceId, f.id, me, maskValue(f, value, settled), problem, Date.now());
       } else {
+        setDrafts((d) => new Map(d).set(`${instanceId}/${f.id}`, value));
         setFieldValue(conn.doc, instanceId, f.id, me, value, problem, Date.now());
       }
     },
@@ -186,6 +194,14 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
   const blur = useCallback(
     (f: FieldDefinition) => {
       conn.setActivity('formField', null);
+      if (instanceId) {
+        setDrafts((d) => {
+          if (!d.has(`${instanceId}/${f.id}`)) return d;
+          const next = new Map(d);
+          next.delete(`${instanceId}/${f.id}`);
+          return next;
+        });
+      }
       // Settled: a complete masked value may now show its last characters.
       if (instanceId && mineMasked(f)) write(f, clearValues.get(conn, instanceId, f.id) ?? '', true);
     },
