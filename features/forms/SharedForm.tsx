@@ -167,7 +167,7 @@ export function SharedForms({ state, isAgent, isPoster, controls }: { state: For
             </div>
           ) : state.delivering ? (
             <div role="status" className="alert info">
-              Sending the result to the company…
+              {isPoster ? 'Sending the result to the company…' : 'Waiting for the customer’s browser to send the result to the company (it holds the values in full)…'}
             </div>
           ) : null}
         </div>
