@@ -4,8 +4,7 @@
  * and which fields are masked for everyone else; the view renders any valid definition.
  */
 import { z } from 'zod';
-
-const roleSchema = z.enum(['agent', 'customer', 'guest']);
+import { roleSchema } from '../participants/doc';
 
 export const fieldTypes = ['text', 'email', 'tel', 'number', 'textarea', 'card-number', 'expiry'] as const;
 export type FieldType = (typeof fieldTypes)[number];

@@ -4,7 +4,7 @@
  */
 import * as Y from 'yjs';
 import { z } from 'zod';
-import { Limits, type Role } from '../../lib/protocol';
+import { Limits } from '../../lib/protocol';
 import { roleLabel, roleSchema, timestamp, type Author, type ParticipantInfo } from '../participants/doc';
 
 export const systemEvents = [
@@ -111,4 +111,3 @@ export function transcriptJson(
   return JSON.stringify({ sessionId: meta.sessionId, title: meta.title, participants, entries: dedupe(entries), ...extra }, null, 2);
 }
 
-export type { Role };
