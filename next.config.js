@@ -1,4 +1,16 @@
 // @ts-check
+
+/** Headers every response carries, pages and static files alike. */
+export const staticSecurityHeaders = {
+  'X-Content-Type-Options': 'nosniff',
+  // Nothing about a session (its address, a handle in a link) goes to the sites of pushed pages.
+  'Referrer-Policy': 'no-referrer',
+  // The microphone and screen capture for the app itself (voice, screen sharing); nothing for frames.
+  'Permissions-Policy':
+    'microphone=(self), display-capture=(self), camera=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+
 /** @type {import('next').NextConfig} */
 const nextConfig = {
   reactStrictMode: true,
@@ -10,6 +22,16 @@ const nextConfig = {
   // tsconfig of their own for Next to adjust (tests/e2e/support/serve.mjs), so a `next build` or
   // `npm start` elsewhere in the checkout never swaps the pages under a running test server.
   distDir: process.env.JOINUS_NEXT_DIST_DIR || '.next',
+  // The fixed security headers on everything, static files included; the page CSP with its nonce
+  // comes from proxy.ts (lib/security/headers.ts).
+  async headers() {
+    return [
+      {
+        source: '/:path*',
+        headers: Object.entries(staticSecurityHeaders).map(([key, value]) => ({ key, value })),
+      },
+    ];
+  },
 };
 
 export default nextConfig;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import next from 'next';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './signaling/config';
-import { createSignaling } from './signaling/server';
+import { createSignaling, defaultJoinRateLimits } from './signaling/server';
 import { MemoryStore } from './signaling/store/memory';
 import { systemClock } from './signaling/core/clock';
 import { defaultCoreConfig } from './signaling/core/core';
@@ -39,6 +39,18 @@ async function main(): Promise<void> {
     );
     logger.warn({ demoAgent: true }, 'JOINUS_AGENTS is not set: demo agent account agent/agent is active');
   }
+  if (config.plaintextAgents.length > 0) {
+    logger.warn(
+      { accounts: config.plaintextAgents },
+      'JOINUS_AGENTS gives these passwords in clear: store their hashes instead (npm run hash-password)',
+    );
+  }
+
+  // Read by proxy.ts, which builds each page's security headers in this same process.
+  process.env.JOINUS_HELP_EMBED_ORIGINS = config.helpEmbedOrigins.join(',');
+  process.env.JOINUS_FORM_ENDPOINT_ORIGINS = [
+    ...new Set(config.forms.flatMap((f) => (f.submitTo ? [new URL(f.submitTo).origin] : []))),
+  ].join(',');
 
   const app = next({ dev, dir: process.cwd() });
   const handle = app.getRequestHandler();
@@ -51,12 +63,21 @@ async function main(): Promise<void> {
     store: new MemoryStore(),
     clock: systemClock,
     randomBytes: (n) => randomBytes(n),
-    config: { ...defaultCoreConfig, agents: config.agents, handleTtlMs: config.handleTtlMs, graceMs: config.graceMs },
+    config: {
+      ...defaultCoreConfig,
+      agents: config.agents,
+      handleTtlMs: config.handleTtlMs,
+      graceMs: config.graceMs,
+      lobbyByDefault: config.lobby,
+    },
     iceServers: config.iceServers,
     turn: config.turn,
     iceTransportPolicy: config.iceTransportPolicy,
     frameCheck: config.frameCheck,
     forms: config.forms,
+    trustProxy: config.trustProxy,
+    allowedOrigins: config.allowedOrigins,
+    joinRateLimits: { ...defaultJoinRateLimits, proofSteps: config.proofSteps },
     logger,
   });
   if (dev) {

@@ -1,8 +1,10 @@
+import { LocalCopySweeper } from './_components/LocalCopySweeper';
 import Link from 'next/link';
 
 export default function Landing() {
   return (
     <div className="stack">
+      <LocalCopySweeper />
       <div>
         <h1>Help, together.</h1>
         <p className="lead">

@@ -17,9 +17,15 @@ export const ErrorReason = {
   handleInUse: 'handle_in_use',
   handleUnusable: 'handle_unusable',
   rateLimited: 'rate_limited',
+  /** H8 under pressure: solve the attached proof-of-work challenge, then ask again with the proof. */
+  proofRequired: 'proof_required',
   sessionEnded: 'session_ended',
   removed: 'removed',
   left: 'left',
+  /** Admission lobby: the agent has not let this party in yet. */
+  waiting: 'waiting',
+  /** Admission lobby: the agent did not let this party in. */
+  declined: 'declined',
   tooLarge: 'too_large',
   /** The peer a signal is for is in the room but its tab is reconnecting: send it again when it is back. */
   peerAway: 'peer_away',
@@ -32,9 +38,45 @@ export interface ProtocolError {
   message: string;
   /** Set with `rate_limited`: how long the person must wait. */
   retryAfterMs?: number;
-  /** H8: failed attempts this client may still make before it has to wait. */
+  /** H8: failed attempts this client may still make before each attempt needs a proof of work. */
   attemptsLeft?: number;
+  /** Set with `proof_required`: the ALTCHA challenge to solve. */
+  challenge?: ProofChallenge;
 }
+
+/** H8 proof of work (ALTCHA v2, deterministic mode): one key derivation per step the solver takes. */
+export const PROOF_ALGORITHM = 'PBKDF2/SHA-256';
+export const PROOF_COST = 5000;
+
+const hex = (max: number) => z.string().min(1).max(max).regex(/^[0-9a-f]+$/, 'not hex');
+/** What the server hands out; what comes back is checked against its own signature, never trusted. */
+const proofChallengeSchema = z
+  .object({
+    parameters: z
+      .object({
+        algorithm: z.literal(PROOF_ALGORITHM),
+        nonce: hex(64),
+        salt: hex(64),
+        cost: z.literal(PROOF_COST),
+        keyLength: z.number().int().min(16).max(64),
+        keyPrefix: hex(128),
+        keySignature: z.string().max(256).optional(),
+        expiresAt: z.number().int().positive(),
+      })
+      .strict(),
+    signature: z.string().min(1).max(256),
+  })
+  .strict();
+export type ProofChallenge = z.infer<typeof proofChallengeSchema>;
+const proofSchema = z
+  .object({
+    challenge: proofChallengeSchema,
+    solution: z
+      .object({ counter: z.number().int().min(0).max(2 ** 32 - 1), derivedKey: hex(128), time: z.number().optional() })
+      .strict(),
+  })
+  .strict();
+export type Proof = z.infer<typeof proofSchema>;
 
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
 export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
@@ -86,7 +128,7 @@ export const Schemas = {
   'handle:reserve': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars, 'A handle can have at most 32 characters.') }),
   'handle:suggest': z.object({ sessionId: id }),
   'handle:cancel': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars) }),
-  'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars) }),
+  'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars), proof: proofSchema.optional() }),
   'session:attach': z.object({
     credential: token,
     /** The peer id this tab held before its socket dropped: taken back if it is the participant's own. */
@@ -96,6 +138,12 @@ export const Schemas = {
   'session:end': z.object({ sessionId: id }),
   'session:leave': z.object({ sessionId: id }),
   'participant:remove': z.object({ sessionId: id, participantId: id }),
+  /** Admission lobby (agent): "Ask before admitting" on or off for this session. */
+  'lobby:set': z.object({ sessionId: id, enabled: z.boolean() }),
+  /** Admission lobby (agent): let a waiting party in, or not. */
+  'lobby:decide': z.object({ sessionId: id, participantId: id, admit: z.boolean() }),
+  /** Admission lobby (waiting party): where do I stand? Also subscribes this connection to the answer. */
+  'lobby:wait': z.object({ credential: token }),
   /** C3: may the page be shown in a frame? Agents only; the server asks the site (signaling/frame-check.ts). */
   'page:check': z.object({ sessionId: id, url: z.string().min(1).max(2048) }),
   'signal:send': z.object({
@@ -129,6 +177,12 @@ export interface AgentSessionSummary {
   credential: string;
 }
 
+/** A party in the admission lobby, as its agent sees it. */
+export interface LobbyEntry {
+  participantId: string;
+  name: string;
+  since: number;
+}
 export interface ReservedHandle {
   handle: string;
   expiresAt: number;
@@ -155,6 +209,8 @@ export interface AttachResult {
   iceTransportPolicy: IceTransportPolicy;
   /** Agents get the session's reserved handles. */
   handles?: ReservedHandle[];
+  /** Agents get the session's admission lobby. */
+  lobby?: { enabled: boolean; waiting: LobbyEntry[] };
   /**
    * C4: the forms the agent can share (built in and the operator's JOINUS_FORMS_FILE). From the
    * server, never from peers: where a form's result goes is taken from here.
@@ -183,7 +239,11 @@ export interface AckData {
   'handle:reserve': ReservedHandle;
   'handle:suggest': { handle: string };
   'handle:cancel': object;
-  'handle:login': { sessionId: string; credential: string };
+  /** `waiting`: the session asks before admitting; the credential works once the agent admits. */
+  'handle:login': { sessionId: string; credential: string; waiting: boolean };
+  'lobby:set': object;
+  'lobby:decide': object;
+  'lobby:wait': { sessionId: string; admitted: boolean };
   'session:attach': AttachResult;
   'session:detach': object;
   'session:end': object;
@@ -207,6 +267,11 @@ export interface ServerToClientEvents {
   'peer:left': (p: { sessionId: string; peerId: string; participantId: string }) => void;
   'signal:recv': (p: { sessionId: string; from: string; data: Record<string, unknown> }) => void;
   'handles:update': (p: { sessionId: string; handles: ReservedHandle[] }) => void;
+  /** To the session's agent: the lobby changed. */
+  'lobby:update': (p: { sessionId: string; enabled: boolean; waiting: LobbyEntry[] }) => void;
+  /** To a waiting party: the agent let it in (attach now) or did not. */
+  'lobby:admitted': (p: { sessionId: string }) => void;
+  'lobby:declined': (p: { sessionId: string }) => void;
   'session:ended': (p: { sessionId: string; reason: EndReason }) => void;
   'participant:removed': (p: { sessionId: string; participantId: string }) => void;
   /** A joined party left of its own accord (S5). */

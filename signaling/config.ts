@@ -6,6 +6,9 @@ import type { TurnConfig } from './core/turn';
 import { readFileSync } from 'node:fs';
 import { builtInForms } from '../features/forms/catalog';
 import { catalogSchema, mergeCatalog, type FormDefinition } from '../features/forms/schema';
+import { looksHashed, parseScryptHash } from './core/passwords';
+import { checkTrustList, type TrustProxy } from './edge';
+import { defaultJoinRateLimits } from './guards';
 
 /** How long a participant's TURN credential lasts unless JOINUS_TURN_TTL_MS says otherwise. */
 export const DEFAULT_TURN_TTL_MS = 4 * 60 * 60_000;
@@ -34,6 +37,11 @@ const EnvSchema = z.object({
   JOINUS_ICE_TRANSPORT_POLICY: z.enum(['all', 'relay']).default('all'),
   JOINUS_FRAME_CHECK: z.enum(['on', 'off']).default('on'),
   JOINUS_FORMS_FILE: z.string().optional(),
+  JOINUS_TRUST_PROXY: z.string().optional(),
+  JOINUS_ALLOWED_ORIGINS: z.string().optional(),
+  JOINUS_HELP_EMBED_ORIGINS: z.string().optional(),
+  JOINUS_LOBBY: z.enum(['on', 'off']).default('off'),
+  JOINUS_POW_STEPS: z.coerce.number().int().min(1).max(1_000_000).default(defaultJoinRateLimits.proofSteps),
   REDIS_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -44,6 +52,18 @@ export interface AppConfig {
   agents: Map<string, string>;
   /** True when JOINUS_AGENTS is unset and the demo account agent/agent is in use. */
   demoAgent: boolean;
+  /** Accounts whose password JOINUS_AGENTS gives in clear (start-up warns about each). */
+  plaintextAgents: string[];
+  /** How far X-Forwarded-For is believed (JOINUS_TRUST_PROXY). */
+  trustProxy: TrustProxy;
+  /** Page origins besides the server's own that may open a signaling connection. */
+  allowedOrigins: string[];
+  /** Sites allowed to show the help page in a frame (CSP frame-ancestors); none by default. */
+  helpEmbedOrigins: string[];
+  /** H8: mean steps of the proof of work asked for once failures pile up. */
+  proofSteps: number;
+  /** "Ask before admitting" in new sessions. */
+  lobby: boolean;
   handleTtlMs: number;
   graceMs: number;
   iceServers: IceServer[];
@@ -71,6 +91,11 @@ export function parseAgents(raw: string): Map<string, string> {
       throw new ConfigError(
         // Never echo the entry: it may hold a password.
         `JOINUS_AGENTS: entry ${agents.size + 1} is not a name:password pair (names: letters, digits, . _ @ -; passwords not empty).`,
+      );
+    }
+    if (looksHashed(password) && !parseScryptHash(password)) {
+      throw new ConfigError(
+        `JOINUS_AGENTS: the password of "${name}" starts like a hash (scrypt$…) but is not one; make it with npm run hash-password.`,
       );
     }
     agents.set(name, password);
@@ -106,11 +131,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   const demoAgent = !e.JOINUS_AGENTS;
+  const agents = demoAgent ? new Map([['agent', 'agent']]) : parseAgents(e.JOINUS_AGENTS!);
   return {
     port: e.PORT,
     host: e.HOST,
-    agents: demoAgent ? new Map([['agent', 'agent']]) : parseAgents(e.JOINUS_AGENTS!),
+    agents,
     demoAgent,
+    plaintextAgents: demoAgent ? [] : [...agents].filter(([, pw]) => !looksHashed(pw)).map(([name]) => name),
+    trustProxy: parseTrustProxy(e.JOINUS_TRUST_PROXY),
+    allowedOrigins: parseOrigins(e.JOINUS_ALLOWED_ORIGINS, 'JOINUS_ALLOWED_ORIGINS'),
+    helpEmbedOrigins: parseOrigins(e.JOINUS_HELP_EMBED_ORIGINS, 'JOINUS_HELP_EMBED_ORIGINS'),
+    proofSteps: e.JOINUS_POW_STEPS,
+    lobby: e.JOINUS_LOBBY === 'on',
     handleTtlMs: e.JOINUS_HANDLE_TTL_MS,
     graceMs: e.JOINUS_GRACE_MS,
     iceServers,
@@ -121,6 +153,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisUrl: e.REDIS_URL ?? null,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** A number of proxy hops, or addresses and subnets of trusted proxies (comma separated). */
+export function parseTrustProxy(raw: string | undefined): TrustProxy {
+  const value = (raw ?? '').trim();
+  if (value === '' || value === 'false' || value === 'off') return null;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 16) throw new ConfigError('JOINUS_TRUST_PROXY: at most 16 proxy hops.');
+    return hops === 0 ? null : hops;
+  }
+  const list = value.split(',').map((a) => a.trim()).filter(Boolean);
+  try {
+    checkTrustList(list);
+  } catch (err) {
+    throw new ConfigError(
+      `JOINUS_TRUST_PROXY: ${err instanceof Error ? err.message : String(err)} (give a number of hops, or addresses and subnets like 10.0.0.0/8, loopback).`,
+    );
+  }
+  return list;
+}
+
+/** A comma-separated list of origins (scheme://host[:port]), each checked. */
+export function parseOrigins(raw: string | undefined, setting: string): string[] {
+  const list = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  return list.map((o, i) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(o);
+    } catch {
+      url = null;
+    }
+    if (!url || !/^https?:$/.test(url.protocol) || url.origin !== o.replace(/\/$/, '')) {
+      throw new ConfigError(`${setting}: entry ${i + 1} is not an origin like https://pages.example.com (no path).`);
+    }
+    return url.origin;
+  });
 }
 
 const isTurnUrl = (u: string) => /^turns?:/i.test(u);

@@ -16,7 +16,6 @@ import {
   type IceServer,
   type IceTransportPolicy,
   type Parsed,
-  type ProtocolError,
   type Role,
   type ServerToClientEvents,
 } from '../lib/protocol';
@@ -29,20 +28,13 @@ import { builtInForms } from '../features/forms/catalog';
 import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
 import type { Store } from './store/types';
-
-export interface JoinRateLimits {
-  /** H8: failed handle log-ins one client address may make per window. @default 5 */
-  perClientFailures: number;
-  /** H8: failed handle log-ins all clients together may make per window. @default 100 */
-  totalFailures: number;
-  /** @default 60_000 */
-  windowMs: number;
-}
+import { clientAddressResolver, originAllowed, type TrustProxy } from './edge';
+import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
 /** Requests that may wait at once; beyond it new customers are asked to come back. */
 const MAX_QUEUE = 1000;
 
-export const defaultJoinRateLimits: JoinRateLimits = { perClientFailures: 5, totalFailures: 100, windowMs: 60_000 };
+export { defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
 export interface SignalingOptions {
   store: Store;
@@ -57,6 +49,12 @@ export interface SignalingOptions {
   iceTransportPolicy?: IceTransportPolicy;
   logger: Logger;
   joinRateLimits?: JoinRateLimits;
+  /** Agent sign-in failures allowed per account and address, per address, per account. */
+  signInLimits?: SignInLimits;
+  /** How far X-Forwarded-For is believed (JOINUS_TRUST_PROXY). @default null: not at all */
+  trustProxy?: TrustProxy;
+  /** Page origins besides the server's own that may connect (JOINUS_ALLOWED_ORIGINS). @default [] */
+  allowedOrigins?: string[];
   /** How often expiries and grace periods are checked. @default 1000 */
   sweepIntervalMs?: number;
   /** Events one connection may send per second before it is told to slow down. @default 200 */
@@ -92,6 +90,9 @@ const rooms = {
   session: (id: string) => `session:${id}`,
   sessionAgent: (id: string) => `session-agent:${id}`,
   peer: (id: string) => `peer:${id}`,
+  /** A party waiting in a session's admission lobby, and all of that session's waiting parties. */
+  lobby: (participantId: string) => `lobby:${participantId}`,
+  lobbySession: (sessionId: string) => `lobby-session:${sessionId}`,
 };
 
 /** Stands for "not exactly one payload argument": no schema accepts it. */
@@ -120,11 +121,19 @@ export interface Signaling {
 
 export function createSignaling(httpServer: HttpServer, opts: SignalingOptions): Signaling {
   const log = opts.logger;
+  const allowedOrigins = new Set(opts.allowedOrigins ?? []);
+  const addressOf = clientAddressResolver(opts.trustProxy ?? null);
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(httpServer, {
     serveClient: false,
     maxHttpBufferSize: Limits.frameBytes,
     // Pages are served from the same origin; nothing else may open a connection from a browser.
     cors: { origin: false },
+    // CORS does not cover WebSockets: the Origin check is what keeps other sites' pages out.
+    allowRequest: (req, callback) => {
+      const allowed = originAllowed(req, allowedOrigins);
+      if (!allowed) log.warn({ origin: req.headers.origin }, 'connection refused: origin not allowed');
+      callback(allowed ? null : 'origin not allowed', allowed);
+    },
   });
 
   const deliver = (effect: Effect) => {
@@ -179,9 +188,22 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         return;
       case 'session_ended': {
         const room = rooms.session(effect.sessionId);
-        io.to(room).emit('session:ended', { sessionId: effect.sessionId, reason: effect.reason });
-        io.in(room).socketsLeave([room, rooms.sessionAgent(effect.sessionId)]);
+        const lobby = rooms.lobbySession(effect.sessionId);
+        io.to([room, lobby]).emit('session:ended', { sessionId: effect.sessionId, reason: effect.reason });
+        io.in([room, lobby]).socketsLeave([room, lobby, rooms.sessionAgent(effect.sessionId)]);
         for (const p of effect.peers) io.in(rooms.peer(p.peerId)).socketsLeave(rooms.peer(p.peerId));
+        return;
+      }
+      case 'lobby_changed':
+        io.to(rooms.sessionAgent(effect.sessionId)).emit('lobby:update', {
+          sessionId: effect.sessionId,
+          ...(await core.lobby(effect.sessionId)),
+        });
+        return;
+      case 'lobby_decided': {
+        const room = rooms.lobby(effect.participantId);
+        io.to(room).emit(effect.admitted ? 'lobby:admitted' : 'lobby:declined', { sessionId: effect.sessionId });
+        io.in(room).socketsLeave([room, rooms.lobbySession(effect.sessionId)]);
         return;
       }
       case 'participant_gone': {
@@ -207,8 +229,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
   const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
-  const perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration: windowSec });
-  const total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration: windowSec });
+  const joinGuard = new JoinGuard(limits);
+  const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits);
   /** Help requests one client address may start per window (a queue is not a free-for-all). */
   const requests = new RateLimiterMemory({ keyPrefix: 'help', points: 30, duration: windowSec });
   /** C3 frame checks an agent may make (each is a request from this server to some site). */
@@ -216,34 +238,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
   const forms = opts.forms ?? builtInForms;
 
-  async function joinBlocked(address: string): Promise<ProtocolError | null> {
-    const [mine, all] = await Promise.all([perClient.get(address), total.get('all')]);
-    const blocked = [mine, all].filter((r): r is RateLimiterRes => r !== null && r.remainingPoints <= 0);
-    if (blocked.length === 0) return null;
-    const waitMs = Math.max(...blocked.map((r) => r.msBeforeNext));
-    const seconds = Math.ceil(waitMs / 1000);
-    const who = mine && mine.remainingPoints <= 0 ? 'from your connection' : 'on this service right now';
-    return {
-      reason: ErrorReason.rateLimited,
-      message: `Too many failed attempts ${who} (the limit is ${
-        who.startsWith('from') ? limits.perClientFailures : limits.totalFailures
-      } a minute). Wait ${seconds} second${seconds === 1 ? '' : 's'}, then try again.`,
-      retryAfterMs: waitMs,
-    };
-  }
-
-  async function countFailure(address: string): Promise<number> {
-    const [mine] = await Promise.all([
-      perClient.penalty(address, 1),
-      total.penalty('all', 1),
-    ]);
-    return Math.max(0, mine.remainingPoints);
-  }
-
   io.on('connection', (rawSocket) => {
     const socket = rawSocket as JoinUsSocket;
     socket.data.attachments = new Map();
-    const address = socket.handshake.address;
+    const address = addressOf(socket.request);
 
     // One connection's events are handled strictly in arrival order: WebRTC signaling (an offer,
     // then its ICE candidates) breaks if a later message overtakes an earlier one.
@@ -340,8 +338,14 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     };
 
     on('agent:signIn', async ({ username, password }) => {
+      const blocked = await signInGuard.blocked(username, address);
+      if (blocked) return { ok: false, error: blocked };
       const r = await core.signInAgent(username, password);
-      if (!r.ok) return r;
+      if (!r.ok) {
+        await signInGuard.failed(username, address);
+        return r;
+      }
+      await signInGuard.succeeded(username, address);
       return { ok: true, value: { token: r.value.token, ...(await signedIn(r.value.name, r.value.token)) } };
     });
 
@@ -434,12 +438,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return core.cancelHandle(agent.name, sessionId, handle);
     });
 
-    on('handle:login', async ({ name, handle }) => {
-      const blocked = await joinBlocked(address);
-      if (blocked) return { ok: false, error: blocked };
+    on('handle:login', async ({ name, handle, proof }) => {
+      const gate = await joinGuard.admit(address, proof);
+      if (!gate.ok) return gate;
       const r = await core.loginWithHandle(name, handle);
       if (r.ok) return r;
-      const attemptsLeft = await countFailure(address);
+      const attemptsLeft = await joinGuard.failed(address);
       return { ok: false, error: { ...r.error, attemptsLeft } };
     });
 
@@ -490,10 +494,37 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           peers: a.peers,
           iceServers,
           iceTransportPolicy: opts.iceTransportPolicy ?? 'all',
-          ...(a.role === 'agent' ? { handles: await core.reservedHandles(a.sessionId) } : {}),
+          ...(a.role === 'agent'
+            ? { handles: await core.reservedHandles(a.sessionId), lobby: await core.lobby(a.sessionId) }
+            : {}),
           forms,
         },
       };
+    });
+
+    on('lobby:set', async ({ sessionId, enabled }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return core.setLobby(agent.name, sessionId, enabled);
+    });
+
+    on('lobby:decide', async ({ sessionId, participantId, admit }) => {
+      const agent = requireAgent();
+      if (!agent) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return core.decide(agent.name, sessionId, participantId, admit);
+    });
+
+    on('lobby:wait', async ({ credential }) => {
+      const r = await core.lobbyStatus(credential);
+      if (!r.ok || r.value.admitted) return r.ok ? { ok: true, value: { sessionId: r.value.sessionId, admitted: true } } : r;
+      // In the rooms first, then asked again: a decision made in between is not missed.
+      await socket.join([rooms.lobby(r.value.participantId), rooms.lobbySession(r.value.sessionId)]);
+      const now = await core.lobbyStatus(credential);
+      if (!now.ok || now.value.admitted) {
+        await socket.leave(rooms.lobby(r.value.participantId));
+        await socket.leave(rooms.lobbySession(r.value.sessionId));
+      }
+      return now.ok ? { ok: true, value: { sessionId: now.value.sessionId, admitted: now.value.admitted } } : now;
     });
 
     on('session:detach', async ({ sessionId }) => {

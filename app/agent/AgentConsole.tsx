@@ -234,6 +234,10 @@ function SignIn({
   const [password, setPassword] = useState('');
   const [error, setError] = useState<ProtocolError | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Too many failed sign-ins: the button waits as long as the message says. */
+  const [waitUntil, setWaitUntil] = useState(0);
+  const now = useNow(1000);
+  const waiting = waitUntil > now;
   return (
     <form
       className="card narrow stack"
@@ -243,7 +247,10 @@ function SignIn({
         setError(null);
         const r = await request(socket, 'agent:signIn', { username, password });
         setBusy(false);
-        if (!r.ok) return setError(r.error);
+        if (!r.ok) {
+          if (r.error.retryAfterMs) setWaitUntil(Date.now() + r.error.retryAfterMs);
+          return setError(r.error);
+        }
         onSignedIn(r.name, r.token, r.queue, r.sessions);
       }}
     >
@@ -261,7 +268,7 @@ function SignIn({
       </label>
       {error ? <div role="alert" className="alert">{error.message}</div> : null}
       {!connected ? <p className="status-note" role="status">Connecting to the server…</p> : null}
-      <button type="submit" disabled={busy || !connected}>
+      <button type="submit" disabled={busy || waiting || !connected}>
         {busy ? 'Signing in…' : 'Sign in'}
       </button>
     </form>

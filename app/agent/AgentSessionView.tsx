@@ -1,7 +1,8 @@
 'use client';
 /** One of the agent's sessions: transcript and presence, Options (Join Us, Push page, Share form, End session), moderation. */
 import { useState } from 'react';
-import type { AgentSessionSummary, ReservedHandle } from '@/lib/protocol';
+import type { AgentSessionSummary, LobbyEntry, ReservedHandle } from '@/lib/protocol';
+import { clockTime } from '@/lib/ui/time';
 import { request, type ClientSocket } from '@/lib/client/socket';
 import type { SessionConnection } from '@/lib/client/session-connection';
 import { SessionPanel } from '../_components/SessionPanel';
@@ -67,12 +68,22 @@ export function AgentSessionView({
     <div className="stack">
       {summary.topic ? <p className="status-note" style={{ margin: 0 }}>Customer’s request: {summary.topic}</p> : null}
       {snap.phase.kind === 'ended' || snap.phase.kind === 'refused' ? (
-        <div role="alert" className="alert">{'message' in snap.phase ? snap.phase.message : ''} You can still download the transcript.</div>
+        <div role="alert" className="alert">
+          {'message' in snap.phase ? snap.phase.message : ''} You can still download the transcript.
+          {conn.localCopyDeleted ? ' This browser no longer keeps a copy of the session: download it now if you need it.' : ''}
+        </div>
       ) : null}
       {error ? <div role="alert" className="alert">{error}</div> : null}
       {joinUsOpen && live ? (
-        <JoinUsControls socket={socket} conn={conn} handles={snap.handles} onDone={() => setJoinUsOpen(false)} />
+        <JoinUsControls
+          socket={socket}
+          conn={conn}
+          handles={snap.handles}
+          lobbyOn={snap.lobby.enabled}
+          onDone={() => setJoinUsOpen(false)}
+        />
       ) : null}
+      {live && snap.lobby.waiting.length > 0 ? <Lobby conn={conn} waiting={snap.lobby.waiting} onError={setError} /> : null}
       <SessionPanel
         conn={conn}
         snap={snap}
@@ -113,18 +124,66 @@ function joinUrl(): string {
   return typeof window === 'undefined' ? '/join' : `${window.location.origin}/join`;
 }
 
+/**
+ * Invite link: the Join Us address with the handle in the fragment, which browsers never send to a
+ * server or in a Referer; the Join Us page reads it and takes it out of the address bar.
+ */
+function inviteLink(handle: string): string {
+  return `${joinUrl()}#handle=${encodeURIComponent(handle)}`;
+}
+
+/** Admission lobby: who waits to be let in, with Admit and Decline for each. */
+function Lobby({ conn, waiting, onError }: { conn: SessionConnection; waiting: LobbyEntry[]; onError: (m: string) => void }) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const decide = async (p: LobbyEntry, admit: boolean) => {
+    setBusy(p.participantId);
+    const r = await conn.decide(p.participantId, admit);
+    setBusy(null);
+    // An admitted party announces itself ("… joined the session with a handle"); a declined one cannot.
+    if (r.ok && !admit) conn.note(`${p.name} asked to join and was not let in`, 'lobby_declined');
+    if (!r.ok) onError(r.error.message);
+  };
+  return (
+    <section className="card lobby" aria-label="Waiting to join">
+      <h3 style={{ margin: '0 0 6px' }}>Waiting to join</h3>
+      <ul className="handles" aria-label="Waiting to join">
+        {waiting.map((p) => (
+          <li key={p.participantId}>
+            <span>
+              <strong>{p.name}</strong> <span className="hint">logged in with a handle at {clockTime(p.since)}</span>
+            </span>
+            <span className="row">
+              <button type="button" className="small" disabled={busy !== null} onClick={() => void decide(p, true)}>
+                Admit
+              </button>
+              <button type="button" className="secondary small" disabled={busy !== null} onClick={() => void decide(p, false)}>
+                Decline
+              </button>
+            </span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
 function JoinUsControls({
   socket,
   conn,
   handles,
+  lobbyOn,
   onDone,
 }: {
   socket: ClientSocket;
   conn: SessionConnection;
   handles: ReservedHandle[];
+  lobbyOn: boolean;
   onDone: () => void;
 }) {
   const [handle, setHandle] = useState('');
+  /** The handle OK reserved last: what "Copy invite link" is for. */
+  const [reserved, setReserved] = useState<string | null>(null);
+  const [link, setLink] = useState<{ url: string; copied: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -150,6 +209,8 @@ function JoinUsControls({
         return;
       }
       setHandle(r.handle);
+      setReserved(r.handle);
+      setLink(null);
       setNotice(`Handle ${r.handle} is reserved. Tell the third party to open ${joinUrl()} and enter it.`);
       conn.note(`Handle ${r.handle} reserved for a third party. They can join at ${joinUrl()}`, 'handle_reserved');
     });
@@ -167,8 +228,38 @@ function JoinUsControls({
       const r = await request(socket, 'handle:cancel', { sessionId, handle: h });
       if (!r.ok) return setError(r.error.message);
       setNotice(`Handle ${h} is cancelled and can no longer be used.`);
+      if (reserved === h) {
+        setReserved(null);
+        setLink(null);
+      }
       conn.note(`Handle ${h} was cancelled`, 'handle_cancelled');
       if (handle.trim().toLowerCase() === h) setHandle('');
+    });
+
+  const copyInvite = async (h: string) => {
+    const url = inviteLink(h);
+    let copied = false;
+    try {
+      // Not every browser lets a page write the clipboard (an insecure context, a refused permission).
+      await navigator.clipboard.writeText(url);
+      copied = true;
+    } catch {
+      copied = false;
+    }
+    setLink({ url, copied });
+  };
+
+  /** What the agent last chose, shown at once; the server's word (lobbyOn) once it agrees. */
+  const [lobbyChoice, setLobbyChoice] = useState<boolean | null>(null);
+  const lobbyShown = lobbyChoice !== null && lobbyChoice !== lobbyOn ? lobbyChoice : lobbyOn;
+  const toggleLobby = (enabled: boolean) =>
+    run(async () => {
+      setLobbyChoice(enabled);
+      const r = await conn.setLobby(enabled);
+      if (!r.ok) {
+        setLobbyChoice(null);
+        setError(r.error.message);
+      }
     });
 
   // "Cancel" withdraws the handle in the box if it is reserved here; otherwise it closes the controls.
@@ -211,8 +302,33 @@ function JoinUsControls({
           </button>
         </div>
       </form>
+      <label className="row check">
+        <input type="checkbox" checked={lobbyShown} disabled={busy} onChange={(e) => void toggleLobby(e.target.checked)} />
+        Ask before admitting
+        <span className="hint"> (a joining party waits until you let them in)</span>
+      </label>
       {error ? <div role="alert" className="alert">{error}</div> : null}
       {notice ? <div role="status" className="alert info">{notice}</div> : null}
+      {reserved && handles.some((x) => x.handle === reserved) ? (
+        <div className="row">
+          <button type="button" className="secondary" onClick={() => void copyInvite(reserved)}>
+            Copy invite link
+          </button>
+          {link ? (
+            link.copied ? (
+              <span role="status" className="hint">
+                Invite link copied: <code className="handle invite-link">{link.url}</code>. Paste it into the chat or an e-mail; it
+                works once.
+              </span>
+            ) : (
+              <label className="field grow">
+                Invite link (copy it from here)
+                <input readOnly value={link.url} onFocus={(e) => e.currentTarget.select()} />
+              </label>
+            )
+          ) : null}
+        </div>
+      ) : null}
       {handles.length > 0 ? (
         <div>
           <h3 style={{ margin: '4px 0' }}>Reserved handles</h3>

@@ -1,8 +1,14 @@
+import { LocalCopySweeper } from '../_components/LocalCopySweeper';
 import type { Metadata } from 'next';
 import { HelpForm } from './HelpForm';
 
 export const metadata: Metadata = { title: 'Get help' };
 
 export default function HelpPage() {
-  return <HelpForm />;
+  return (
+    <>
+      <LocalCopySweeper />
+      <HelpForm />
+    </>
+  );
 }

@@ -1,9 +1,10 @@
 'use client';
 /** The third party's entry (steps 3–4): name and handle, then straight into the session. */
 import { useRouter } from 'next/navigation';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Limits, type ProtocolError } from '@/lib/protocol';
 import { request } from '@/lib/client/socket';
+import { canProveWork, proveWork } from '@/lib/client/proof';
 import { storageKeys, useNow, useSocket } from '../_components/hooks';
 
 export function JoinForm() {
@@ -13,14 +14,47 @@ export function JoinForm() {
   const [handle, setHandle] = useState('');
   const [error, setError] = useState<(ProtocolError & { until?: number }) | null>(null);
   const [busy, setBusy] = useState(false);
+  /** H8 under pressure: why the browser is checking, shown while it does. */
+  const [checking, setChecking] = useState<string | null>(null);
   const now = useNow(1000);
+
+  // An invite link carries the handle in the fragment (never sent to a server or in a Referer):
+  // take it into the form, then out of the address bar and the history.
+  useEffect(() => {
+    const fromLink = new URLSearchParams(window.location.hash.slice(1)).get('handle');
+    if (!fromLink) return;
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- read once from the address bar, an external system
+    setHandle(fromLink.slice(0, Limits.handleInputChars));
+    window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+  }, []);
   const waitLeft = error?.until ? Math.max(0, Math.ceil((error.until - now) / 1000)) : 0;
 
   const join = async () => {
     if (!socket) return;
     setBusy(true);
     setError(null);
-    const r = await request(socket, 'handle:login', { name, handle });
+    let r = await request(socket, 'handle:login', { name, handle });
+    // Past the failure limits each attempt starts with a proof of work; a proof that expired while
+    // the person waited gets one fresh try.
+    for (let round = 0; round < 2 && !r.ok && r.error.reason === 'proof_required' && r.error.challenge; round++) {
+      if (!canProveWork()) {
+        r = {
+          ok: false,
+          error: {
+            reason: 'proof_required',
+            message:
+              'Many attempts to join have failed recently, and this page is not on a secure (https) address, so your browser cannot do the short check that is needed now. Open the Join Us page at its https address.',
+          },
+        };
+        break;
+      }
+      setChecking(r.error.message);
+      const proof = await proveWork(r.error.challenge).catch(() => null);
+      r = proof
+        ? await request(socket, 'handle:login', { name, handle, proof })
+        : { ok: false, error: { reason: 'internal', message: 'The check did not finish. Try again.' } };
+    }
+    setChecking(null);
     if (!r.ok) {
       setBusy(false);
       setError({ ...r.error, ...(r.error.retryAfterMs ? { until: Date.now() + r.error.retryAfterMs } : {}) });
@@ -77,17 +111,23 @@ export function JoinForm() {
           {error.attemptsLeft !== undefined && error.reason !== 'rate_limited' ? (
             <div className="hint">
               {error.attemptsLeft === 0
-                ? 'That was the last attempt for now; the next one will have to wait.'
-                : `${error.attemptsLeft} attempt${error.attemptsLeft === 1 ? '' : 's'} left before a short wait.`}
+                ? 'From now on each attempt starts with a short check by your browser (about a second).'
+                : `${error.attemptsLeft} attempt${error.attemptsLeft === 1 ? '' : 's'} left before each one needs a short check.`}
             </div>
           ) : null}
+        </div>
+      ) : null}
+      {checking ? (
+        <div role="status" className="status-note">
+          Checking your browser before the handle is tried (about a second)…
+          <div className="hint">{checking}</div>
         </div>
       ) : null}
       {trouble && !connected ? (
         <div role="alert" className="alert">We cannot reach the service right now. We keep trying; check your connection.</div>
       ) : null}
       <button type="submit" disabled={busy || blocked || !connected || !name.trim() || !handle.trim()}>
-        {busy ? 'Joining…' : 'Join Us'}
+        {checking ? 'Checking…' : busy ? 'Joining…' : 'Join Us'}
       </button>
     </form>
   );

@@ -19,6 +19,7 @@ export const systemEvents = [
   'form_shared',
   'form_submitted',
   'drawing_cleared',
+  'lobby_declined',
 ] as const;
 export type SystemEvent = (typeof systemEvents)[number];
 

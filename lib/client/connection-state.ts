@@ -6,7 +6,7 @@
  */
 import type { LinkFailure, PeerStatus } from '../p2p/mesh-provider';
 
-export type PhaseKind = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'removed' | 'left' | 'refused';
+export type PhaseKind = 'connecting' | 'waiting' | 'live' | 'reconnecting' | 'ended' | 'removed' | 'left' | 'refused';
 
 /** One other participant and the best way we reach it (over all its tabs). */
 export interface OtherParticipant {
@@ -72,6 +72,7 @@ export function describeConnection(input: ConnectionInput): ConnectionView {
   if (phase === 'ended') return { tone: 'bad', text: 'Session ended', detail: '' };
   if (phase === 'left' || phase === 'removed') return { tone: 'bad', text: 'Not in the session', detail: '' };
   if (phase === 'refused') return { tone: 'bad', text: 'Not connected', detail: '' };
+  if (phase === 'waiting') return { tone: 'warn', text: 'Waiting for the agent to let you in', detail: '' };
 
   const n = others.length;
   const direct = others.filter((p) => p.link === 'direct').length;

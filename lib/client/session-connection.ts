@@ -18,6 +18,7 @@ import {
   type EndReason,
   type Payload,
   type ReservedHandle,
+  type LobbyEntry,
   type Role,
   type ServerToClientEvents,
 } from '../protocol';
@@ -35,9 +36,12 @@ import { readClaim } from '../p2p/topology';
 import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
 import { request, type ClientSocket } from './socket';
 import { newId } from '../collab/ids';
+import { holdLocalCopy, localCopyName } from './local-copies';
 
 export type Phase =
   | { kind: 'connecting' }
+  /** Admission lobby: logged in with a handle, not yet let in by the agent. */
+  | { kind: 'waiting' }
   | { kind: 'live' }
   | { kind: 'reconnecting' }
   | { kind: 'ended'; message: string }
@@ -62,6 +66,8 @@ export interface SessionSnapshot {
   /** Ids of our own chat messages that have not reached anyone yet (shown after a moment). */
   waiting: ReadonlySet<string>;
   handles: ReservedHandle[];
+  /** The agent's view of the session's admission lobby. */
+  lobby: { enabled: boolean; waiting: LobbyEntry[] };
 }
 
 /** Our own messages count as waiting only after this long: a delivery takes milliseconds. */
@@ -91,6 +97,9 @@ export class SessionConnection {
   readonly doc = new Y.Doc();
   readonly awareness = new Awareness(this.doc);
   private readonly persistence: IndexeddbPersistence | null;
+  private readonly releaseLocalCopy: () => void;
+  /** Privacy at rest: the copy in this browser was deleted when the session ended or was left. */
+  localCopyDeleted = false;
   private provider: MeshProvider | null;
   /** Our socket is connected and attached: signals can go out. */
   private attached = false;
@@ -123,9 +132,11 @@ export class SessionConnection {
       connection: { tone: 'warn', text: 'Connecting…', detail: '' },
       waiting: new Set(),
       handles: [],
+      lobby: { enabled: false, waiting: [] },
     };
     // The participant's own copy: survives a reload and outlives the session for the download (S3, S4).
-    this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(`joinus:${sessionId}`, this.doc);
+    this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(localCopyName(sessionId), this.doc);
+    this.releaseLocalCopy = holdLocalCopy(sessionId);
     // The mesh exists before the first attach answer: the socket is in the room by then, and what the
     // room says before the answer (a peer joining, its first signal) is kept until start().
     this.provider = new MeshProvider(this.doc, this.awareness, {
@@ -275,6 +286,15 @@ export class SessionConnection {
     );
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
     const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
+    const onLobby = mine<{ sessionId: string; enabled: boolean; waiting: LobbyEntry[] }>((p) =>
+      this.set({ lobby: { enabled: p.enabled, waiting: p.waiting } }),
+    );
+    const onAdmitted = mine<{ sessionId: string }>(() => {
+      if (this.snapshot.phase.kind === 'waiting') void this.attachNow();
+    });
+    const onDeclined = mine<{ sessionId: string }>(() =>
+      this.finish('refused', 'The agent did not let you in. The handle cannot be used again.'),
+    );
     const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => {
       this.record('session-ended', 'session_ended', describeEndReason(p.reason));
       this.finish('ended', describeEndReason(p.reason));
@@ -293,6 +313,9 @@ export class SessionConnection {
       'peer:joined': onJoined,
       'peer:left': onLeft,
       'handles:update': onHandles,
+      'lobby:update': onLobby,
+      'lobby:admitted': onAdmitted,
+      'lobby:declined': onDeclined,
       'session:ended': onEnded,
       'participant:removed': onRemoved,
       'participant:left': onPartyLeft,
@@ -356,6 +379,7 @@ export class SessionConnection {
       if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
       if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
       if (r.error.reason === 'left') return this.finish('left');
+      if (r.error.reason === 'waiting') return this.waitInLobby();
       if (r.error.reason === 'internal' || r.error.reason === 'rate_limited') {
         // Transient: try again with a growing pause (a reconnect of the socket also brings us back).
         this.set({ phase: { kind: 'reconnecting' } });
@@ -375,7 +399,7 @@ export class SessionConnection {
     this.attached = this.socket.connected;
     mark('joinus:attach');
     const me = { participantId: a.participantId, name: a.name, role: a.role };
-    this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles });
+    this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles, lobby: a.lobby ?? this.snapshot.lobby });
     // Keep what the mesh published (its links) and whether we are typing: a re-attach changes neither.
     const before = this.awareness.getLocalState() ?? {};
     this.awareness.setLocalState({ ...before, participantId: a.participantId, name: a.name, role: a.role, typing: before.typing === true });
@@ -394,6 +418,24 @@ export class SessionConnection {
       Date.now(),
     );
     this.refresh();
+  }
+
+  /**
+   * Admission lobby: wait for the agent. `lobby:wait` subscribes this connection to the decision; a
+   * decision made while we were away is its answer (admitted: attach now).
+   */
+  private async waitInLobby(): Promise<void> {
+    this.set({ phase: { kind: 'waiting' } });
+    this.refresh();
+    const r = await request(this.socket, 'lobby:wait', { credential: this.credential });
+    if (this.destroyed || this.isOver()) return;
+    if (r.ok) {
+      if (r.admitted) void this.attachNow();
+      return;
+    }
+    if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
+    if (r.error.reason === 'declined' || r.error.reason === 'unauthorized') return this.finish('refused', r.error.message);
+    // Transient (timeout): the next connect asks again.
   }
 
   private whenSynced(maxWaitMs: number): Promise<void> {
@@ -430,6 +472,10 @@ export class SessionConnection {
           ? { kind, message: `${Messages.sessionEnded}. ${message}`.trim() }
           : { kind, message };
     this.attached = false;
+    // Privacy at rest: the session is over for us, so this browser keeps no copy of it. The document
+    // stays in this page's memory, for the transcript download the page offers, until it is closed.
+    void this.persistence?.clearData().catch(() => {});
+    this.localCopyDeleted = this.persistence !== null;
     this.set({ phase, handles: [], mesh: { ...emptyMesh, synced: this.snapshot.mesh.synced } });
     this.refresh();
   }
@@ -534,6 +580,16 @@ export class SessionConnection {
     return r;
   }
 
+  /** Admission lobby (agent): "Ask before admitting" on or off. */
+  async setLobby(enabled: boolean) {
+    return request(this.socket, 'lobby:set', { sessionId: this.sessionId, enabled });
+  }
+
+  /** Admission lobby (agent): let a waiting party in, or not. */
+  async decide(participantId: string, admit: boolean) {
+    return request(this.socket, 'lobby:decide', { sessionId: this.sessionId, participantId, admit });
+  }
+
   async remove(participantId: string, name: string) {
     const r = await request(this.socket, 'participant:remove', { sessionId: this.sessionId, participantId });
     if (r.ok) {
@@ -567,7 +623,8 @@ export class SessionConnection {
     for (const off of this.offs) off();
     participantsOf(this.doc).unobserve(this.refresh);
     this.awareness.off('change', this.refresh);
-    void this.persistence?.destroy();
+    if (!this.localCopyDeleted) void this.persistence?.destroy().catch(() => {});
+    this.releaseLocalCopy();
     this.awareness.destroy();
     this.doc.destroy();
     this.listeners.clear();

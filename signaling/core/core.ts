@@ -3,12 +3,13 @@
  * It never imports socket.io, Next, Redis or timers: time, ids and randomness are injected, and
  * what the outside world must be told comes out as effects for the shell to deliver.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   ErrorReason,
   Messages,
   type AgentSessionSummary,
   type EndReason,
+  type LobbyEntry,
   type QueueEntry,
   type ReservedHandle,
   type Role,
@@ -17,6 +18,7 @@ import type { PeerRecord, QueueRequest, SessionRecord, Store } from '../store/ty
 import type { Clock, RandomBytes } from './clock';
 import { normalizeHandle, suggestHandle } from './handles';
 import { fail, ok, Refusals, type Result } from './result';
+import { verifyPassword } from './passwords';
 
 export interface CoreConfig {
   /** H5: how long a reservation lives. @default 900_000 (15 minutes) */
@@ -29,6 +31,8 @@ export interface CoreConfig {
   agentTokenTtlMs: number;
   /** How long an ended session is remembered, so late callers hear "ended" rather than "unknown". */
   endedRetentionMs: number;
+  /** Admission lobby on in new sessions (JOINUS_LOBBY); the agent switches it per session. */
+  lobbyByDefault: boolean;
 }
 
 export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
@@ -36,6 +40,7 @@ export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
   graceMs: 30_000,
   agentTokenTtlMs: 12 * 60 * 60_000,
   endedRetentionMs: 60 * 60_000,
+  lobbyByDefault: false,
 };
 
 export type Effect =
@@ -46,7 +51,11 @@ export type Effect =
   | { type: 'peer_joined'; peer: PeerRecord }
   | { type: 'peer_left'; peer: PeerRecord }
   | { type: 'session_ended'; sessionId: string; reason: EndReason; peers: PeerRecord[] }
-  | { type: 'participant_gone'; sessionId: string; participantId: string; because: 'removed' | 'left'; peers: PeerRecord[] };
+  | { type: 'participant_gone'; sessionId: string; participantId: string; because: 'removed' | 'left'; peers: PeerRecord[] }
+  /** The lobby of a session changed: switched, someone waiting, admitted or declined. */
+  | { type: 'lobby_changed'; sessionId: string }
+  /** The agent decided about a waiting party: it is told. */
+  | { type: 'lobby_decided'; sessionId: string; participantId: string; admitted: boolean };
 
 export interface CoreDeps {
   store: Store;
@@ -54,6 +63,11 @@ export interface CoreDeps {
   randomBytes: RandomBytes;
   config: CoreConfig;
   onEffect?: (effect: Effect) => void;
+}
+
+export interface LobbyState {
+  enabled: boolean;
+  waiting: LobbyEntry[];
 }
 
 export interface Admission {
@@ -98,11 +112,7 @@ export class JoinUsCore {
   // ---------------------------------------------------------------- agents
 
   async signInAgent(username: string, password: string): Promise<Result<{ token: string; name: string }>> {
-    const expected = this.config.agents.get(username);
-    // Compare digests so the time taken says nothing about the password's length or prefix.
-    const given = createHash('sha256').update(password).digest();
-    const want = createHash('sha256').update(expected ?? `\u0000no-such-agent:${password}`).digest();
-    if (expected === undefined || !timingSafeEqual(given, want)) {
+    if (!(await verifyPassword(password, this.config.agents.get(username)))) {
       return fail(ErrorReason.signInFailed, Messages.signInFailed);
     }
     const token = this.secret();
@@ -237,6 +247,7 @@ export class JoinUsCore {
       // Both grace clocks start now: a party that never attaches is as gone as one that left.
       agentOfflineSince: now,
       customerOfflineSince: request.offlineSince ?? now,
+      lobby: this.config.lobbyByDefault,
     };
     await this.store.createSession(session, [
       { participantId: session.agentParticipantId, sessionId: session.sessionId, role: 'agent', name: agentName, joinedAt: now, state: 'active' },
@@ -328,7 +339,7 @@ export class JoinUsCore {
    * of any number of concurrent log-ins gets it) and is free again from that moment. Every unusable
    * handle gets the same answer. Rate limiting is the shell's (it needs the client's address).
    */
-  async loginWithHandle(name: string, raw: string): Promise<Result<{ sessionId: string; credential: string }>> {
+  async loginWithHandle(name: string, raw: string): Promise<Result<{ sessionId: string; credential: string; waiting: boolean }>> {
     const unusable = () => fail(ErrorReason.handleUnusable, Messages.handleUnusable);
     const checked = normalizeHandle(raw);
     if (!checked.ok) return unusable();
@@ -339,9 +350,68 @@ export class JoinUsCore {
     const session = await this.store.getSession(reservation.sessionId);
     if (!session || session.state !== 'active') return unusable();
     const participantId = this.newId();
-    await this.store.putParticipant({ participantId, sessionId: session.sessionId, role: 'guest', name, joinedAt: now, state: 'active' });
+    // With the lobby on, the party waits: its credential admits to nothing until the agent admits it.
+    const waiting = session.lobby;
+    await this.store.putParticipant({
+      participantId,
+      sessionId: session.sessionId,
+      role: 'guest',
+      name,
+      joinedAt: now,
+      state: waiting ? 'waiting' : 'active',
+    });
     const credential = await this.issueCredential(session.sessionId, participantId);
-    return ok({ sessionId: session.sessionId, credential });
+    if (waiting) this.onEffect({ type: 'lobby_changed', sessionId: session.sessionId });
+    return ok({ sessionId: session.sessionId, credential, waiting });
+  }
+
+  // ---------------------------------------------------------------- admission lobby
+
+  /** The agent's view of the lobby: on or off, and who waits (oldest first). */
+  async lobby(sessionId: string): Promise<LobbyState> {
+    const s = await this.store.getSession(sessionId);
+    const waiting = (await this.store.listParticipants(sessionId))
+      .filter((p) => p.state === 'waiting')
+      .sort((a, b) => a.joinedAt - b.joinedAt)
+      .map((p) => ({ participantId: p.participantId, name: p.name, since: p.joinedAt }));
+    return { enabled: s?.lobby ?? false, waiting };
+  }
+
+  async setLobby(agentName: string, sessionId: string, enabled: boolean): Promise<Result<object>> {
+    const s = await this.agentSession(agentName, sessionId);
+    if (!s.ok) return s;
+    await this.store.setLobby(sessionId, enabled);
+    this.onEffect({ type: 'lobby_changed', sessionId });
+    return ok({});
+  }
+
+  /**
+   * A party in the lobby asks where it stands (on arrival, and again after a reload). Waiting or
+   * admitted; declined and ended are refusals that say so.
+   */
+  async lobbyStatus(credential: string): Promise<Result<{ sessionId: string; participantId: string; admitted: boolean }>> {
+    const cred = await this.store.getCredential(hashSecret(credential));
+    if (!cred) return Refusals.credentialUnknown();
+    if (cred.revoked === 'declined') return Refusals.declined();
+    const admission = await this.authenticate(credential);
+    if (admission.ok) return ok({ sessionId: admission.value.sessionId, participantId: admission.value.participantId, admitted: true });
+    if (admission.error.reason !== ErrorReason.waiting) return admission;
+    return ok({ sessionId: cred.sessionId, participantId: cred.participantId, admitted: false });
+  }
+
+  /** The agent lets a waiting party in (`admit`) or not; of two decisions at once, one counts. */
+  async decide(agentName: string, sessionId: string, participantId: string, admit: boolean): Promise<Result<object>> {
+    const s = await this.agentSession(agentName, sessionId);
+    if (!s.ok) return s;
+    const p = await this.store.getParticipant(participantId);
+    if (!p || p.sessionId !== sessionId) return fail(ErrorReason.notFound, 'Nobody by that name is waiting.');
+    const changed = await this.store.setParticipantState(participantId, admit ? 'active' : 'declined', 'waiting');
+    if (!changed) return fail(ErrorReason.notFound, `${p.name} is no longer waiting.`);
+    // Declined: the handle stays spent and the credential is dead.
+    if (!admit) await this.store.revokeCredentials({ sessionId, participantId }, 'declined');
+    this.onEffect({ type: 'lobby_decided', sessionId, participantId, admitted: admit });
+    this.onEffect({ type: 'lobby_changed', sessionId });
+    return ok({});
   }
 
   // ---------------------------------------------------------------- admission and peers (S2, S3)
@@ -353,6 +423,7 @@ export class JoinUsCore {
     if (cred.revoked === 'session_ended') return Refusals.sessionEnded();
     if (cred.revoked === 'removed') return Refusals.removed();
     if (cred.revoked === 'left') return Refusals.left();
+    if (cred.revoked === 'declined') return Refusals.declined();
     const [session, participant] = await Promise.all([
       this.store.getSession(cred.sessionId),
       this.store.getParticipant(cred.participantId),
@@ -361,6 +432,8 @@ export class JoinUsCore {
     if (!participant) return Refusals.credentialUnknown();
     if (participant.state === 'removed') return Refusals.removed();
     if (participant.state === 'left') return Refusals.left();
+    if (participant.state === 'declined') return Refusals.declined();
+    if (participant.state === 'waiting') return Refusals.waiting();
     return ok({ sessionId: session.sessionId, participantId: participant.participantId, role: participant.role, name: participant.name });
   }
 

@@ -17,4 +17,6 @@ export const Refusals = {
   removed: () => fail(ErrorReason.removed, 'The agent removed you from the session.'),
   left: () => fail(ErrorReason.left, 'You left this session. To come back, ask the agent for a new handle.'),
   notAttached: () => fail(ErrorReason.forbidden, 'Join the session first.'),
+  waiting: () => fail(ErrorReason.waiting, 'Waiting for the agent to let you in.'),
+  declined: () => fail(ErrorReason.declined, 'The agent did not let you in. The handle cannot be used again.'),
 } as const;

@@ -112,6 +112,11 @@ export class MemoryStore implements Store {
     else s.customerOfflineSince = since;
   }
 
+  async setLobby(sessionId: string, enabled: boolean): Promise<void> {
+    const s = this.sessions.get(sessionId);
+    if (s) s.lobby = enabled;
+  }
+
   async endSession(sessionId: string, reason: EndReason, nowMs: number): Promise<SessionRecord | null> {
     const s = this.sessions.get(sessionId);
     if (!s || s.state !== 'active') return null;
@@ -160,9 +165,11 @@ export class MemoryStore implements Store {
       .map((p) => ({ ...p }));
   }
 
-  async setParticipantState(participantId: string, state: ParticipantRecord['state']): Promise<void> {
+  async setParticipantState(participantId: string, state: ParticipantRecord['state'], from?: ParticipantRecord['state']): Promise<boolean> {
     const p = this.participants.get(participantId);
-    if (p) p.state = state;
+    if (!p || (from !== undefined && p.state !== from)) return false;
+    p.state = state;
+    return true;
   }
 
   async putCredential(hash: string, c: CredentialRecord): Promise<void> {

@@ -38,6 +38,8 @@ export interface SessionRecord {
   /** S4 grace clocks: when the agent's / customer's last peer left; null while one is attached. */
   agentOfflineSince: number | null;
   customerOfflineSince: number | null;
+  /** Admission lobby: parties that log in with a handle wait until the agent admits them. */
+  lobby: boolean;
 }
 
 export interface ParticipantRecord {
@@ -46,10 +48,11 @@ export interface ParticipantRecord {
   role: Role;
   name: string;
   joinedAt: number;
-  state: 'active' | 'left' | 'removed';
+  /** `waiting`: logged in with a handle, in the lobby until the agent admits (active) or declines. */
+  state: 'waiting' | 'active' | 'left' | 'removed' | 'declined';
 }
 
-export type RevokedBecause = 'session_ended' | 'removed' | 'left';
+export type RevokedBecause = 'session_ended' | 'removed' | 'left' | 'declined';
 
 export interface CredentialRecord {
   participantId: string;
@@ -105,6 +108,7 @@ export interface Store {
   createSession(s: SessionRecord, participants: ParticipantRecord[]): Promise<void>;
   getSession(sessionId: string): Promise<SessionRecord | null>;
   setOfflineSince(sessionId: string, role: 'agent' | 'customer', since: number | null): Promise<void>;
+  setLobby(sessionId: string, enabled: boolean): Promise<void>;
   /** Atomically move an active session to ended; returns it only to the one caller that did. */
   endSession(sessionId: string, reason: EndReason, nowMs: number): Promise<SessionRecord | null>;
   listActiveSessions(): Promise<SessionRecord[]>;
@@ -115,7 +119,11 @@ export interface Store {
   putParticipant(p: ParticipantRecord): Promise<void>;
   getParticipant(participantId: string): Promise<ParticipantRecord | null>;
   listParticipants(sessionId: string): Promise<ParticipantRecord[]>;
-  setParticipantState(participantId: string, state: ParticipantRecord['state']): Promise<void>;
+  /**
+   * Set a participant's state; with `from`, only if it is in that state now (of concurrent calls,
+   * one wins: an admit and a decline of the same waiting party). True when the state was set.
+   */
+  setParticipantState(participantId: string, state: ParticipantRecord['state'], from?: ParticipantRecord['state']): Promise<boolean>;
 
   // Credentials (stored by hash only)
   putCredential(hash: string, c: CredentialRecord): Promise<void>;

@@ -25,7 +25,15 @@ import type {
   ProtocolError,
   ServerToClientEvents,
 } from '../../lib/protocol';
-import { createSignaling, defaultJoinRateLimits, type JoinRateLimits, type Signaling } from '../../signaling/server';
+import {
+  createSignaling,
+  defaultJoinRateLimits,
+  defaultSignInLimits,
+  type JoinRateLimits,
+  type SignInLimits,
+  type Signaling,
+} from '../../signaling/server';
+import type { TrustProxy } from '../../signaling/edge';
 import { FakeClock, systemClock, type Clock } from '../../signaling/core/clock';
 import { defaultCoreConfig } from '../../signaling/core/core';
 import { MemoryStore } from '../../signaling/store/memory';
@@ -76,8 +84,19 @@ export interface HarnessOptions<C extends ClockKind = 'fake'> {
   handleTtlMs?: number;
   /** @default 30_000 (the product default) */
   graceMs?: number;
-  /** Merged over the product defaults (5 per address, 100 in total, per minute). */
+  /**
+   * Merged over the product defaults (5 per address, 100 in total, per minute), except that proofs of
+   * work are made cheap (20 steps) unless a test asks for more: the tests solve them in node.
+   */
   joinRateLimits?: Partial<JoinRateLimits>;
+  /** Merged over the product defaults. */
+  signInLimits?: Partial<SignInLimits>;
+  /** JOINUS_LOBBY. @default false */
+  lobbyByDefault?: boolean;
+  /** JOINUS_TRUST_PROXY. @default null */
+  trustProxy?: TrustProxy;
+  /** JOINUS_ALLOWED_ORIGINS. @default [] */
+  allowedOrigins?: string[];
   /** @default 200 (the product default) */
   eventsPerSecond?: number;
   /** Another store implementation to run the same tests against. @default a new MemoryStore */
@@ -136,12 +155,16 @@ export async function startSignaling<C extends ClockKind = 'fake'>(
       agents: new Map(Object.entries(options.agents ?? testAgents)),
       handleTtlMs: options.handleTtlMs ?? defaultCoreConfig.handleTtlMs,
       graceMs: options.graceMs ?? defaultCoreConfig.graceMs,
+      lobbyByDefault: options.lobbyByDefault ?? false,
     },
     iceServers: options.iceServers ?? [],
     turn: options.turn ?? null,
     iceTransportPolicy: options.iceTransportPolicy ?? 'all',
     logger,
-    joinRateLimits: { ...defaultJoinRateLimits, ...options.joinRateLimits },
+    joinRateLimits: { ...defaultJoinRateLimits, proofSteps: 20, ...options.joinRateLimits },
+    signInLimits: { ...defaultSignInLimits, ...options.signInLimits },
+    trustProxy: options.trustProxy ?? null,
+    allowedOrigins: options.allowedOrigins ?? [],
     eventsPerSecond: options.eventsPerSecond,
     frameCheck: options.frameCheck ?? true,
     ...(options.forms ? { forms: options.forms } : {}),
@@ -187,6 +210,8 @@ export interface ClientOptions {
   name?: string;
   /** Connect from this loopback address (127.0.0.2, …) to look like another client address. */
   localAddress?: string;
+  /** Handshake headers (Origin, X-Forwarded-For), as a browser or a proxy would send them. */
+  headers?: Record<string, string>;
 }
 
 export interface TestClient {
@@ -277,6 +302,7 @@ export async function connectClient(url: string, options: ClientOptions = {}): P
     // A test sees a disconnect as it happened; nothing reconnects behind its back.
     reconnection: false,
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.headers ? { extraHeaders: options.headers } : {}),
   });
   const untyped = socket as unknown as Socket;
   const log: { event: string; payload: unknown }[] = [];

@@ -16,6 +16,12 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       agents: new Map([['agent', 'agent']]),
       demoAgent: true,
+      plaintextAgents: [],
+      trustProxy: null,
+      allowedOrigins: [],
+      helpEmbedOrigins: [],
+      proofSteps: 800,
+      lobby: false,
       handleTtlMs: 15 * 60_000,
       graceMs: 30_000,
       iceServers: [],
@@ -41,6 +47,11 @@ describe('loadConfig', () => {
       JOINUS_TURN_TTL_MS: '3600000',
       JOINUS_ICE_TRANSPORT_POLICY: 'relay',
       JOINUS_FRAME_CHECK: 'off',
+      JOINUS_TRUST_PROXY: '1',
+      JOINUS_ALLOWED_ORIGINS: 'https://pages.example.com, http://localhost:3001',
+      JOINUS_POW_STEPS: '200',
+      JOINUS_HELP_EMBED_ORIGINS: 'https://www.example.com',
+      JOINUS_LOBBY: 'on',
       REDIS_URL: 'redis://localhost:6379',
       LOG_LEVEL: 'debug',
     });
@@ -52,6 +63,12 @@ describe('loadConfig', () => {
         ['bob', 'pa:ss'],
       ]),
       demoAgent: false,
+      plaintextAgents: ['alice', 'bob'],
+      trustProxy: 1,
+      allowedOrigins: ['https://pages.example.com', 'http://localhost:3001'],
+      helpEmbedOrigins: ['https://www.example.com'],
+      proofSteps: 200,
+      lobby: true,
       handleTtlMs: 60_000,
       graceMs: 5_000,
       iceServers: [
@@ -175,6 +192,32 @@ describe('loadConfig', () => {
 
   it('ignores unrelated environment variables', () => {
     expect(load({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production' }).port).toBe(3000);
+  });
+});
+
+describe('security settings', () => {
+  it('JOINUS_TRUST_PROXY: off by default, a number of hops, or a list of addresses and subnets', () => {
+    expect(load({}).trustProxy).toBeNull();
+    expect(load({ JOINUS_TRUST_PROXY: '0' }).trustProxy).toBeNull();
+    expect(load({ JOINUS_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(load({ JOINUS_TRUST_PROXY: 'loopback, 10.0.0.0/8,192.168.1.7' }).trustProxy).toEqual(['loopback', '10.0.0.0/8', '192.168.1.7']);
+    expect(() => load({ JOINUS_TRUST_PROXY: 'not-an-address' })).toThrow(/JOINUS_TRUST_PROXY/);
+    expect(() => load({ JOINUS_TRUST_PROXY: '99' })).toThrow(/at most 16/);
+  });
+
+  it('JOINUS_ALLOWED_ORIGINS: origins only, no paths', () => {
+    expect(load({ JOINUS_ALLOWED_ORIGINS: 'https://a.example/' }).allowedOrigins).toEqual(['https://a.example']);
+    for (const bad of ['a.example', 'https://a.example/path', 'ftp://a.example', 'https://a.example,nope']) {
+      expect(() => load({ JOINUS_ALLOWED_ORIGINS: bad }), bad).toThrow(/JOINUS_ALLOWED_ORIGINS/);
+    }
+  });
+
+  it('JOINUS_AGENTS: hashed passwords are not counted as plaintext; a broken hash stops start-up', () => {
+    const hash = `scrypt$15$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+    const c = load({ JOINUS_AGENTS: `alice:${hash},bob:plain` });
+    expect(c.agents.get('alice')).toBe(hash);
+    expect(c.plaintextAgents).toEqual(['bob']);
+    expect(() => load({ JOINUS_AGENTS: 'alice:scrypt$15$8$1$short$x' })).toThrow(/starts like a hash/);
   });
 });
 

@@ -68,6 +68,7 @@ export function storeContract(
       state: 'active',
       endedAt: null,
       endReason: null,
+      lobby: false,
       agentOfflineSince: null,
       customerOfflineSince: null,
       ...over,
@@ -383,6 +384,18 @@ export function storeContract(
         expect(await store.listAgentSessions('carol')).toEqual([]);
       });
 
+      it('setLobby switches the admission lobby of one session', async () => {
+        await createSession('s1');
+        await createSession('s2');
+        await store.setLobby('s1', true);
+        expect((await store.getSession('s1'))?.lobby).toBe(true);
+        expect((await store.getSession('s2'))?.lobby).toBe(false);
+        await store.setLobby('s1', false);
+        expect((await store.getSession('s1'))?.lobby).toBe(false);
+        await store.setLobby('nobody', true); // no throw, no record
+        expect(await store.getSession('nobody')).toBeNull();
+      });
+
       it('putParticipant, getParticipant, listParticipants and setParticipantState', async () => {
         const s = await createSession('s1');
         await createSession('s2');
@@ -397,8 +410,17 @@ export function storeContract(
         expect(await store.getParticipant('g1')).toEqual({ ...guest, state: 'removed' });
         await store.setParticipantState('g1', 'left');
         expect((await store.getParticipant('g1'))?.state).toBe('left');
-        await store.setParticipantState('nobody', 'left'); // no throw, no record
+        expect(await store.setParticipantState('nobody', 'left')).toBe(false); // no throw, no record
         expect(await store.getParticipant('nobody')).toBeNull();
+        // With `from`: a compare-and-set; of an admit and a decline of one waiting party, one wins.
+        await store.putParticipant({ ...guest, participantId: 'w1', state: 'waiting' });
+        const [admitted, declined] = await Promise.all([
+          store.setParticipantState('w1', 'active', 'waiting'),
+          store.setParticipantState('w1', 'declined', 'waiting'),
+        ]);
+        expect([admitted, declined].filter(Boolean)).toHaveLength(1);
+        expect((await store.getParticipant('w1'))?.state).toBe(admitted ? 'active' : 'declined');
+        expect(await store.setParticipantState('w1', 'active', 'waiting')).toBe(false);
         expect(await store.listParticipants('no-session')).toEqual([]);
       });
 

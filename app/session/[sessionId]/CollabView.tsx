@@ -79,17 +79,50 @@ export function CollabView({ sessionId }: { sessionId: string }) {
       ) : null
     ) : null;
 
+  if (phase.kind === 'waiting') {
+    return (
+      <div className="card narrow stack">
+        <h1>Almost there</h1>
+        <p role="status" className="alert info">
+          Waiting for the agent to let you in
+        </p>
+        <p className="status-note">
+          The agent asks before admitting anyone to this session. Keep this page open: it opens the session as soon as
+          you are let in.
+        </p>
+      </div>
+    );
+  }
+  if ((phase.kind === 'refused' || phase.kind === 'ended') && snap.me === null) {
+    // Never in the session (declined in the lobby, ended while waiting, a dead link): nothing to show.
+    return (
+      <div className="card narrow stack">
+        <h1>{phase.kind === 'ended' ? 'Session ended' : 'Not admitted'}</h1>
+        <div role="alert" className="alert">
+          {phase.message}
+        </div>
+        <div className="row">
+          <Link href="/join">Go to Join Us</Link>
+          <Link href="/">Back to the start page</Link>
+        </div>
+      </div>
+    );
+  }
+
   return (
     <div className="stack">
       {phase.kind === 'ended' || phase.kind === 'removed' || phase.kind === 'refused' ? (
         <div role="alert" className="alert">
           {phase.message} You can still download the transcript below.{' '}
+          {conn.localCopyDeleted ? 'This browser no longer keeps a copy of the session: download it now if you need it. ' : null}
           <Link href="/">Back to the start page</Link>
         </div>
       ) : null}
       {phase.kind === 'left' ? (
         <div role="alert" className="alert info">
-          You left the session. You can still download the transcript below. <Link href="/">Back to the start page</Link>
+          You left the session. You can still download the transcript below.{' '}
+          {conn.localCopyDeleted ? 'This browser no longer keeps a copy of the session: download it now if you need it. ' : null}
+          <Link href="/">Back to the start page</Link>
         </div>
       ) : null}
       {actionError ? <div role="alert" className="alert">{actionError}</div> : null}

@@ -35,6 +35,8 @@ export interface OpenOptions {
   viewport?: { width: number; height: number };
   /** A server of the test's own (support/product-server.ts) instead of `server`. */
   origin?: string;
+  /** The test provokes Content-Security-Policy violations on purpose (the CSP test itself). */
+  provokesCsp?: boolean;
 }
 
 export interface Fixtures {
@@ -48,6 +50,8 @@ export const test = base.extend<Fixtures>({
     const relays: Relay[] = [];
     const problems: string[] = [];
     const uncaught: string[] = [];
+    /** Anything our pages' Content-Security-Policy blocked: a page that needs it is broken. */
+    const cspViolations: string[] = [];
     const open = async (label: string, options: OpenOptions = {}) => {
       const port = options.server === 'aux' ? auxPort() : mainPort();
       let origin = options.origin ?? `http://127.0.0.1:${port}`;
@@ -62,12 +66,18 @@ export const test = base.extend<Fixtures>({
       page.on('pageerror', (err) => uncaught.push(`[${label}] ${err.message}`));
       page.on('console', (m) => {
         if (m.type() === 'error') problems.push(`[${label}] console.error: ${m.text()} (${m.location().url})`);
+        // (A pushed site refusing to be framed is its own policy, seen by the C3 tests, not ours.)
+        const ours = !options.provokesCsp && !/frame-ancestors|X-Frame-Options/.test(m.text());
+        if (ours && /Content Security Policy/.test(m.text())) {
+          cspViolations.push(`[${label}] ${m.text()}`);
+        }
       });
       return page;
     };
     await provide(open);
     // A page that throws is a product bug even when the test got what it looked for.
     expect.soft(uncaught, 'uncaught exceptions in the pages').toEqual([]);
+    expect.soft(cspViolations, 'Content-Security-Policy violations in the pages').toEqual([]);
     for (const c of contexts) await c.close().catch(() => {});
     for (const r of relays) await r.close();
     if (problems.length > 0) {

@@ -34,6 +34,10 @@ export const AGENTS = [
   'wes', // forms: C4 shared forms, masking, submit to the operator's endpoint
   'xena', // drawing: C5 strokes, pointers, undo, clear
   'yara', // large-session: a late joiner to a 5 MB session
+  'zack', // handles: H8 proof of work past the limit
+  'abe', // security: hostile text shown as text
+  'bea', // lobby: ask before admitting, invite link
+  'cy', // privacy: local copies removed
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

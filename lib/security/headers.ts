@@ -1,0 +1,49 @@
+/**
+ * The pages' security headers, one pure function so it can be tested line by line; proxy.ts applies
+ * them to every page (the CSP needs a fresh nonce per response). The headers that never change
+ * (nosniff, referrer and permissions policies) are next.config.js's, on every response.
+ */
+
+export interface PageHeaderOptions {
+  /** Fresh for every response; Next.js puts it on its own scripts. */
+  nonce: string;
+  /** `next dev` needs eval for React's debugging aids; production never gets it. */
+  dev: boolean;
+  /** The request path: only the help page may be framed, and only by the listed origins. */
+  path: string;
+  /** JOINUS_HELP_EMBED_ORIGINS: the sites allowed to show the help page in a frame. */
+  helpEmbedOrigins: readonly string[];
+  /** Origins the pages may send requests to besides their own (operators' form endpoints). */
+  connectOrigins: readonly string[];
+}
+
+export function isHelpPage(path: string): boolean {
+  return path === '/help' || path.startsWith('/help/') || path.startsWith('/help?');
+}
+
+export function pageSecurityHeaders(o: PageHeaderOptions): Record<string, string> {
+  const embeddable = isHelpPage(o.path) && o.helpEmbedOrigins.length > 0;
+  const csp = [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${o.nonce}' 'strict-dynamic'${o.dev ? " 'unsafe-eval'" : ''}`,
+    // Inline style attributes (positions of pointers, colours of strokes): styles cannot run code.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' blob: data:",
+    "font-src 'self'",
+    // Signaling is same-origin ('self' covers its WebSocket in every current browser).
+    ['connect-src', "'self'", ...o.connectOrigins].join(' '),
+    "media-src 'self' blob:",
+    "worker-src 'self' blob:",
+    // C3: a pushed page is any http(s) site, shown in a sandboxed frame.
+    'frame-src http: https:',
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    `frame-ancestors ${embeddable ? ["'self'", ...o.helpEmbedOrigins].join(' ') : "'none'"}`,
+  ].join('; ');
+  return {
+    'Content-Security-Policy': csp,
+    // For browsers that predate frame-ancestors; left out where the help page may be embedded.
+    ...(embeddable ? {} : { 'X-Frame-Options': 'DENY' }),
+  };
+}

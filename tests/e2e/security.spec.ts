@@ -1,0 +1,97 @@
+/**
+ * The web surface (docs/threat-model.md): security headers on every page, scripts only with the
+ * response's nonce, and hostile text shown as text in every place a person's words appear.
+ */
+import {
+  expect,
+  expectEveryoneSees,
+  joinWithHandle,
+  openJoinUs,
+  participants,
+  reserveHandle,
+  say,
+  signInAgent,
+  startSession,
+  test,
+  transcript,
+  uid,
+} from './support/app';
+import { formField, sharedForm, shareForm } from './support/collab';
+
+test('pages carry a CSP with a fresh nonce, no framing, nosniff, no referrer, and a permissions policy', async ({ open, request }) => {
+  const page = await open('visitor');
+  const nonces = new Set<string>();
+  for (const path of ['/', '/agent', '/help', '/join', '/session/not-a-session']) {
+    const response = (await page.goto(path))!;
+    const h = response.headers();
+    const csp = h['content-security-policy'] ?? '';
+    const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(nonce, path).toBeTruthy();
+    nonces.add(nonce!);
+    expect(csp, path).toContain("frame-ancestors 'none'");
+    expect(csp, path).not.toContain('unsafe-eval');
+    expect(h['x-frame-options'], path).toBe('DENY');
+    expect(h['x-content-type-options'], path).toBe('nosniff');
+    expect(h['referrer-policy'], path).toBe('no-referrer');
+    expect(h['permissions-policy'], path).toContain('microphone=(self)');
+    // Every script the page was served with carries this response's nonce (Next.js puts it there).
+    const scripts = await page.locator('script').evaluateAll((els) => els.map((e) => (e as HTMLScriptElement).nonce));
+    expect(scripts.length, path).toBeGreaterThan(0);
+    expect(new Set(scripts), path).toEqual(new Set([nonce]));
+  }
+  expect(nonces.size).toBe(5);
+  // Static files get the fixed headers too.
+  const script = await page.locator('script[src]').first().getAttribute('src');
+  const asset = await request.get(new URL(script!, page.url()).href);
+  expect(asset.headers()['x-content-type-options']).toBe('nosniff');
+});
+
+test('markup with an inline script handler, if it ever reached a page, would not run', async ({ open }) => {
+  const page = await open('visitor', { provokesCsp: true });
+  await page.goto('/join');
+  // What a bug that wrote someone's text into the page as HTML would do: the CSP refuses the handler.
+  const outcome = await page.evaluate(async () => {
+    const w = window as unknown as { injected?: boolean };
+    const violation = new Promise<string>((resolve) => {
+      document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true });
+    });
+    const div = document.createElement('div');
+    div.innerHTML = '<img src="data:," onload="window.injected = true" onerror="window.injected = true">';
+    document.body.appendChild(div);
+    const directive = await violation;
+    return { ran: w.injected === true, directive };
+  });
+  expect(outcome).toEqual({ ran: false, directive: 'script-src-attr' });
+});
+
+test('names, messages and form values with markup and scripts appear as text everywhere', async ({ open }) => {
+  const tag = uid();
+  const agent = await open('agent');
+  const customer = await open('customer');
+  const guest = await open('guest');
+  const customerName = `<img src=x onerror="window.pwned=1">${tag}`;
+  const guestName = `<script>window.pwned=2</script>`;
+  const message = `<b onmouseover="window.pwned=3">bold?</b> & <a href="javascript:window.pwned=4">link</a>`;
+  await signInAgent(agent, 'abe');
+  await startSession(agent, customer, customerName);
+  await openJoinUs(agent);
+  const handle = await reserveHandle(agent, `markup-${tag}`);
+  await joinWithHandle(guest, guestName, handle);
+  await say(customer, message);
+  await expectEveryoneSees([agent, customer, guest], [message]);
+  await shareForm(agent, 'Contact details');
+  const field = formField(customer, 'Full name');
+  await field.fill(`"><svg onload="window.pwned=5">`);
+  await expect(formField(agent, 'Full name')).toHaveValue(`"><svg onload="window.pwned=5">`);
+
+  for (const page of [agent, customer, guest]) {
+    await expect(participants(page)).toContainText(customerName);
+    await expect(participants(page)).toContainText(guestName);
+    await expect(transcript(page)).toContainText(message);
+    // As text: no element was made from it, and nothing ran.
+    expect(await transcript(page).locator('b, img, script, svg, a[href^="javascript"]').count()).toBe(0);
+    expect(await participants(page).locator('img, script').count()).toBe(0);
+    expect(await sharedForm(page).locator('svg[onload]').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+  }
+});

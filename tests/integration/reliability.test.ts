@@ -1,0 +1,176 @@
+/**
+ * Reliability under hostile and heavy use (threat model; `npm run test:reliability` runs the long
+ * variant and prints the table): fuzzing of every event, guessing from many addresses, and many
+ * concurrent three-party session life cycles. `npm test` runs the fast variant of each.
+ *
+ * Each test adds its figures to test-results/reliability.json for the table.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Schemas, type Ack } from '../../lib/protocol';
+import { expectOk, startSignaling, type TestClient } from '../support/signaling';
+import { attach, openSession } from '../support/flows';
+import { guessingAttack } from '../support/guessing';
+
+const long = process.env.JOINUS_RELIABILITY === 'long';
+const size = {
+  frames: long ? 12_000 : 1_500,
+  guessers: 40,
+  guessesEach: long ? 15 : 4,
+  sessions: long ? 200 : 20,
+};
+
+const figuresFile = 'test-results/reliability.json';
+function record(figures: Record<string, number | string | boolean>): void {
+  mkdirSync('test-results', { recursive: true });
+  let all: Record<string, unknown> = {};
+  try {
+    all = JSON.parse(readFileSync(figuresFile, 'utf8')) as Record<string, unknown>;
+  } catch {
+    all = {};
+  }
+  writeFileSync(figuresFile, JSON.stringify({ ...all, variant: long ? 'long' : 'fast', ...figures }, null, 2));
+}
+
+const events = Object.keys(Schemas);
+const idLike = fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[A-Za-z0-9_-]{8,64}$/), fc.constant('constructor'));
+/** Near-valid payloads (the right shape, hostile contents) and anything at all. */
+const payload = fc.oneof(
+  fc.anything({ maxDepth: 4 }),
+  fc.record(
+    {
+      sessionId: idLike,
+      participantId: idLike,
+      requestId: idLike,
+      credential: idLike,
+      token: idLike,
+      requestToken: idLike,
+      to: idLike,
+      name: fc.string({ maxLength: 120 }),
+      topic: fc.string({ maxLength: 600 }),
+      handle: fc.string({ maxLength: 70 }),
+      username: fc.string({ maxLength: 70 }),
+      password: fc.string({ maxLength: 300 }),
+      url: fc.string({ maxLength: 300 }),
+      enabled: fc.anything({ maxDepth: 1 }),
+      admit: fc.anything({ maxDepth: 1 }),
+      data: fc.anything({ maxDepth: 5 }),
+      proof: fc.anything({ maxDepth: 4 }),
+    },
+    { requiredKeys: [] },
+  ),
+);
+const frame = fc.record({
+  event: fc.oneof(fc.constantFrom(...events), fc.string({ maxLength: 30 }), fc.constantFrom('__proto__', 'toString', 'hasOwnProperty')),
+  payload,
+  withAck: fc.boolean(),
+  extra: fc.boolean(),
+});
+
+describe('reliability', () => {
+  it(`[robustness] ${size.frames} fuzzed frames of every event leave the server serving and its state intact`, async () => {
+    const h = await startSignaling({ eventsPerSecond: 100_000 });
+    const s = await openSession(h);
+    expectOk(await s.agent.client.request('handle:reserve', { sessionId: s.sessionId, handle: 'kept-handle' }));
+    const participantsBefore = await h.store.listParticipants(s.sessionId);
+    const clients: TestClient[] = await Promise.all([0, 1, 2, 3, 4].map((i) => h.client({ name: `fuzzer ${i}` })));
+    // The fuzzers include a signed-in agent and an attached guest: what insiders can send, too.
+    expectOk(await clients[0]!.request('agent:signIn', { username: 'bob', password: 'bob-password' }));
+
+    let frames = 0;
+    let answered = 0;
+    const samples = fc.sample(frame, { numRuns: size.frames, seed: 4242 });
+    for (let i = 0; i < samples.length; i += 50) {
+      await Promise.all(
+        samples.slice(i, i + 50).map(async (f, j) => {
+          const c = clients[(i + j) % clients.length]!;
+          frames++;
+          if (!c.socket.connected) return;
+          if (f.withAck) {
+            const args = f.extra ? [f.payload, 'extra'] : [f.payload];
+            const ack = (await c.requestRaw(f.event, ...args).catch(() => null)) as Ack | null;
+            if (ack && typeof ack === 'object' && 'ok' in ack) answered++;
+          } else c.emitRaw(f.event, f.payload);
+        }),
+      );
+    }
+    // Still serving: every fuzzer that is connected gets answered, and a whole new flow works.
+    for (const c of clients.filter((x) => x.socket.connected)) await c.roundTrip();
+    const fresh = await openSession(h, { agent: 'carol' });
+    expect(fresh.sessionId).not.toBe(s.sessionId);
+    // Nothing the fuzzers sent changed the session that was there before.
+    expect(await h.store.getHandle('kept-handle', h.clock.now())).toMatchObject({ sessionId: s.sessionId });
+    expect(await h.store.listParticipants(s.sessionId)).toEqual(participantsBefore);
+    expect((await h.store.getSession(s.sessionId))?.state).toBe('active');
+    const crashes = h.logs.filter((l) => l.level >= 50).length; // pino error and fatal
+    expect(crashes).toBe(0);
+    expect(answered).toBeGreaterThan(0);
+    record({ framesFuzzed: frames, framesAnswered: answered, crashes });
+  });
+
+  it(`[H8] ${size.guessers} addresses guessing ${size.guessesEach} times each twice over: nobody wrongly admitted, the honest party gets in`, async () => {
+    const h = await startSignaling();
+    const s = await openSession(h);
+    const { handle } = expectOk(await s.agent.client.request('handle:suggest', { sessionId: s.sessionId }));
+    expectOk(await s.agent.client.request('handle:reserve', { sessionId: s.sessionId, handle }));
+    const f = await guessingAttack(h, { handle, guessers: size.guessers, guessesEach: size.guessesEach, solveProofs: true });
+    expect(f.wronglyAdmitted).toBe(0);
+    expect(f.honestAdmitted).toBe(true);
+    record({
+      guessers: f.guessers,
+      guessAttempts: f.attempts,
+      guessesTried: f.tried,
+      proofsAsked: f.proofsAsked,
+      proofsSolved: f.proofsSolved,
+      wronglyAdmitted: f.wronglyAdmitted,
+      honestAdmitted: f.honestAdmitted,
+      honestProofs: f.honestProofs,
+      guessingWallMs: f.wallMs,
+    });
+  });
+
+  it(`[S1][S2][S4] ${size.sessions} concurrent three-party session life cycles complete with nothing lost`, async () => {
+    const agents = Object.fromEntries(Array.from({ length: size.sessions }, (_, i) => [`agent${i}`, `password-${i}`]));
+    const h = await startSignaling({ agents, clock: 'system' });
+    const started = performance.now();
+    let lost = 0;
+    let errors = 0;
+    const lifeCycle = async (i: number) => {
+      const address = `127.1.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
+      const [agent, customer, guest] = await Promise.all(
+        ['agent', 'customer', 'guest'].map((who) => h.client({ name: `${who} ${i}`, localAddress: address })),
+      );
+      expectOk(await agent!.request('agent:signIn', { username: `agent${i}`, password: `password-${i}` }));
+      const asked = expectOk(await customer!.request('customer:request', { name: `Customer ${i}`, topic: 'load' }));
+      const admitted = customer!.waitFor('customer:admitted', (p) => typeof p.sessionId === 'string', 30_000);
+      const { session } = expectOk(await agent!.request('queue:accept', { requestId: asked.requestId }));
+      await admitted;
+      const a = await attach(agent!, session.credential);
+      const c = await attach(customer!, asked.requestToken);
+      const { handle } = expectOk(await agent!.request('handle:suggest', { sessionId: session.sessionId }));
+      expectOk(await agent!.request('handle:reserve', { sessionId: session.sessionId, handle }));
+      const login = expectOk(await guest!.request('handle:login', { name: `Guest ${i}`, handle }));
+      const joinedA = agent!.waitFor('peer:joined', (p) => p.sessionId === session.sessionId && p.participantId !== c.participantId, 30_000);
+      const g = await attach(guest!, login.credential);
+      await joinedA;
+      const signal = c.client.waitFor('signal:recv', (p) => p.from === g.peerId, 30_000);
+      expectOk(await guest!.request('signal:send', { sessionId: session.sessionId, to: c.peerId, data: { type: 'offer', sdp: `v=0 ${i}` } }));
+      if ((await signal).data.sdp !== `v=0 ${i}`) lost++;
+      const ends = [customer!, guest!].map((x) => x.waitFor('session:ended', (p) => p.sessionId === session.sessionId, 30_000));
+      expectOk(await agent!.request('session:end', { sessionId: session.sessionId }));
+      await Promise.all(ends);
+      expect(a.attach.sessionId).toBe(session.sessionId);
+      for (const x of [agent!, customer!, guest!]) x.close();
+    };
+    const outcomes = await Promise.allSettled(Array.from({ length: size.sessions }, (_, i) => lifeCycle(i)));
+    errors = outcomes.filter((o) => o.status === 'rejected').length;
+    const firstError = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    const completed = outcomes.length - errors;
+    record({ sessions: size.sessions, sessionsCompleted: completed, sessionErrors: errors, itemsLost: lost, sessionsWallMs: Math.round(performance.now() - started) });
+    expect(errors, firstError ? String(firstError.reason) : '').toBe(0);
+    expect(lost).toBe(0);
+    expect(completed).toBe(size.sessions);
+    expect(await h.store.listActiveSessions()).toEqual([]);
+  }, 120_000);
+});
