@@ -7,7 +7,7 @@ export const staticSecurityHeaders = {
   'Referrer-Policy': 'no-referrer',
   // The microphone and screen capture for the app itself (voice, screen sharing); nothing for frames.
   'Permissions-Policy':
-    'microphone=(self), display-capture=(self), camera=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()',
+    'microphone=(self), display-capture=(self), camera=(), geolocation=(), payment=(), usb=(), serial=()',
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 

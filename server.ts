@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import next from 'next';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './signaling/config';
+import { hashPlaintextPasswords } from './signaling/core/passwords';
 import { createSignaling, defaultJoinRateLimits } from './signaling/server';
 import { MemoryStore } from './signaling/store/memory';
 import { systemClock } from './signaling/core/clock';
@@ -46,6 +47,9 @@ async function main(): Promise<void> {
     );
   }
 
+  // Every password as a scrypt hash in memory: sign-in timing then says nothing about which names exist.
+  const agents = await hashPlaintextPasswords(config.agents);
+
   // Read by proxy.ts, which builds each page's security headers in this same process.
   process.env.JOINUS_HELP_EMBED_ORIGINS = config.helpEmbedOrigins.join(',');
   process.env.JOINUS_FORM_ENDPOINT_ORIGINS = [
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
     randomBytes: (n) => randomBytes(n),
     config: {
       ...defaultCoreConfig,
-      agents: config.agents,
+      agents,
       handleTtlMs: config.handleTtlMs,
       graceMs: config.graceMs,
       lobbyByDefault: config.lobby,

@@ -17,6 +17,8 @@ export const ErrorReason = {
   handleInUse: 'handle_in_use',
   handleUnusable: 'handle_unusable',
   rateLimited: 'rate_limited',
+  /** Too much at once right now: the client tries again by itself after `retryAfterMs`. */
+  busy: 'busy',
   /** H8 under pressure: solve the attached proof-of-work challenge, then ask again with the proof. */
   proofRequired: 'proof_required',
   sessionEnded: 'session_ended',
@@ -115,6 +117,7 @@ export const Schemas = {
   'agent:signIn': z.object({
     username: z.string().trim().min(1, 'Enter your username.').max(64),
     password: z.string().min(1, 'Enter your password.').max(Limits.passwordChars),
+    proof: proofSchema.optional(),
   }),
   'agent:resume': z.object({ token }),
   'agent:signOut': z.object({}),

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import proxyAddr from 'proxy-addr';
+import ipaddr from 'ipaddr.js';
 
 /**
  * JOINUS_TRUST_PROXY: how far to believe X-Forwarded-For. `null` (the default) ignores it; a number
@@ -15,9 +16,27 @@ export type TrustProxy = null | number | string[];
 export type AddressOf = (req: IncomingMessage) => string;
 
 export function clientAddressResolver(trust: TrustProxy): AddressOf {
-  if (trust === null || trust === 0) return (req) => req.socket.remoteAddress ?? 'unknown';
+  if (trust === null || trust === 0) return (req) => limitKey(req.socket.remoteAddress ?? 'unknown');
   const trusted = typeof trust === 'number' ? (_addr: string, i: number) => i < trust : proxyAddr.compile(trust);
-  return (req) => proxyAddr(req, trusted);
+  return (req) => limitKey(proxyAddr(req, trusted));
+}
+
+/**
+ * The "client address" the limits count: an IPv4 address as it is (IPv4-mapped IPv6 too), an IPv6
+ * address by its /64, the smallest block one subscriber gets (else every guess could come from a
+ * fresh address of the same block).
+ */
+export function limitKey(address: string): string {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return address;
+  }
+  if (parsed.kind() === 'ipv4') return parsed.toString();
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  return `${v6.parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
 /** Throws with a readable message when a trust list names something proxy-addr cannot parse. */

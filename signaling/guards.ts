@@ -36,56 +36,65 @@ const CHALLENGE_TTL_S = 120;
 
 const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? '' : 's'}`;
 
-export type Gate = { ok: true } | { ok: false; error: ProtocolError };
+/** An attempt let through: `settle` says how it went (a success is not counted as a failure). */
+export interface Attempt {
+  /** Failed attempts this address may still make before each one needs a proof of work. */
+  attemptsLeft: number;
+  settle(succeeded: boolean): Promise<void>;
+}
 
-export class JoinGuard {
-  private readonly perClient: RateLimiterMemory;
-  private readonly total: RateLimiterMemory;
+export type Gate = { ok: true; attempt: Attempt } | { ok: false; error: ProtocolError };
+
+/** Challenges kept open per address at most (beyond it the oldest are forgotten). */
+const MAX_OPEN_CHALLENGES = 10_000;
+
+/**
+ * ALTCHA proofs of work: challenges signed with secrets made at start-up, each proof good for one
+ * attempt. Making a challenge costs the server one key derivation (about 1.4 ms of its thread
+ * pool), so an address gets the same open challenge again until it is spent or nearly expired, and
+ * at most `perSecond` new challenges are made a second: beyond it the latest one is handed out.
+ */
+export class ProofOfWork {
   private readonly secret = randomBytes(32).toString('base64url');
   private readonly keySecret = randomBytes(32).toString('base64url');
-  /** Signatures of proofs already spent, until their challenge expires: each proof buys one attempt. */
+  /** Signatures of proofs already spent, until their challenge expires. */
   private readonly spent = new Map<string, number>();
+  private readonly open = new Map<string, ProofChallenge>();
+  private latest: ProofChallenge | null = null;
+  private readonly making: RateLimiterMemory;
 
-  constructor(private readonly limits: JoinRateLimits) {
-    const duration = Math.max(1, Math.round(limits.windowMs / 1000));
-    this.perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration });
-    this.total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration });
+  constructor(
+    private readonly steps: number,
+    perSecond = 200,
+  ) {
+    this.making = new RateLimiterMemory({ keyPrefix: 'pow-make', points: perSecond, duration: 1 });
   }
 
-  /**
-   * May this attempt be checked? Free while the address and the service are under their failure
-   * limits; past either, only with a fresh, valid proof of work. Never a flat refusal: no number of
-   * guessers can keep a person with a valid handle out, they can only make each attempt cost a second.
-   */
-  async admit(address: string, proof: Proof | undefined): Promise<Gate> {
-    const [mine, all] = await Promise.all([this.perClient.get(address), this.total.get('all')]);
-    const spent = (r: RateLimiterRes | null) => r !== null && r.remainingPoints <= 0;
-    if (!spent(mine) && !spent(all)) return { ok: true };
-    if (proof && (await this.verify(proof))) return { ok: true };
-    const who = spent(mine)
-      ? `from your connection (more than ${this.limits.perClientFailures} a minute)`
-      : `on this service right now (more than ${this.limits.totalFailures} a minute)`;
-    return {
-      ok: false,
-      error: {
-        reason: ErrorReason.proofRequired,
-        message: proof
-          ? 'The check did not pass or has expired. Try again: your browser will do a new one.'
-          : `Too many failed attempts ${who}, so your browser does a short check (about a second) before each attempt.`,
-        challenge: await this.challenge(),
-      },
-    };
+  private usable(c: ProofChallenge | null | undefined): c is ProofChallenge {
+    // At least half its life left: time to solve it and send it.
+    return !!c && !this.spent.has(c.signature) && c.parameters.expiresAt * 1000 - Date.now() > (CHALLENGE_TTL_S * 1000) / 2;
   }
 
-  /** Counts a failed attempt; answers how many more this address may make before checks start. */
-  async failed(address: string): Promise<number> {
-    const [mine] = await Promise.all([this.perClient.penalty(address, 1), this.total.penalty('all', 1)]);
-    return Math.max(0, mine.remainingPoints);
+  async challengeFor(key: string): Promise<ProofChallenge> {
+    const open = this.open.get(key);
+    if (this.usable(open)) return open;
+    const fresh = await this.make().catch(() => null);
+    const c = fresh ?? (this.usable(this.latest) ? this.latest : await this.create());
+    this.open.delete(key);
+    this.open.set(key, c);
+    if (this.open.size > MAX_OPEN_CHALLENGES) this.open.delete(this.open.keys().next().value!);
+    return c;
   }
 
-  async challenge(): Promise<ProofChallenge> {
-    const steps = Math.max(1, this.limits.proofSteps);
-    const c = await createChallenge({
+  /** A new challenge, within the rate; throws past it. */
+  private async make(): Promise<ProofChallenge> {
+    await this.making.consume('all');
+    return this.create();
+  }
+
+  private async create(): Promise<ProofChallenge> {
+    const steps = Math.max(1, this.steps);
+    const c = (await createChallenge({
       algorithm: PROOF_ALGORITHM,
       cost: PROOF_COST,
       // The solver counts up from 0: a random target between half and one and a half times the mean.
@@ -94,11 +103,13 @@ export class JoinGuard {
       expiresAt: Math.floor(Date.now() / 1000) + CHALLENGE_TTL_S,
       hmacSignatureSecret: this.secret,
       hmacKeySignatureSecret: this.keySecret,
-    });
-    return c as ProofChallenge;
+    })) as ProofChallenge;
+    this.latest = c;
+    return c;
   }
 
-  private async verify(proof: Proof): Promise<boolean> {
+  /** A valid proof of a challenge of ours, not spent before: spends it. */
+  async spend(proof: Proof): Promise<boolean> {
     const signature = proof.challenge.signature;
     const now = Date.now();
     if (this.spent.has(signature)) return false;
@@ -118,11 +129,65 @@ export class JoinGuard {
     }
     if (!verified) return false;
     if (this.spent.has(signature)) return false; // spent by a concurrent attempt meanwhile
-    this.spent.set(signature, (proof.challenge.parameters.expiresAt ?? 0) * 1000);
+    this.spent.set(signature, proof.challenge.parameters.expiresAt * 1000);
     if (this.spent.size % 256 === 0) {
       for (const [sig, until] of this.spent) if (until < now) this.spent.delete(sig);
     }
     return true;
+  }
+}
+
+/** A limiter's answer after counting this attempt: over its limit? */
+const over = (r: RateLimiterRes, points: number) => r.consumedPoints > points;
+
+export class JoinGuard {
+  private readonly perClient: RateLimiterMemory;
+  private readonly total: RateLimiterMemory;
+  readonly proofs: ProofOfWork;
+
+  constructor(private readonly limits: JoinRateLimits) {
+    const duration = Math.max(1, Math.round(limits.windowMs / 1000));
+    this.perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration });
+    this.total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration });
+    this.proofs = new ProofOfWork(limits.proofSteps);
+  }
+
+  /**
+   * May this attempt be checked? It is counted as a failure first, in one step, so attempts sent
+   * side by side cannot all slip in under the limit; one that succeeds, or is not tried, is given
+   * back. Free while the address and the service are within their failure limits; past either, only
+   * with a fresh, valid proof of work. Never a flat refusal: no number of guessers can keep a person
+   * with a valid handle out, they can only make each attempt cost a second.
+   */
+  async admit(address: string, proof: Proof | undefined): Promise<Gate> {
+    const [mine, all] = await Promise.all([this.perClient.penalty(address, 1), this.total.penalty('all', 1)]);
+    const giveBack = () => Promise.all([this.perClient.reward(address, 1), this.total.reward('all', 1)]).then(() => {});
+    const mineOver = over(mine, this.limits.perClientFailures);
+    if ((!mineOver && !over(all, this.limits.totalFailures)) || (proof && (await this.proofs.spend(proof)))) {
+      return {
+        ok: true,
+        attempt: {
+          attemptsLeft: Math.max(0, this.limits.perClientFailures - mine.consumedPoints),
+          settle: async (succeeded) => {
+            if (succeeded) await giveBack();
+          },
+        },
+      };
+    }
+    await giveBack();
+    const who = mineOver
+      ? `from your connection (more than ${this.limits.perClientFailures} a minute)`
+      : `on this service right now (more than ${this.limits.totalFailures} a minute)`;
+    return {
+      ok: false,
+      error: {
+        reason: ErrorReason.proofRequired,
+        message: proof
+          ? 'The check did not pass or has expired. Try again: your browser will do a new one.'
+          : `Too many failed attempts ${who}, so your browser does a short check (about a second) before each attempt.`,
+        challenge: await this.proofs.challengeFor(address),
+      },
+    };
   }
 }
 
@@ -131,10 +196,15 @@ export interface SignInLimits {
   perAccountAndAddress: number;
   /** Failed sign-ins from one address, whatever the account. @default 50 */
   perAddress: number;
-  /** Failed sign-ins for one account from anywhere. @default 100 */
+  /**
+   * Failed sign-ins for one account from anywhere, past which each attempt needs a proof of work
+   * (a refusal here would let a distributed guesser lock the agent out). @default 100
+   */
   perAccount: number;
   /** @default 15 minutes */
   windowMs: number;
+  /** Password checks at once, in all (each is ~0.2 s and 32 MiB of scrypt); 2 per address. @default 4 */
+  concurrentChecks: number;
 }
 
 export const defaultSignInLimits: SignInLimits = {
@@ -142,15 +212,25 @@ export const defaultSignInLimits: SignInLimits = {
   perAddress: 50,
   perAccount: 100,
   windowMs: 15 * 60_000,
+  concurrentChecks: 4,
 };
 
-/** Agent sign-in: failures counted per account and address, per address, and per account. */
+/**
+ * Agent sign-in: failures counted per account and address and per address (past either: wait), and
+ * per account (past it: a proof of work per attempt). Counted before the password is checked, given
+ * back on success; at most `concurrentChecks` password checks run at once, one per address.
+ */
 export class SignInGuard {
   private readonly pair: RateLimiterMemory;
   private readonly address: RateLimiterMemory;
   private readonly account: RateLimiterMemory;
+  private checking = 0;
+  private readonly checkingFrom = new Map<string, number>();
 
-  constructor(private readonly limits: SignInLimits) {
+  constructor(
+    private readonly limits: SignInLimits,
+    private readonly proofs: ProofOfWork,
+  ) {
     const duration = Math.max(1, Math.round(limits.windowMs / 1000));
     this.pair = new RateLimiterMemory({ keyPrefix: 'signin-pair', points: limits.perAccountAndAddress, duration });
     this.address = new RateLimiterMemory({ keyPrefix: 'signin-ip', points: limits.perAddress, duration });
@@ -159,37 +239,67 @@ export class SignInGuard {
 
   private static pairKey = (account: string, address: string) => `${account.toLowerCase()}|${address}`;
 
-  async blocked(account: string, address: string): Promise<ProtocolError | null> {
-    const checks = [
-      [this.pair.get(SignInGuard.pairKey(account, address)), 'for this account from your connection'],
-      [this.address.get(address), 'from your connection'],
-      [this.account.get(account.toLowerCase()), 'for this account'],
-    ] as const;
-    for (const [pending, who] of checks) {
-      const r = await pending;
-      if (r && r.remainingPoints <= 0) {
-        const minutes = Math.ceil(r.msBeforeNext / 60_000);
-        const wait = r.msBeforeNext < 60_000 ? plural(Math.ceil(r.msBeforeNext / 1000), 'second') : plural(minutes, 'minute');
-        return {
-          reason: ErrorReason.rateLimited,
-          message: `Too many failed sign-ins ${who}. Wait ${wait}, then try again.`,
-          retryAfterMs: r.msBeforeNext,
-        };
-      }
+  async admit(account: string, address: string, proof: Proof | undefined): Promise<Gate> {
+    if (this.checking >= this.limits.concurrentChecks || (this.checkingFrom.get(address) ?? 0) >= 2) {
+      return {
+        ok: false,
+        error: { reason: ErrorReason.busy, message: 'Signing in is busy right now. Trying again…', retryAfterMs: 500 },
+      };
     }
-    return null;
-  }
-
-  async failed(account: string, address: string): Promise<void> {
-    await Promise.all([
-      this.pair.penalty(SignInGuard.pairKey(account, address), 1),
+    const pairKey = SignInGuard.pairKey(account, address);
+    const accountKey = account.toLowerCase();
+    const [pair, byAddress, byAccount] = await Promise.all([
+      this.pair.penalty(pairKey, 1),
       this.address.penalty(address, 1),
-      this.account.penalty(account.toLowerCase(), 1),
+      this.account.penalty(accountKey, 1),
     ]);
-  }
-
-  /** A right password clears this address's count for the account (not the others). */
-  async succeeded(account: string, address: string): Promise<void> {
-    await this.pair.delete(SignInGuard.pairKey(account, address));
+    const giveBack = () =>
+      Promise.all([this.pair.reward(pairKey, 1), this.address.reward(address, 1), this.account.reward(accountKey, 1)]).then(() => {});
+    const hard = over(pair, this.limits.perAccountAndAddress)
+      ? { r: pair, who: 'for this account from your connection' }
+      : over(byAddress, this.limits.perAddress)
+        ? { r: byAddress, who: 'from your connection' }
+        : null;
+    if (hard) {
+      await giveBack();
+      const ms = hard.r.msBeforeNext;
+      const wait = ms < 60_000 ? plural(Math.ceil(ms / 1000), 'second') : plural(Math.ceil(ms / 60_000), 'minute');
+      return {
+        ok: false,
+        error: { reason: ErrorReason.rateLimited, message: `Too many failed sign-ins ${hard.who}. Wait ${wait}, then try again.`, retryAfterMs: ms },
+      };
+    }
+    if (over(byAccount, this.limits.perAccount) && !(proof && (await this.proofs.spend(proof)))) {
+      await giveBack();
+      return {
+        ok: false,
+        error: {
+          reason: ErrorReason.proofRequired,
+          message: proof
+            ? 'The check did not pass or has expired. Try again: your browser will do a new one.'
+            : 'Many failed sign-ins for this account recently, so your browser does a short check (about a second) first.',
+          challenge: await this.proofs.challengeFor(address),
+        },
+      };
+    }
+    this.checking++;
+    this.checkingFrom.set(address, (this.checkingFrom.get(address) ?? 0) + 1);
+    let settled = false;
+    return {
+      ok: true,
+      attempt: {
+        attemptsLeft: Math.max(0, this.limits.perAccountAndAddress - pair.consumedPoints),
+        settle: async (succeeded) => {
+          if (settled) return;
+          settled = true;
+          this.checking--;
+          const n = (this.checkingFrom.get(address) ?? 1) - 1;
+          if (n > 0) this.checkingFrom.set(address, n);
+          else this.checkingFrom.delete(address);
+          // A right password clears this address's count for the account and gives back the rest.
+          if (succeeded) await Promise.all([this.pair.delete(pairKey), this.address.reward(address, 1), this.account.reward(accountKey, 1)]);
+        },
+      },
+    };
   }
 }

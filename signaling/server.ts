@@ -230,7 +230,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
   const joinGuard = new JoinGuard(limits);
-  const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits);
+  const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits, joinGuard.proofs);
   /** Help requests one client address may start per window (a queue is not a free-for-all). */
   const requests = new RateLimiterMemory({ keyPrefix: 'help', points: 30, duration: windowSec });
   /** C3 frame checks an agent may make (each is a request from this server to some site). */
@@ -337,15 +337,18 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return { name, sessions: await core.agentSessions(name), queue: await core.queue() };
     };
 
-    on('agent:signIn', async ({ username, password }) => {
-      const blocked = await signInGuard.blocked(username, address);
-      if (blocked) return { ok: false, error: blocked };
-      const r = await core.signInAgent(username, password);
-      if (!r.ok) {
-        await signInGuard.failed(username, address);
-        return r;
+    on('agent:signIn', async ({ username, password, proof }) => {
+      const gate = await signInGuard.admit(username, address, proof);
+      if (!gate.ok) return gate;
+      let r: Awaited<ReturnType<typeof core.signInAgent>>;
+      try {
+        r = await core.signInAgent(username, password);
+      } catch (err) {
+        await gate.attempt.settle(false); // frees its place among the checks running at once
+        throw err;
       }
-      await signInGuard.succeeded(username, address);
+      await gate.attempt.settle(r.ok);
+      if (!r.ok) return r;
       return { ok: true, value: { token: r.value.token, ...(await signedIn(r.value.name, r.value.token)) } };
     });
 
@@ -442,9 +445,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const gate = await joinGuard.admit(address, proof);
       if (!gate.ok) return gate;
       const r = await core.loginWithHandle(name, handle);
+      await gate.attempt.settle(r.ok);
       if (r.ok) return r;
-      const attemptsLeft = await joinGuard.failed(address);
-      return { ok: false, error: { ...r.error, attemptsLeft } };
+      return { ok: false, error: { ...r.error, attemptsLeft: gate.attempt.attemptsLeft } };
     });
 
     on('session:attach', async ({ credential, peerId: resumePeerId }) => {

@@ -2,6 +2,7 @@
 /** The agent's console: sign-in, the customer queue (S1), several sessions (S6), Join Us (H1–H9). */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AgentSessionSummary, ProtocolError, QueueEntry } from '@/lib/protocol';
+import { requestWithProof } from '@/lib/client/proof';
 import { request, type ClientSocket } from '@/lib/client/socket';
 import { SessionConnection } from '@/lib/client/session-connection';
 import { storageKeys, useNow, useSessionSnapshot, useSocket } from '../_components/hooks';
@@ -234,6 +235,8 @@ function SignIn({
   const [password, setPassword] = useState('');
   const [error, setError] = useState<ProtocolError | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Many failed sign-ins for this account: why the browser is checking, while it does. */
+  const [checking, setChecking] = useState<string | null>(null);
   /** Too many failed sign-ins: the button waits as long as the message says. */
   const [waitUntil, setWaitUntil] = useState(0);
   const now = useNow(1000);
@@ -245,7 +248,7 @@ function SignIn({
         e.preventDefault();
         setBusy(true);
         setError(null);
-        const r = await request(socket, 'agent:signIn', { username, password });
+        const r = await requestWithProof(socket, 'agent:signIn', { username, password }, setChecking);
         setBusy(false);
         if (!r.ok) {
           if (r.error.retryAfterMs) setWaitUntil(Date.now() + r.error.retryAfterMs);
@@ -267,6 +270,12 @@ function SignIn({
         <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" required />
       </label>
       {error ? <div role="alert" className="alert">{error.message}</div> : null}
+      {checking ? (
+        <div role="status" className="status-note">
+          Checking your browser before signing in (about a second)…
+          <div className="hint">{checking}</div>
+        </div>
+      ) : null}
       {!connected ? <p className="status-note" role="status">Connecting to the server…</p> : null}
       <button type="submit" disabled={busy || waiting || !connected}>
         {busy ? 'Signing in…' : 'Sign in'}

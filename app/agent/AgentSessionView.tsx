@@ -251,7 +251,13 @@ function JoinUsControls({
 
   /** What the agent last chose, shown at once; the server's word (lobbyOn) once it agrees. */
   const [lobbyChoice, setLobbyChoice] = useState<boolean | null>(null);
-  const lobbyShown = lobbyChoice !== null && lobbyChoice !== lobbyOn ? lobbyChoice : lobbyOn;
+  // Whenever the server's word changes (our change confirmed, or one from another console), it wins.
+  const [lobbyBefore, setLobbyBefore] = useState(lobbyOn);
+  if (lobbyBefore !== lobbyOn) {
+    setLobbyBefore(lobbyOn);
+    setLobbyChoice(null);
+  }
+  const lobbyShown = lobbyChoice ?? lobbyOn;
   const toggleLobby = (enabled: boolean) =>
     run(async () => {
       setLobbyChoice(enabled);

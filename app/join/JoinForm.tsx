@@ -3,8 +3,7 @@
 import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 import { Limits, type ProtocolError } from '@/lib/protocol';
-import { request } from '@/lib/client/socket';
-import { canProveWork, proveWork } from '@/lib/client/proof';
+import { requestWithProof } from '@/lib/client/proof';
 import { storageKeys, useNow, useSocket } from '../_components/hooks';
 
 export function JoinForm() {
@@ -33,28 +32,7 @@ export function JoinForm() {
     if (!socket) return;
     setBusy(true);
     setError(null);
-    let r = await request(socket, 'handle:login', { name, handle });
-    // Past the failure limits each attempt starts with a proof of work; a proof that expired while
-    // the person waited gets one fresh try.
-    for (let round = 0; round < 2 && !r.ok && r.error.reason === 'proof_required' && r.error.challenge; round++) {
-      if (!canProveWork()) {
-        r = {
-          ok: false,
-          error: {
-            reason: 'proof_required',
-            message:
-              'Many attempts to join have failed recently, and this page is not on a secure (https) address, so your browser cannot do the short check that is needed now. Open the Join Us page at its https address.',
-          },
-        };
-        break;
-      }
-      setChecking(r.error.message);
-      const proof = await proveWork(r.error.challenge).catch(() => null);
-      r = proof
-        ? await request(socket, 'handle:login', { name, handle, proof })
-        : { ok: false, error: { reason: 'internal', message: 'The check did not finish. Try again.' } };
-    }
-    setChecking(null);
+    const r = await requestWithProof(socket, 'handle:login', { name, handle }, setChecking);
     if (!r.ok) {
       setBusy(false);
       setError({ ...r.error, ...(r.error.retryAfterMs ? { until: Date.now() + r.error.retryAfterMs } : {}) });

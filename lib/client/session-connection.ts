@@ -135,8 +135,11 @@ export class SessionConnection {
       lobby: { enabled: false, waiting: [] },
     };
     // The participant's own copy: survives a reload and outlives the session for the download (S3, S4).
-    this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(localCopyName(sessionId), this.doc);
+    // The lock that marks the copy as in use is asked for first: a sweep in another tab that runs
+    // before it is granted deletes nothing this tab has written (it has written nothing yet), and
+    // one that runs after it leaves the copy alone.
     this.releaseLocalCopy = holdLocalCopy(sessionId);
+    this.persistence = typeof indexedDB === 'undefined' ? null : new IndexeddbPersistence(localCopyName(sessionId), this.doc);
     // The mesh exists before the first attach answer: the socket is in the room by then, and what the
     // room says before the answer (a peer joining, its first signal) is kept until start().
     this.provider = new MeshProvider(this.doc, this.awareness, {
@@ -289,9 +292,7 @@ export class SessionConnection {
     const onLobby = mine<{ sessionId: string; enabled: boolean; waiting: LobbyEntry[] }>((p) =>
       this.set({ lobby: { enabled: p.enabled, waiting: p.waiting } }),
     );
-    const onAdmitted = mine<{ sessionId: string }>(() => {
-      if (this.snapshot.phase.kind === 'waiting') void this.attachNow();
-    });
+    const onAdmitted = mine<{ sessionId: string }>(() => this.leaveLobby());
     const onDeclined = mine<{ sessionId: string }>(() =>
       this.finish('refused', 'The agent did not let you in. The handle cannot be used again.'),
     );
@@ -428,14 +429,26 @@ export class SessionConnection {
     this.set({ phase: { kind: 'waiting' } });
     this.refresh();
     const r = await request(this.socket, 'lobby:wait', { credential: this.credential });
-    if (this.destroyed || this.isOver()) return;
+    if (this.destroyed || this.isOver() || this.snapshot.phase.kind !== 'waiting') return;
     if (r.ok) {
-      if (r.admitted) void this.attachNow();
+      if (r.admitted) this.leaveLobby();
       return;
     }
     if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
     if (r.error.reason === 'declined' || r.error.reason === 'unauthorized') return this.finish('refused', r.error.message);
-    // Transient (timeout): the next connect asks again.
+    // No answer (a timeout): ask again in a while; a reconnect asks again by itself too.
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.socket.connected && this.snapshot.phase.kind === 'waiting') void this.waitInLobby();
+    }, 2000);
+  }
+
+  /** Let in: attach once, whichever of the announcement and the `lobby:wait` answer comes first. */
+  private leaveLobby(): void {
+    if (this.snapshot.phase.kind !== 'waiting') return;
+    this.set({ phase: { kind: 'connecting' } });
+    void this.attachNow();
   }
 
   private whenSynced(maxWaitMs: number): Promise<void> {

@@ -7,7 +7,9 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export function connectSocket(): ClientSocket {
   // WebSocket only: no long-polling fallback, so several signaling nodes need no sticky sessions.
-  return io({ transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000 });
+  // A connection attempt that has not completed in 6 s is given up and tried again (socket.io waits
+  // 20 s by default): a handshake lost on the way must not keep the page "reconnecting" for long.
+  return io({ transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000, timeout: 6000 });
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;

@@ -9,20 +9,25 @@ export interface PageHeaderOptions {
   nonce: string;
   /** `next dev` needs eval for React's debugging aids; production never gets it. */
   dev: boolean;
-  /** The request path: only the help page may be framed, and only by the listed origins. */
+  /** The request path: only the help page (and the customer's session it leads to) may be framed. */
   path: string;
-  /** JOINUS_HELP_EMBED_ORIGINS: the sites allowed to show the help page in a frame. */
+  /** JOINUS_HELP_EMBED_ORIGINS: the sites allowed to show the help page, and its session, in a frame. */
   helpEmbedOrigins: readonly string[];
   /** Origins the pages may send requests to besides their own (operators' form endpoints). */
   connectOrigins: readonly string[];
 }
 
 export function isHelpPage(path: string): boolean {
-  return path === '/help' || path.startsWith('/help/') || path.startsWith('/help?');
+  return path === '/help' || path.startsWith('/help/');
+}
+
+/** An embedded help page leads its customer to the session view in the same frame, reloads included. */
+export function isSessionPage(path: string): boolean {
+  return path.startsWith('/session/');
 }
 
 export function pageSecurityHeaders(o: PageHeaderOptions): Record<string, string> {
-  const embeddable = isHelpPage(o.path) && o.helpEmbedOrigins.length > 0;
+  const embeddable = (isHelpPage(o.path) || isSessionPage(o.path)) && o.helpEmbedOrigins.length > 0;
   const csp = [
     "default-src 'self'",
     `script-src 'self' 'nonce-${o.nonce}' 'strict-dynamic'${o.dev ? " 'unsafe-eval'" : ''}`,

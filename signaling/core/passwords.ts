@@ -69,3 +69,17 @@ export async function verifyPassword(password: string, stored: string | undefine
   const want = createHash('sha256').update(stored).digest();
   return timingSafeEqual(given, want);
 }
+
+/**
+ * Plaintext passwords from JOINUS_AGENTS, hashed once at start-up (in memory): then every sign-in,
+ * known account or not, costs one scrypt check of the same cost, and timing tells no names.
+ */
+export async function hashPlaintextPasswords(agents: ReadonlyMap<string, string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  await Promise.all(
+    [...agents].map(async ([name, stored]) => {
+      out.set(name, looksHashed(stored) ? stored : await hashPassword(stored));
+    }),
+  );
+  return new Map([...agents.keys()].map((name) => [name, out.get(name)!]));
+}

@@ -49,14 +49,15 @@ test('a participant who leaves, and everyone when the session ends, keeps no cop
     // A second tab of the customer's browser opens the start page: the session tab is still open.
     const other = await customer.context().newPage();
     await other.goto('/');
-    await expect(other.getByRole('link', { name: 'Join Us' })).toBeVisible();
+    await expect(other.locator('html')).toHaveAttribute('data-local-copies', 'swept');
     expect(await localCopies(other)).toContain(`joinus:${sessionId}`);
     // The customer's session tab is closed mid-session (no Leave, no End): its copy stays behind...
     await customer.close();
     expect(await localCopies(other)).toContain(`joinus:${sessionId}`);
     // ...until the next Join Us page opens in that browser.
     await other.goto('/join');
-    await expect.poll(() => localCopies(other)).not.toContain(`joinus:${sessionId}`);
+    await expect(other.locator('html')).toHaveAttribute('data-local-copies', 'swept');
+    expect(await localCopies(other)).not.toContain(`joinus:${sessionId}`);
   });
 
   await test.step('the end of the session deletes the agent’s copy too', async () => {

@@ -3,6 +3,7 @@
  * response's nonce, and hostile text shown as text in every place a person's words appear.
  */
 import {
+  alertWith,
   expect,
   expectEveryoneSees,
   joinWithHandle,
@@ -16,7 +17,7 @@ import {
   transcript,
   uid,
 } from './support/app';
-import { formField, sharedForm, shareForm } from './support/collab';
+import { formField, openPushPage, pushedPage, sharedForm, shareForm, typeAndPush } from './support/collab';
 
 test('pages carry a CSP with a fresh nonce, no framing, nosniff, no referrer, and a permissions policy', async ({ open, request }) => {
   const page = await open('visitor');
@@ -84,7 +85,17 @@ test('names, messages and form values with markup and scripts appear as text eve
   await field.fill(`"><svg onload="window.pwned=5">`);
   await expect(formField(agent, 'Full name')).toHaveValue(`"><svg onload="window.pwned=5">`);
 
+  // A pushed address with markup in it is refused outright; with the markup percent-encoded it is
+  // an address, and shown as one (this server's pages refuse framing: a link to open in a new tab).
+  await openPushPage(agent);
+  const origin = new URL(agent.url()).origin;
+  await typeAndPush(agent, `${origin}/?q="><img src=x onerror="window.pwned=6">`);
+  await expect(alertWith(agent, 'characters addresses cannot have')).toBeVisible();
+  await typeAndPush(agent, `${origin}/?q=%22%3E%3Cimg%20src%3Dx%20onerror%3D%22window.pwned%3D6%22%3E`);
+  await expect(pushedPage(guest).getByRole('link', { name: /^Open 127\.0\.0\.1:\d+ in a new tab$/ })).toHaveAttribute('href', /\?q=%22%3E%3Cimg/);
+
   for (const page of [agent, customer, guest]) {
+    expect(await pushedPage(page).locator('img').count()).toBe(0);
     await expect(participants(page)).toContainText(customerName);
     await expect(participants(page)).toContainText(guestName);
     await expect(transcript(page)).toContainText(message);

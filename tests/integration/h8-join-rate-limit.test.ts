@@ -62,7 +62,9 @@ describe('unusable handles and the join rate limit', () => {
 
     // A new connection from the same address is the same client address.
     const again = await h.client({ name: 'same address, new socket' });
-    expectRefused(await again.request('handle:login', { name: 'Gus', handle: 'right-handle' }), 'proof_required');
+    const reused = expectRefused(await again.request('handle:login', { name: 'Gus', handle: 'right-handle' }), 'proof_required');
+    // One open challenge per address until it is spent (making one costs the server a key derivation).
+    expect(reused.challenge).toEqual(asked.challenge);
 
     // With a solved challenge the handle is tried, and a wrong one is answered as before.
     const wrong = expectRefused(
@@ -76,6 +78,7 @@ describe('unusable handles and the join rate limit', () => {
     const elsewhere = await h.client({ name: 'other address', localAddress: '127.0.0.2' });
     expectRefused(await elsewhere.request('handle:login', { name: 'Ada', handle: 'wrong-handle-11' }), 'handle_unusable');
     const fresh = expectRefused(await guest.request('handle:login', { name: 'Gus', handle: 'right-handle' }), 'proof_required');
+    expect(fresh.challenge!.signature).not.toBe(asked.challenge!.signature); // the first one is spent
     const ok = expectOk(await guest.request('handle:login', { name: 'Gus', handle: 'right-handle', proof: await solveProof(fresh.challenge!) }));
     expect(ok.sessionId).toBe(s.sessionId);
   });

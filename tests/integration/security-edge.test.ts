@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../signaling/core/passwords';
 import { expectOk, expectRefused, startSignaling } from '../support/signaling';
 import { openSession } from '../support/flows';
+import { solveProof } from '../support/proof';
 
 describe('same origin only', () => {
   it('refuses a WebSocket from another site, accepts the own origin, listed origins and non-browsers', async () => {
@@ -44,7 +45,7 @@ describe('agent sign-in', () => {
     expectOk(await alice.request('agent:signIn', { username: 'alice', password: 'alice-password' }));
   });
 
-  it('limits failures per address across accounts, and per account across addresses', async () => {
+  it('limits failures per address across accounts; past the per-account limit, attempts cost a proof of work', async () => {
     const h = await startSignaling({ signInLimits: { perAddress: 4, perAccount: 6 } });
     const sprayer = await h.client({ localAddress: '127.0.0.2' });
     for (const username of ['alice', 'bob', 'carol', 'nobody']) {
@@ -58,10 +59,40 @@ describe('agent sign-in', () => {
       const c = await h.client({ localAddress: `127.0.1.${10 + i}` });
       expectRefused(await c.request('agent:signIn', { username: 'carol', password: `guess-${i}` }), 'sign_in_failed');
     }
+    // Not a lock-out (a distributed guesser could otherwise keep carol out): each attempt now costs
+    // a proof of work, and with one the right password works.
     const fresh = await h.client({ localAddress: '127.0.2.1' });
-    const byAccount = expectRefused(await fresh.request('agent:signIn', { username: 'carol', password: 'carol-password' }), 'rate_limited');
-    expect(byAccount.message).toMatch(/^Too many failed sign-ins for this account\. Wait/);
+    const asked = expectRefused(await fresh.request('agent:signIn', { username: 'carol', password: 'carol-password' }), 'proof_required');
+    expect(asked.message).toMatch(/failed sign-ins for this account/);
+    const proof = await solveProof(asked.challenge!);
+    expectOk(await fresh.request('agent:signIn', { username: 'carol', password: 'carol-password', proof }));
+    // The proof is spent; other accounts need none.
+    expectRefused(await fresh.request('agent:signIn', { username: 'carol', password: 'carol-password', proof }), 'proof_required');
     expectOk(await fresh.request('agent:signIn', { username: 'alice', password: 'alice-password' }));
+  });
+
+  it('guesses sent side by side are counted before the password is checked: none slips past the limit', async () => {
+    const h = await startSignaling({ signInLimits: { perAccountAndAddress: 3 } });
+    const sockets = await Promise.all(Array.from({ length: 30 }, () => h.client({ localAddress: '127.0.0.7' })));
+    const answers = await Promise.all(sockets.map((c, i) => c.request('agent:signIn', { username: 'alice', password: `guess-${i}` })));
+    const reasons = answers.map((a) => (a.ok ? 'ok' : a.error.reason));
+    // Each socket asks once: the ones turned away as "busy" (two checks at a time per address) would
+    // ask again in a browser; none of them was checked.
+    expect(reasons.filter((r) => r === 'sign_in_failed').length).toBeLessThanOrEqual(3);
+    expect(reasons.filter((r) => r === 'ok')).toEqual([]);
+    expect(reasons.filter((r) => !['sign_in_failed', 'busy', 'rate_limited'].includes(r))).toEqual([]);
+    // Keep asking until the burst is over: the limit holds.
+    let failed = reasons.filter((r) => r === 'sign_in_failed').length;
+    for (const c of sockets) {
+      for (;;) {
+        const a = await c.request('agent:signIn', { username: 'alice', password: 'another-guess' });
+        if (a.ok || a.error.reason !== 'busy') {
+          if (!a.ok && a.error.reason === 'sign_in_failed') failed++;
+          break;
+        }
+      }
+    }
+    expect(failed).toBe(3);
   });
 
   it('a successful sign-in clears the count for that account from that address', async () => {

@@ -26,7 +26,7 @@ describe('page security headers', () => {
     expect(pageSecurityHeaders(base)['Content-Security-Policy']).not.toContain('unsafe-eval');
   });
 
-  it('no page may be framed, except the help page by the sites JOINUS_HELP_EMBED_ORIGINS lists', () => {
+  it('no page may be framed, except the help page and its session by the sites JOINUS_HELP_EMBED_ORIGINS lists', () => {
     for (const path of ['/', '/agent', '/join', '/session/abc', '/help']) {
       const h = pageSecurityHeaders({ ...base, path });
       expect(directives(h['Content-Security-Policy']!).get('frame-ancestors'), path).toEqual(["'none'"]);
@@ -35,6 +35,9 @@ describe('page security headers', () => {
     const help = pageSecurityHeaders({ ...base, path: '/help', helpEmbedOrigins: ['https://www.example.com'] });
     expect(directives(help['Content-Security-Policy']!).get('frame-ancestors')).toEqual(["'self'", 'https://www.example.com']);
     expect(help['X-Frame-Options']).toBeUndefined();
+    // The help page leads the customer to its session in the same frame: reloads there work too.
+    const session = pageSecurityHeaders({ ...base, path: '/session/abc', helpEmbedOrigins: ['https://www.example.com'] });
+    expect(directives(session['Content-Security-Policy']!).get('frame-ancestors')).toEqual(["'self'", 'https://www.example.com']);
     const join = pageSecurityHeaders({ ...base, path: '/join', helpEmbedOrigins: ['https://www.example.com'] });
     expect(directives(join['Content-Security-Policy']!).get('frame-ancestors')).toEqual(["'none'"]);
     expect(isHelpPage('/helpdesk')).toBe(false);

@@ -87,7 +87,14 @@ export const test = base.extend<Fixtures>({
 });
 
 async function newContext(browser: Browser, baseURL: string, viewport?: { width: number; height: number }) {
-  return browser.newContext({ baseURL, viewport: viewport ?? { width: 1280, height: 860 }, acceptDownloads: true });
+  const context = await browser.newContext({ baseURL, viewport: viewport ?? { width: 1280, height: 860 }, acceptDownloads: true });
+  // Not every blocked action is logged to the console (a caught eval is not): report each one there.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      console.error(`Content Security Policy violation: ${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  return context;
 }
 
 // ------------------------------------------------------------------------------------------ locators
