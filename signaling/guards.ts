@@ -108,6 +108,21 @@ export class ProofOfWork {
     return c;
   }
 
+  /**
+   * The answer to an attempt that needs a proof and brought none (`why` says what made it needed),
+   * or brought one that did not pass: a challenge to solve.
+   */
+  async refusal(address: string, proof: Proof | undefined, why: string): Promise<{ ok: false; error: ProtocolError }> {
+    return {
+      ok: false,
+      error: {
+        reason: ErrorReason.proofRequired,
+        message: proof ? 'The check did not pass or has expired. Try again: your browser will do a new one.' : why,
+        challenge: await this.challengeFor(address),
+      },
+    };
+  }
+
   /** A valid proof of a challenge of ours, not spent before: spends it. */
   async spend(proof: Proof): Promise<boolean> {
     const signature = proof.challenge.signature;
@@ -178,16 +193,11 @@ export class JoinGuard {
     const who = mineOver
       ? `from your connection (more than ${this.limits.perClientFailures} a minute)`
       : `on this service right now (more than ${this.limits.totalFailures} a minute)`;
-    return {
-      ok: false,
-      error: {
-        reason: ErrorReason.proofRequired,
-        message: proof
-          ? 'The check did not pass or has expired. Try again: your browser will do a new one.'
-          : `Too many failed attempts ${who}, so your browser does a short check (about a second) before each attempt.`,
-        challenge: await this.proofs.challengeFor(address),
-      },
-    };
+    return this.proofs.refusal(
+      address,
+      proof,
+      `Too many failed attempts ${who}, so your browser does a short check (about a second) before each attempt.`,
+    );
   }
 }
 
@@ -271,16 +281,11 @@ export class SignInGuard {
     }
     if (over(byAccount, this.limits.perAccount) && !(proof && (await this.proofs.spend(proof)))) {
       await giveBack();
-      return {
-        ok: false,
-        error: {
-          reason: ErrorReason.proofRequired,
-          message: proof
-            ? 'The check did not pass or has expired. Try again: your browser will do a new one.'
-            : 'Many failed sign-ins for this account recently, so your browser does a short check (about a second) first.',
-          challenge: await this.proofs.challengeFor(address),
-        },
-      };
+      return this.proofs.refusal(
+        address,
+        proof,
+        'Many failed sign-ins for this account recently, so your browser does a short check (about a second) first.',
+      );
     }
     this.checking++;
     this.checkingFrom.set(address, (this.checkingFrom.get(address) ?? 0) + 1);

@@ -76,17 +76,8 @@ export function JoinForm() {
       </label>
       {error ? (
         <div role="alert" className="alert">
-          {error.reason === 'rate_limited' && blocked
-            ? `Too many failed attempts. Wait ${waitLeft} second${waitLeft === 1 ? '' : 's'}, then try again.`
-            : error.reason === 'rate_limited'
-              ? 'You can try again now.'
-              : error.message}
-          {error.reason === 'rate_limited' ? (
-            // The server's message says who is limited and the limit; its "Wait N seconds" was true
-            // when it was sent, so leave it out: the line above counts down.
-            <div className="hint">{error.message.replace(/\s*Wait \d+ seconds?, then try again\.?$/, '')}</div>
-          ) : null}
-          {error.attemptsLeft !== undefined && error.reason !== 'rate_limited' ? (
+          {error.message}
+          {error.attemptsLeft !== undefined ? (
             <div className="hint">
               {error.attemptsLeft === 0
                 ? 'From now on each attempt starts with a short check by your browser (about a second).'

@@ -99,7 +99,9 @@ export class SessionConnection {
   private readonly persistence: IndexeddbPersistence | null;
   private readonly releaseLocalCopy: () => void;
   /** Privacy at rest: the copy in this browser was deleted when the session ended or was left. */
-  localCopyDeleted = false;
+  get localCopyDeleted(): boolean {
+    return this.persistence !== null && this.isOver();
+  }
   private provider: MeshProvider | null;
   /** Our socket is connected and attached: signals can go out. */
   private attached = false;
@@ -488,7 +490,6 @@ export class SessionConnection {
     // Privacy at rest: the session is over for us, so this browser keeps no copy of it. The document
     // stays in this page's memory, for the transcript download the page offers, until it is closed.
     void this.persistence?.clearData().catch(() => {});
-    this.localCopyDeleted = this.persistence !== null;
     this.set({ phase, handles: [], mesh: { ...emptyMesh, synced: this.snapshot.mesh.synced } });
     this.refresh();
   }
