@@ -5,7 +5,7 @@
 // its page records, on its own clock: the click, when the last entry and every stroke are on screen,
 // every "receiving … MB" the status showed, and the long tasks (> 50 ms) the main thread had meanwhile.
 import { randomBytes } from 'node:crypto';
-import { addToLocalCopy, largeSession } from '../tests/e2e/support/large-session.ts';
+import { addToLocalCopy, largeSession, pageSigner } from '../tests/e2e/support/large-session.ts';
 import { openGuest, openSession } from './product.mjs';
 
 const END = 'The end of the seeded history.';
@@ -13,7 +13,7 @@ const END = 'The end of the seeded history.';
 export async function prepareLargeSession(browser, product) {
   const session = await openSession(browser, product);
   const sessionId = new URL(session.customer.url()).pathname.split('/').at(-1);
-  const seed = largeSession({ participantId: 'bench-archive', name: 'Archive', role: 'customer' });
+  const seed = await largeSession(await pageSigner(session.customer, sessionId));
   await addToLocalCopy(session.customer, sessionId, seed.update);
   await session.customer.reload();
   await session.customer.getByRole('log', { name: 'Session transcript' }).getByText(END).waitFor({ timeout: 60_000 });

@@ -83,6 +83,11 @@ export type Proof = z.infer<typeof proofSchema>;
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
 export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
 
+/** A raw uncompressed P-256 public key (65 bytes), base64url. */
+export const PUBLIC_KEY_PATTERN = /^[A-Za-z0-9_-]{87}$/;
+/** Keys a participant may register (one per tab it used; a reload keeps its key). */
+export const MAX_KEYS_PER_PARTICIPANT = 32;
+
 export const Limits = {
   nameChars: 80,
   topicChars: 500,
@@ -134,6 +139,8 @@ export const Schemas = {
   'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars), proof: proofSchema.optional() }),
   'session:attach': z.object({
     credential: token,
+    /** The tab's public key (decision 0010): the server vouches for it in the session's directory. */
+    publicKey: z.string().regex(PUBLIC_KEY_PATTERN, 'Not a public key.').optional(),
     /** The peer id this tab held before its socket dropped: taken back if it is the participant's own. */
     peerId: id.optional(),
   }),
@@ -191,6 +198,18 @@ export interface ReservedHandle {
   expiresAt: number;
 }
 
+/** One participant the server admitted, with the keys it signs its writes with (decision 0010). */
+export interface DirectoryEntry {
+  participantId: string;
+  name: string;
+  role: Role;
+  /** Raw P-256 public keys, base64url. */
+  keys: string[];
+  joinedAt: number;
+  /** A joined party that left or was removed (S5). */
+  gone?: 'left' | 'removed';
+}
+
 export interface PeerInfo {
   peerId: string;
   participantId: string;
@@ -206,6 +225,8 @@ export interface AttachResult {
   resumed: boolean;
   /** Every other peer in the room (some may be away, reconnecting). */
   peers: PeerInfo[];
+  /** Everyone admitted to the session and the keys they sign with: names and roles come from here. */
+  directory: DirectoryEntry[];
   /** STUN/TURN servers for this participant, TURN with credentials of its own that expire. */
   iceServers: IceServer[];
   /** `relay`: connect through TURN only, so no participant learns another's IP address. */
@@ -267,6 +288,8 @@ export interface ServerToClientEvents {
   'customer:admitted': (p: { sessionId: string }) => void;
   'agent:sessions': (p: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => void;
   'peer:joined': (p: { sessionId: string } & PeerInfo) => void;
+  /** A participant registered a key (its first attach, or a new tab): sent before its peer is announced. */
+  'directory:add': (p: { sessionId: string } & DirectoryEntry) => void;
   'peer:left': (p: { sessionId: string; peerId: string; participantId: string }) => void;
   'signal:recv': (p: { sessionId: string; from: string; data: Record<string, unknown> }) => void;
   'handles:update': (p: { sessionId: string; handles: ReservedHandle[] }) => void;

@@ -179,6 +179,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
             participantId: effect.peer.participantId,
           });
         return;
+      case 'key_added':
+        io.to(rooms.session(effect.sessionId)).emit('directory:add', { sessionId: effect.sessionId, ...effect.entry });
+        return;
       case 'peer_left':
         io.to(rooms.session(effect.peer.sessionId)).emit('peer:left', {
           sessionId: effect.peer.sessionId,
@@ -450,7 +453,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return { ok: false, error: { ...r.error, attemptsLeft: gate.attempt.attemptsLeft } };
     });
 
-    on('session:attach', async ({ credential, peerId: resumePeerId }) => {
+    on('session:attach', async ({ credential, peerId: resumePeerId, publicKey }) => {
       let entered: { peerId: string; sessionId: string; role: Role } | null = null;
       const leaveRooms = (p: { peerId: string; sessionId: string }) => {
         void socket.leave(rooms.session(p.sessionId));
@@ -459,6 +462,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       };
       const r = await core.attach(credential, socket.id, {
         ...(resumePeerId ? { resumePeerId } : {}),
+        ...(publicKey ? { publicKey } : {}),
         // In the rooms before the peer is listed or announced: nothing said about it is missed.
         beforeEnter: async (p) => {
           entered = p;
@@ -495,6 +499,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           peerId: a.peerId,
           resumed: a.resumed,
           peers: a.peers,
+          directory: a.directory,
           iceServers,
           iceTransportPolicy: opts.iceTransportPolicy ?? 'all',
           ...(a.role === 'agent'

@@ -13,7 +13,8 @@ const widthNames: Record<number, string> = { [STROKE_WIDTHS[0]]: 'Thin', [STROKE
 const StrokePath = memo(function StrokePath({ stroke }: { stroke: Stroke }) {
   return (
     <path d={stroke.d} stroke={stroke.colour} strokeWidth={stroke.width} fill="none" strokeLinecap="round" strokeLinejoin="round">
-      <title>{`Stroke by ${stroke.byName}`}</title>
+      {/* A stroke being drawn is nobody's word yet: no name until its signed record verifies. */}
+      <title>{stroke.live ? 'Stroke being drawn' : `Stroke by ${stroke.byName}`}</title>
     </path>
   );
 });
@@ -74,7 +75,7 @@ export function SharedDrawing({
       >
         <svg viewBox={`0 0 ${SURFACE_W} ${SURFACE_H}`} role="img" aria-label={`Drawing: ${strokes.length} stroke${strokes.length === 1 ? '' : 's'}`}>
           {strokes.map((s) => (
-            <StrokePath key={s.id} stroke={s} />
+            <StrokePath key={s.live ? `live:${s.id}` : `${s.byId}:${s.id}`} stroke={s} />
           ))}
         </svg>
         {pointers.map((p) => (

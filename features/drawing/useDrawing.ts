@@ -1,12 +1,31 @@
 'use client';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { z } from 'zod';
-import type * as Y from 'yjs';
+import type { Authorship, Signer } from '../../lib/collab/authorship';
 import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
 import { newId } from '../../lib/collab/ids';
 import { useAwareness } from '../../lib/collab/use-awareness';
 import { useDocPart } from '../../lib/collab/use-doc-part';
-import { beginStroke, clearDrawing, extendStroke, readStrokes, strokesOf, STROKE_WIDTHS, SURFACE_H, SURFACE_W, undoLastStroke, type Stroke } from './doc';
+import { verifiedPresence } from '../participants/doc';
+import {
+  beginStroke,
+  clearDrawing,
+  dropStroke,
+  extendStroke,
+  finishStroke,
+  liveOf,
+  readDrawing,
+  readLive,
+  strokesOf,
+  STROKE_WIDTHS,
+  SURFACE_H,
+  SURFACE_W,
+  undoLastStroke,
+  visibleStrokes,
+  type Stroke,
+  type StrokeInProgress,
+} from './doc';
+import type * as Y from 'yjs';
 
 /** Pointer updates sent at most this often: smooth to the eye, light on the wire. */
 export const POINTER_INTERVAL_MS = 50;
@@ -14,27 +33,31 @@ export const POINTER_INTERVAL_MS = 50;
 export interface RemotePointer {
   clientId: number;
   participantId: string;
+  /** From the directory (the peer's presence is verified), never from its awareness state. */
   name: string;
   x: number;
   y: number;
 }
 
-const pointerSchema = z.object({
-  participantId: z.string().max(64),
-  name: z.string().max(80),
-  pointer: z.object({ x: z.number().int().min(0).max(SURFACE_W), y: z.number().int().min(0).max(SURFACE_H) }),
-});
+const pointerSchema = z.object({ x: z.number().int().min(0).max(SURFACE_W), y: z.number().int().min(0).max(SURFACE_H) });
 
-function projectPointers(states: Map<number, Record<string, unknown>>, self: number): RemotePointer[] {
+function projectPointers(states: Map<number, Record<string, unknown>>, self: number, auth: Authorship): RemotePointer[] {
   const out: RemotePointer[] = [];
-  for (const [clientId, raw] of states) {
-    if (clientId === self) continue;
-    const p = pointerSchema.safeParse(raw);
-    if (p.success) out.push({ clientId, participantId: p.data.participantId, name: p.data.name, ...p.data.pointer });
+  for (const peer of verifiedPresence(states, self, auth)) {
+    const p = pointerSchema.safeParse(peer.state.pointer);
+    if (p.success) out.push({ clientId: peer.clientId, participantId: peer.participantId, name: peer.name, ...p.data });
   }
   return out.sort((a, b) => a.clientId - b.clientId);
 }
-const pointersKey = (p: RemotePointer[]) => p.map((x) => `${x.clientId}:${x.x},${x.y}`).join('|');
+const pointersKey = (p: RemotePointer[]) => p.map((x) => `${x.clientId}:${x.participantId}:${x.name}:${x.x},${x.y}`).join('|');
+
+/** Who is here (verified presence): only their strokes being drawn are shown. */
+function projectPresent(states: Map<number, Record<string, unknown>>, self: number, auth: Authorship): string[] {
+  return [...new Set(verifiedPresence(states, self, auth).map((p) => p.participantId))].sort();
+}
+const presentKey = (ids: string[]) => ids.join('\n');
+
+const readLivePart = (doc: Y.Doc) => readLive(doc);
 
 export interface DrawingState {
   strokes: Stroke[];
@@ -62,14 +85,27 @@ function toSurface(e: React.PointerEvent<HTMLElement>): { x: number; y: number }
 }
 
 export function useDrawing(conn: SessionConnection, snap: SessionSnapshot, colour: string): DrawingState {
-  const strokes = useDocPart(conn, strokesOf, readStrokes);
+  const view = useDocPart(conn, strokesOf, readDrawing);
+  // The strokes being drawn are a root of their own (drawn every animation frame, not signed).
+  const live = useDocPart(conn, liveOf, readLivePart);
+  const present = useAwareness(conn, projectPresent, presentKey);
   const pointers = useAwareness(conn, projectPointers, pointersKey);
   const [drawing, setDrawing] = useState(false);
   const [width, setWidth] = useState<number>(STROKE_WIDTHS[1]);
   const me = snap.me;
+  const mine = me?.participantId;
+  const strokes = useMemo(() => visibleStrokes(view, live, new Set(mine ? [...present, mine] : present)), [view, live, present, mine]);
 
-  // The stroke being drawn, and points not yet written (written once per animation frame).
-  const current = useRef<{ stroke: Y.Map<unknown>; pending: { x: number; y: number }[]; frame: number | null } | null>(null);
+  // The stroke being drawn, its signer, and points not yet written (written once per animation frame).
+  const current = useRef<{ stroke: StrokeInProgress; signer: Signer; pending: { x: number; y: number }[]; frame: number | null } | null>(null);
+  // Writes that sign (finishing a stroke, undo, clear) one after another, in the order they were asked:
+  // an Undo pressed while the last stroke is being signed takes that stroke back.
+  const writes = useRef<Promise<void>>(Promise.resolve());
+  const enqueue = useCallback((write: () => Promise<void>) => {
+    writes.current = writes.current.then(write).catch(() => {
+      // Signing failed (the tab's key is gone): nothing written, the next write goes on.
+    });
+  }, []);
   // The pointer we last sent and when; a trailing send catches the last position.
   const pointerTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastSent = useRef(0);
@@ -106,13 +142,19 @@ export function useDrawing(conn: SessionConnection, snap: SessionSnapshot, colou
     }
   }, []);
 
+  /** Pointer up: every point written, then the stroke signed and recorded (after earlier writes). */
   const end = useCallback(() => {
     const c = current.current;
     if (!c) return;
     if (c.frame !== null) cancelAnimationFrame(c.frame);
     flush();
     current.current = null;
-  }, [flush]);
+    const at = Date.now();
+    enqueue(() => finishStroke(conn.doc, c.signer, conn.auth, c.stroke, at).catch((e: unknown) => {
+      dropStroke(conn.doc, c.stroke);
+      throw e;
+    }));
+  }, [conn, flush, enqueue]);
 
   useEffect(
     () => () => {
@@ -124,12 +166,15 @@ export function useDrawing(conn: SessionConnection, snap: SessionSnapshot, colou
 
   const onPointerDown = useCallback(
     (e: React.PointerEvent<HTMLElement>) => {
-      if (!drawing || !me || e.button !== 0) return;
+      const signer = conn.signer;
+      if (!drawing || !me || !signer || e.button !== 0) return;
       e.preventDefault();
       e.currentTarget.setPointerCapture?.(e.pointerId);
-      current.current = { stroke: beginStroke(conn.doc, me, { colour, width }, toSurface(e), newId()), pending: [], frame: null };
+      // A stroke still being finished (signing) stays as it is; this one is a new one.
+      end();
+      current.current = { stroke: beginStroke(conn.doc, signer.participantId, { colour, width }, toSurface(e), newId()), signer, pending: [], frame: null };
     },
-    [conn, drawing, me, colour, width],
+    [conn, drawing, me, colour, width, end],
   );
 
   const onPointerMove = useCallback(
@@ -149,17 +194,23 @@ export function useDrawing(conn: SessionConnection, snap: SessionSnapshot, colou
     if (!current.current) queuePointer(null);
   }, [queuePointer]);
 
-  const mine = me?.participantId;
-  const canUndo = useMemo(() => !!mine && strokes.some((s) => s.byId === mine), [strokes, mine]);
+  const canUndo = useMemo(() => !!mine && view.strokes.some((s) => s.byId === mine), [view, mine]);
   const undo = useCallback(() => {
-    if (mine) undoLastStroke(conn.doc, mine);
-  }, [conn, mine]);
+    const signer = conn.signer;
+    if (!signer) return;
+    enqueue(async () => {
+      await undoLastStroke(conn.doc, conn.auth, signer);
+    });
+  }, [conn, enqueue]);
   const clear = useCallback(() => {
-    if (!me || me.role !== 'agent') return false;
-    clearDrawing(conn.doc);
-    conn.note(`${me.name} cleared the drawing`, 'drawing_cleared');
+    const signer = conn.signer;
+    if (!me || me.role !== 'agent' || !signer) return false;
+    enqueue(async () => {
+      await clearDrawing(conn.doc, conn.auth, signer);
+      await conn.note(`${me.name} cleared the drawing`, 'drawing_cleared');
+    });
     return true;
-  }, [conn, me]);
+  }, [conn, me, enqueue]);
 
   return { strokes, pointers, drawing, setDrawing, width, setWidth, canUndo, undo, clear, onPointerDown, onPointerMove, onPointerUp, onPointerLeave };
 }

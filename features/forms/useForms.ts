@@ -1,22 +1,23 @@
 'use client';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { z } from 'zod';
 import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
+import type { Authorship, Signer } from '../../lib/collab/authorship';
 import { newId } from '../../lib/collab/ids';
 import { useAwareness } from '../../lib/collab/use-awareness';
 import { useDocPart } from '../../lib/collab/use-doc-part';
-import type { Author } from '../participants/doc';
+import { verifiedPresence, type Author } from '../participants/doc';
 import { clearValues } from './clear-values';
 import {
   endForm,
-  formsOf,
+  FieldWriter,
+  formEventsOf,
   formValuesOf,
   openForm,
   readAllValues,
   readForms,
   recordDelivery,
   resultLine,
-  setFieldValue,
   shareForm,
   valuesOf,
   type FieldValue,
@@ -54,27 +55,37 @@ export interface FormsState {
   delivering: boolean;
 }
 
-const editingSchema = z.object({
-  participantId: z.string().max(64),
-  name: z.string().max(80),
-  formField: z.object({ instanceId: z.string().max(64), fieldId: z.string().max(32) }).nullable().optional(),
-});
+const formFieldSchema = z.object({ instanceId: z.string().max(64), fieldId: z.string().max(32) });
 type Editing = { instanceId: string; fieldId: string; participantId: string; name: string }[];
 
-function projectEditing(states: Map<number, Record<string, unknown>>, self: number): Editing {
+/** Who is typing where: the other peers whose presence verifies (names from the directory). */
+function projectEditing(states: Map<number, Record<string, unknown>>, self: number, auth: Authorship): Editing {
   const out: Editing = [];
-  for (const [clientId, raw] of states) {
-    if (clientId === self) continue;
-    const p = editingSchema.safeParse(raw);
-    if (p.success && p.data.formField) out.push({ ...p.data.formField, participantId: p.data.participantId, name: p.data.name });
+  const seen = new Set<string>();
+  for (const p of verifiedPresence(states, self, auth)) {
+    const field = formFieldSchema.safeParse(p.state.formField);
+    if (!field.success) continue;
+    // Two tabs of one participant in one field: named once.
+    const key = JSON.stringify([field.data.instanceId, field.data.fieldId, p.participantId]);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ instanceId: field.data.instanceId, fieldId: field.data.fieldId, participantId: p.participantId, name: p.name });
   }
   return out.sort((a, b) => (a.fieldId + a.name < b.fieldId + b.name ? -1 : 1));
+}
+
+/** One writer of field values per connection: writes of a field land in the order they were typed. */
+const writers = new WeakMap<SessionConnection, FieldWriter>();
+function writerFor(conn: SessionConnection): FieldWriter {
+  let w = writers.get(conn);
+  if (!w) writers.set(conn, (w = new FieldWriter(conn.doc, () => conn.signer)));
+  return w;
 }
 
 /** Results this tab is posting now (per connection), so a re-render never posts twice. */
 const inFlight = new WeakMap<SessionConnection, Set<string>>();
 
-async function deliver(conn: SessionConnection, me: Author, instance: FormInstance, definition: FormDefinition): Promise<void> {
+async function deliver(conn: SessionConnection, me: Author, signer: Signer, instance: FormInstance, definition: FormDefinition): Promise<void> {
   const url = definition.submitTo;
   if (!url) return;
   const host = new URL(url).host;
@@ -84,8 +95,8 @@ async function deliver(conn: SessionConnection, me: Author, instance: FormInstan
     if (f.masked && f.editableBy.includes(me.role)) {
       const clear = clearValues.get(conn, instance.instanceId, f.id);
       if (clear === undefined && fromDoc !== '') {
-        recordDelivery(conn.doc, instance.instanceId, { state: 'failed', at: Date.now(), detail: `${f.label} was not typed in this browser tab` });
-        conn.note(`The ${definition.title} result could not be sent to ${host}: ${f.label} was typed in another tab or before a reload.`, 'form_submitted');
+        await recordDelivery(conn.doc, signer, instance.instanceId, { state: 'failed', at: Date.now(), detail: `${f.label} was not typed in this browser tab` });
+        void conn.note(`${me.name}'s browser could not send the ${definition.title} result to ${host}: ${f.label} was typed in another tab or before a reload.`, 'form_submitted').catch(() => undefined);
         return;
       }
       values[f.id] = clear ?? '';
@@ -117,17 +128,17 @@ async function deliver(conn: SessionConnection, me: Author, instance: FormInstan
   } catch (err) {
     detail = err instanceof Error && err.name === 'TimeoutError' ? 'no answer within 10 s' : 'the address could not be reached';
   }
-  recordDelivery(conn.doc, instance.instanceId, { state: sent ? 'sent' : 'failed', at: Date.now(), detail });
+  await recordDelivery(conn.doc, signer, instance.instanceId, { state: sent ? 'sent' : 'failed', at: Date.now(), detail });
   if (sent) {
     clearValues.forget(conn, instance.instanceId);
-    conn.note(`${me.name}'s browser sent the ${definition.title} result to ${host}`, 'form_submitted');
+    void conn.note(`${me.name}'s browser sent the ${definition.title} result to ${host}`, 'form_submitted').catch(() => undefined);
   } else {
-    conn.note(`The ${definition.title} result could not be sent to ${host} (${detail}). ${me.name} can send it again.`, 'form_submitted');
+    void conn.note(`${me.name}'s browser could not send the ${definition.title} result to ${host} (${detail}). ${me.name} can send it again.`, 'form_submitted').catch(() => undefined);
   }
 }
 
 export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsState {
-  const forms = useDocPart(conn, formsOf, readForms);
+  const forms = useDocPart(conn, formEventsOf, readForms);
   const allValues = useDocPart(conn, formValuesOf, readAllValues);
   const [localVersion, setLocalVersion] = useState(0);
   /**
@@ -136,7 +147,12 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
    * when the field shows the document again (with anyone else's later edit).
    */
   const [drafts, setDrafts] = useState<ReadonlyMap<string, string>>(new Map());
+  /** The last value this participant typed in each field (what a draft is cleared against). */
+  const typed = useRef(new Map<string, string>());
+  /** Forms this tab is submitting or closing now (signing): a second click does nothing. */
+  const ending = useRef(new Set<string>());
   const [resending, setResending] = useState(false);
+  const writer = writerFor(conn);
   const me = snap.me;
   const catalog = useMemo(() => conn.attachInfo?.forms ?? [], [conn, snap.phase.kind]); // eslint-disable-line react-hooks/exhaustive-deps
 
@@ -145,7 +161,15 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
   const open = useMemo(() => (instance && definition ? { instance, definition } : null), [instance, definition]);
   const last = forms.filter((f) => f.state !== 'open').sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0)).at(-1) ?? null;
   const instanceId = instance?.instanceId ?? null;
-  const values = useMemo(() => (instanceId ? valuesOf(allValues, instanceId) : new Map<string, FieldValue>()), [allValues, instanceId]);
+  // Only values typed by a role that may type the field (a modified page can write any field).
+  const values = useMemo(() => {
+    const out = new Map<string, FieldValue>();
+    if (!instanceId || !definition) return out;
+    for (const [fieldId, v] of valuesOf(allValues, instanceId)) {
+      if (definition.fields.some((f) => f.id === fieldId && f.editableBy.includes(v.role))) out.set(fieldId, v);
+    }
+    return out;
+  }, [allValues, instanceId, definition]);
 
   const editing = useAwareness(conn, projectEditing, (e) => JSON.stringify(e));
   const typing = useMemo(() => {
@@ -175,13 +199,15 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
       if (f.masked) {
         clearValues.set(conn, instanceId, f.id, value);
         setLocalVersion((v) => v + 1);
-        setFieldValue(conn.doc, instanceId, f.id, me, maskValue(f, value, settled), problem, Date.now());
+        void writer.write(instanceId, f.id, maskValue(f, value, settled), problem, Date.now());
       } else {
-        setDrafts((d) => new Map(d).set(`${instanceId}/${f.id}`, value));
-        setFieldValue(conn.doc, instanceId, f.id, me, value, problem, Date.now());
+        const key = `${instanceId}/${f.id}`;
+        typed.current.set(key, value);
+        setDrafts((d) => new Map(d).set(key, value));
+        void writer.write(instanceId, f.id, value, problem, Date.now());
       }
     },
-    [conn, instanceId, me, canType],
+    [conn, instanceId, me, canType, writer],
   );
 
   const type = useCallback((f: FieldDefinition, value: string) => write(f, value, false), [write]);
@@ -195,17 +221,23 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
     (f: FieldDefinition) => {
       conn.setActivity('formField', null);
       if (instanceId) {
-        setDrafts((d) => {
-          if (!d.has(`${instanceId}/${f.id}`)) return d;
-          const next = new Map(d);
-          next.delete(`${instanceId}/${f.id}`);
-          return next;
-        });
+        // Once our last write of the field is in the document (signing takes a moment), the field
+        // shows the document again; not when typing in it resumed meanwhile.
+        const key = `${instanceId}/${f.id}`;
+        const atBlur = typed.current.get(key);
+        void writer.idle(instanceId, f.id).then(() =>
+          setDrafts((d) => {
+            if (!d.has(key) || d.get(key) !== atBlur) return d;
+            const next = new Map(d);
+            next.delete(key);
+            return next;
+          }),
+        );
       }
       // Settled: a complete masked value may now show its last characters.
       if (instanceId && mineMasked(f)) write(f, clearValues.get(conn, instanceId, f.id) ?? '', true);
     },
-    [conn, instanceId, mineMasked, write],
+    [conn, instanceId, mineMasked, write, writer],
   );
 
   // A masked value we typed before a reload: its clear value is gone with the old page, so the
@@ -215,10 +247,10 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
     for (const f of open.definition.fields) {
       const v = values.get(f.id);
       if (mineMasked(f) && v && v.value !== '' && v.byId === me.participantId && clearValues.get(conn, open.instance.instanceId, f.id) === undefined) {
-        setFieldValue(conn.doc, open.instance.instanceId, f.id, me, '', null, Date.now());
+        void writer.write(open.instance.instanceId, f.id, '', null, Date.now());
       }
     }
-  }, [conn, open, me, values, mineMasked]);
+  }, [conn, open, me, values, mineMasked, writer]);
 
   const problems = useMemo(() => {
     if (!open) return [];
@@ -235,41 +267,55 @@ export function useForms(conn: SessionConnection, snap: SessionSnapshot): FormsS
   const share = useCallback(
     (formId: string): Outcome => {
       const def = catalog.find((f) => f.id === formId);
-      if (!me || me.role !== 'agent') return { ok: false, message: 'Only the agent shares forms.' };
+      const signer = conn.signer;
+      if (!me || me.role !== 'agent' || !signer) return { ok: false, message: 'Only the agent shares forms.' };
       if (!def) return { ok: false, message: 'Choose a form to share.' };
-      shareForm(conn.doc, me, def, Date.now(), newId());
-      conn.note(`${me.name} shared the form ${def.title}`, 'form_shared');
+      void shareForm(conn.doc, signer, conn.auth, def, Date.now(), newId())
+        .then(() => conn.note(`${me.name} shared the form ${def.title}`, 'form_shared'))
+        .catch(() => undefined);
       return { ok: true };
     },
     [conn, me, catalog],
   );
 
-  const submit = useCallback((): Outcome => {
-    if (!me || me.role !== 'agent' || !open) return { ok: false, message: 'There is no form to submit.' };
-    if (problems.length > 0) return { ok: false, message: `Not yet: ${problems.map((p) => p.message).join(' ')}` };
-    const result = open.definition.fields.map((f) => ({ fieldId: f.id, label: f.label, value: values.get(f.id)?.value ?? '' }));
-    endForm(conn.doc, open.instance.instanceId, me, 'submitted', Date.now(), open.definition);
-    conn.note(`${me.name} submitted the form ${open.definition.title}: ${resultLine(result)}`, 'form_submitted');
-    return { ok: true };
-  }, [conn, me, open, problems, values]);
-
-  const close = useCallback((): Outcome => {
-    if (!me || me.role !== 'agent' || !open) return { ok: false, message: 'There is no form to close.' };
-    endForm(conn.doc, open.instance.instanceId, me, 'closed', Date.now());
-    conn.note(`${me.name} closed the form ${open.definition.title} without submitting it`, 'form_submitted');
-    return { ok: true };
-  }, [conn, me, open]);
+  /** Signs and writes the end of the open form, once per form however often it is clicked. */
+  const end = useCallback(
+    (state: 'submitted' | 'closed'): Outcome => {
+      const signer = conn.signer;
+      if (!me || me.role !== 'agent' || !open || !signer) return { ok: false, message: `There is no form to ${state === 'submitted' ? 'submit' : 'close'}.` };
+      if (state === 'submitted' && problems.length > 0) return { ok: false, message: `Not yet: ${problems.map((p) => p.message).join(' ')}` };
+      const { instance: inst, definition: def } = open;
+      if (ending.current.has(inst.instanceId)) return { ok: true };
+      ending.current.add(inst.instanceId);
+      void endForm(conn.doc, signer, conn.auth, inst.instanceId, state, Date.now(), def)
+        .then((result) =>
+          conn.note(
+            result ? `${me.name} submitted the form ${def.title}: ${resultLine(result)}` : `${me.name} closed the form ${def.title} without submitting it`,
+            'form_submitted',
+          ),
+        )
+        .catch(() => undefined)
+        .finally(() => ending.current.delete(inst.instanceId));
+      return { ok: true };
+    },
+    [conn, me, open, problems],
+  );
+  const submit = useCallback(() => end('submitted'), [end]);
+  const close = useCallback(() => end('closed'), [end]);
 
   const post = useCallback(
     (inst: FormInstance): Promise<void> => {
       const def = catalog.find((f) => f.id === inst.formId);
-      if (!me || !def?.submitTo) return Promise.resolve();
+      const signer = conn.signer;
+      if (!me || !signer || !def?.submitTo) return Promise.resolve();
       let set = inFlight.get(conn);
       if (!set) inFlight.set(conn, (set = new Set()));
       if (set.has(inst.instanceId)) return Promise.resolve();
       const running = set;
       running.add(inst.instanceId);
-      return deliver(conn, me, inst, def).finally(() => running.delete(inst.instanceId));
+      return deliver(conn, me, signer, inst, def)
+        .catch(() => undefined)
+        .finally(() => running.delete(inst.instanceId));
     },
     [conn, me, catalog],
   );

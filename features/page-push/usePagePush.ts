@@ -60,14 +60,21 @@ export function usePagePush(conn: SessionConnection): PagePushState {
       const address = parseWebAddress(typed);
       if (!address.ok) return address;
       const me = conn.me;
-      if (!me) return { ok: false as const, message: 'You are not in the session yet. Wait a moment and try again.' };
+      const signer = conn.signer;
+      if (!me || !signer) return { ok: false as const, message: 'You are not in the session yet. Wait a moment and try again.' };
+      if (me.role !== 'agent') return { ok: false as const, message: 'Only the agent pushes pages.' };
       const check = await conn.call('page:check', { sessionId: conn.sessionId, url: address.url });
       if (!check.ok && check.error.reason === 'invalid_request') return { ok: false as const, message: check.error.message };
       if (!check.ok && check.error.reason === 'forbidden') return { ok: false as const, message: check.error.message };
       // The server could not be asked (a blip): push anyway; the page shows a link beside the frame.
       const framing: Framing = check.ok ? check.framing : 'unknown';
-      const p = pushPage(conn.doc, me, { url: address.url, framing }, Date.now(), newId);
-      conn.note(`${me.name} pushed a page: ${p.url}`, 'page_pushed');
+      let p: PagePush;
+      try {
+        p = await pushPage(conn.doc, signer, conn.auth, { url: address.url, framing }, Date.now(), newId);
+      } catch {
+        return { ok: false as const, message: 'The page could not be pushed. Try again.' };
+      }
+      void conn.note(`${me.name} pushed a page: ${p.url}`, 'page_pushed').catch(() => undefined);
       return { ok: true as const, url: p.url };
     },
     [conn],

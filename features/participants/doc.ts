@@ -1,58 +1,63 @@
 /**
- * C2: who is in the session, in the shared document (a Y.Map participantId → info), and the
- * presence each peer publishes in awareness. Both come from other peers: validated when read.
+ * C2: who is in the session and who is here now. Who is in it comes from the signaling server (the
+ * directory it gives every participant: lib/collab/authorship.ts), never from the document, so no
+ * peer can add, rename or remove anyone. Who is here now is each peer's awareness state, which names
+ * its participant with a signature over its Yjs client id: a state claiming another participant is
+ * ignored.
  */
-import * as Y from 'yjs';
 import { z } from 'zod';
-import { Limits, type Role } from '../../lib/protocol';
+import { type Role } from '../../lib/protocol';
+import type { Authorship, DirectoryEntry } from '../../lib/collab/authorship';
 
 export const roleSchema = z.enum(['agent', 'customer', 'guest']);
 /** Milliseconds that `new Date()` can format: a hostile peer's 1e300 must not crash every page. */
 export const timestamp = z.number().int().min(0).max(8.64e15);
 
-const participantSchema = z.object({
-  name: z.string().max(Limits.nameChars),
-  role: roleSchema,
-  joinedAt: timestamp,
-  /** Set when a joined party leaves or is removed (S5); absent while in the session. */
-  gone: z.enum(['left', 'removed']).optional(),
-});
-export type ParticipantInfo = z.infer<typeof participantSchema> & { participantId: string };
+export type ParticipantInfo = Omit<DirectoryEntry, 'keys'>;
 
-export const presenceSchema = z.object({
-  participantId: z.string().max(64),
-  name: z.string().max(Limits.nameChars),
-  role: roleSchema,
-  typing: z.boolean().optional(),
-});
-export type PresenceState = z.infer<typeof presenceSchema>;
-
+/** Who a writer is: the participant the server admitted (name and role from the server). */
 export interface Author {
   participantId: string;
   name: string;
   role: Role;
 }
 
-export const participantsOf = (doc: Y.Doc) => doc.getMap<z.infer<typeof participantSchema>>('participants');
-
-export function readParticipants(doc: Y.Doc): ParticipantInfo[] {
-  const out: ParticipantInfo[] = [];
-  participantsOf(doc).forEach((raw, participantId) => {
-    const parsed = participantSchema.safeParse(raw);
-    if (parsed.success && participantId.length <= 64) out.push({ participantId, ...parsed.data });
-  });
-  return out.sort((a, b) => a.joinedAt - b.joinedAt);
+/** Everyone the server admitted to the session, in the order they joined. */
+export function readParticipants(auth: Authorship): ParticipantInfo[] {
+  return withoutKeys(auth.list());
 }
 
-export function markParticipantGone(doc: Y.Doc, participantId: string, gone: 'left' | 'removed'): void {
-  const map = participantsOf(doc);
-  const p = map.get(participantId);
-  if (p) map.set(participantId, { ...p, gone });
+export const withoutKeys = (entries: readonly DirectoryEntry[]): ParticipantInfo[] => entries.map(({ keys: _keys, ...p }) => p);
+
+const presenceClaim = z.object({
+  participantId: z.string().max(64),
+  presenceSig: z.string().max(100),
+});
+
+/** What a tab signs to say that its awareness state (its Yjs client id) is its participant's. */
+export const presencePayload = (clientId: number) => ['presence', clientId] as const;
+
+export interface VerifiedPresence extends Author {
+  clientId: number;
+  /** The whole awareness state, for a feature's own fields (validated by that feature). */
+  state: Record<string, unknown>;
 }
 
-export function registerParticipant(doc: Y.Doc, p: Author, now: number): void {
-  const map = participantsOf(doc);
-  if (!map.has(p.participantId)) map.set(p.participantId, { name: p.name, role: p.role, joinedAt: now });
+/**
+ * The other peers' awareness states whose participant claim verifies, with name and role from the
+ * directory. States still being checked are left out until `auth` announces the result.
+ */
+export function verifiedPresence(states: Map<number, Record<string, unknown>>, self: number, auth: Authorship): VerifiedPresence[] {
+  const out: VerifiedPresence[] = [];
+  for (const [clientId, state] of states) {
+    if (clientId === self) continue;
+    const claim = presenceClaim.safeParse(state);
+    if (!claim.success) continue;
+    const who = auth.who(claim.data.participantId);
+    if (!who || auth.check(claim.data.participantId, claim.data.presenceSig, presencePayload(clientId)) !== true) continue;
+    out.push({ clientId, participantId: who.participantId, name: who.name, role: who.role, state });
+  }
+  return out;
 }
 
 export const roleLabel: Record<Role, string> = { agent: 'Agent', customer: 'Customer', guest: 'Invited' };

@@ -1,9 +1,8 @@
 'use client';
-import { useMemo } from 'react';
+import { useMemo, useSyncExternalStore } from 'react';
 import { presenceOf, type Presence } from '../../lib/client/connection-state';
 import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
-import { useDocPart } from '../../lib/collab/use-doc-part';
-import { participantsOf, readParticipants, type ParticipantInfo } from './doc';
+import { withoutKeys, type ParticipantInfo } from './doc';
 
 export interface ParticipantView extends ParticipantInfo {
   /** What the participant list says (connection-state.ts `presenceOf`). */
@@ -12,7 +11,7 @@ export interface ParticipantView extends ParticipantInfo {
   isMe: boolean;
 }
 
-/** C2: the participant list as the page shows it, from the document and who we reach now. */
+/** C2: the participant list as the page shows it, from the server's directory and who we reach now. */
 export function projectParticipants(
   people: ParticipantInfo[],
   s: Pick<SessionSnapshot, 'reached' | 'deviceOnline' | 'phase'> & { meId: string | null },
@@ -25,9 +24,10 @@ export function projectParticipants(
   });
 }
 
-/** Rebuilt when the participant list in the document, who we reach, or our own state changed. */
+/** Rebuilt when the directory (from the server), who we reach, or our own state changed. */
 export function useParticipants(conn: SessionConnection, snap: SessionSnapshot): ParticipantView[] {
-  const people = useDocPart(conn, participantsOf, readParticipants);
+  const directory = useSyncExternalStore(conn.auth.subscribe, () => conn.auth.list(), () => conn.auth.list());
+  const people = useMemo(() => withoutKeys(directory), [directory]);
   const { reached, deviceOnline, phase } = snap;
   const meId = snap.me?.participantId ?? null;
   return useMemo(() => projectParticipants(people, { reached, deviceOnline, phase, meId }), [people, reached, deviceOnline, phase, meId]);

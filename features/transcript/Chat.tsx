@@ -84,8 +84,12 @@ export function Chat({
       setSendError(`A message can have at most ${Limits.messageChars} characters. Shorten it and send again.`);
       return;
     }
-    conn.sendChat(body);
     setText('');
+    conn.sendChat(body).catch(() => {
+      // Not signed or not written (the session is over, or the tab's key is gone): nothing lost.
+      setText(body);
+      setSendError('The message could not be sent. Try again.');
+    });
   };
 
   const typing = participants.filter((p) => p.typing && !p.isMe);

@@ -22,15 +22,17 @@ import {
   type Role,
   type ServerToClientEvents,
 } from '../protocol';
+import { presencePayload, verifiedPresence, type Author } from '../../features/participants/doc';
 import {
-  markParticipantGone,
-  participantsOf,
-  presenceSchema,
-  readParticipants,
-  registerParticipant,
-  type Author,
-} from '../../features/participants/doc';
-import { appendEntry, appendOnce, type SystemEvent } from '../../features/transcript/doc';
+  appendEntry,
+  appendOnce,
+  endedByText,
+  joinedText,
+  leftText,
+  systemLineAllowed,
+  type SystemEvent,
+} from '../../features/transcript/doc';
+import { Authorship, dropTabKeys, tabKeys, type DirectoryEntry, type Signer, type TabKeys } from '../collab/authorship';
 import { MeshProvider, type MeshProviderOptions, type MeshStatus, type SignalOutcome } from '../p2p/mesh-provider';
 import { readClaim } from '../p2p/topology';
 import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
@@ -70,6 +72,12 @@ export interface SessionSnapshot {
   lobby: { enabled: boolean; waiting: LobbyEntry[] };
 }
 
+/**
+ * Parts of the document that are logs of signed records, only ever appended to (transcript, page
+ * pushes, drawing, form events): a peer's update that deletes from them is refused (decision 0010).
+ */
+export const APPEND_ONLY_ROOTS: ReadonlySet<string> = new Set(['transcript', 'pages', 'strokes', 'form-events']);
+
 /** Our own messages count as waiting only after this long: a delivery takes milliseconds. */
 const WAITING_AFTER_MS = 1000;
 
@@ -96,6 +104,10 @@ const emptyMesh: MeshStatus = { peers: [], connected: 0, known: 0, synced: false
 export class SessionConnection {
   readonly doc = new Y.Doc();
   readonly awareness = new Awareness(this.doc);
+  /** Who wrote what: the session's directory and the signatures checked against it (decision 0010). */
+  readonly auth: Authorship;
+  /** The tab's key pair; null where WebCrypto is missing (not a secure context). */
+  private readonly keys: Promise<TabKeys | null>;
   private readonly persistence: IndexeddbPersistence | null;
   private readonly releaseLocalCopy: () => void;
   /** Privacy at rest: the copy in this browser was deleted when the session ended or was left. */
@@ -124,6 +136,8 @@ export class SessionConnection {
     private readonly credential: string,
     options: SessionConnectionOptions = {},
   ) {
+    this.auth = new Authorship(sessionId);
+    this.keys = globalThis.crypto?.subtle ? tabKeys(sessionId).catch(() => null) : Promise.resolve(null);
     this.snapshot = {
       sessionId,
       phase: { kind: 'connecting' },
@@ -145,6 +159,7 @@ export class SessionConnection {
     // The mesh exists before the first attach answer: the socket is in the room by then, and what the
     // room says before the answer (a peer joining, its first signal) is kept until start().
     this.provider = new MeshProvider(this.doc, this.awareness, {
+      appendOnlyRoots: APPEND_ONLY_ROOTS,
       ...options.mesh,
       signaling: { send: (to, data) => this.sendSignal(to, data) },
     });
@@ -153,8 +168,8 @@ export class SessionConnection {
       this.set({ mesh });
       this.refresh();
     });
-    // Names in the connection status come from the participant list; nothing else of the document.
-    participantsOf(this.doc).observe(this.refresh);
+    // Names in the connection status come from the directory; who is here from verified awareness.
+    this.offs.push(this.auth.subscribe(this.refresh));
     this.awareness.on('change', this.refresh);
     this.listen();
     if (socket.connected) void this.attachNow();
@@ -220,15 +235,14 @@ export class SessionConnection {
     // Reached means reachable now, directly or through others (C9), not just "has a presence state".
     const linked = new Set(mesh.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').map((p) => p.peerId));
     const reached = new Map<string, boolean>();
-    for (const [clientId, raw] of this.awareness.getStates()) {
-      if (clientId === this.doc.clientID) continue;
-      const p = presenceSchema.safeParse(raw);
-      const claim = readClaim(raw);
-      if (!p.success || !claim || !linked.has(claim.peerId)) continue;
-      reached.set(p.data.participantId, (reached.get(p.data.participantId) ?? false) || p.data.typing === true);
+    const states = this.awareness.getStates() as Map<number, Record<string, unknown>>;
+    for (const p of verifiedPresence(states, this.doc.clientID, this.auth)) {
+      const claim = readClaim(p.state);
+      if (!claim || !linked.has(claim.peerId)) continue;
+      reached.set(p.participantId, (reached.get(p.participantId) ?? false) || p.state.typing === true);
     }
     const meId = this.snapshot.me?.participantId ?? null;
-    const nameOf = new Map(readParticipants(this.doc).map((p) => [p.participantId, p.name]));
+    const nameOf = (id: string) => this.auth.who(id)?.name;
 
     // Our messages that no peer has confirmed, once they have had a moment to arrive.
     const now = Date.now();
@@ -250,7 +264,7 @@ export class SessionConnection {
       phase: this.snapshot.phase.kind,
       signaling: this.attached && this.socket.connected,
       online: this.online,
-      others: othersFrom(mesh.peers, meId, (id) => nameOf.get(id)),
+      others: othersFrom(mesh.peers, meId, nameOf),
       synced: mesh.synced,
       waiting: waiting.size,
       receivingBytes: mesh.receivingBytes,
@@ -289,6 +303,7 @@ export class SessionConnection {
     const onJoined = mine<{ sessionId: string; peerId: string; participantId: string }>((p) =>
       this.provider?.peerJoined(p.peerId, p.participantId),
     );
+    const onDirectory = mine<{ sessionId: string } & DirectoryEntry>(({ sessionId: _s, ...entry }) => this.auth.addEntry(entry));
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
     const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
     const onLobby = mine<{ sessionId: string; enabled: boolean; waiting: LobbyEntry[] }>((p) =>
@@ -299,8 +314,10 @@ export class SessionConnection {
       this.finish('refused', 'The agent did not let you in. The handle cannot be used again.'),
     );
     const onEnded = mine<{ sessionId: string; reason: EndReason }>((p) => {
-      this.record('session-ended', 'session_ended', describeEndReason(p.reason));
-      this.finish('ended', describeEndReason(p.reason));
+      // Written (signed: a moment) before the mesh closes, so it still goes out to those it reaches.
+      void this.record('session-ended', 'session_ended', describeEndReason(p.reason)).finally(() =>
+        this.finish('ended', describeEndReason(p.reason)),
+      );
     });
     const onRemoved = mine<{ sessionId: string; participantId: string }>((p) => {
       if (p.participantId === this.snapshot.me?.participantId) {
@@ -314,6 +331,7 @@ export class SessionConnection {
     const handlers = {
       'signal:recv': onSignal,
       'peer:joined': onJoined,
+      'directory:add': onDirectory,
       'peer:left': onLeft,
       'handles:update': onHandles,
       'lobby:update': onLobby,
@@ -375,8 +393,20 @@ export class SessionConnection {
     // The socket is in the room before the answer comes, maybe under a new peer id: what the room
     // says meanwhile waits for start(), so it is not handled (and lost) under the old one.
     this.provider?.holdSignalingUntilStart();
+    const keys = await this.keys;
+    if (this.destroyed || this.isOver()) return;
+    if (!keys) {
+      return this.finish(
+        'refused',
+        'This browser cannot check who wrote what in the session here: it needs a secure connection (an https address). Ask the agent for the https address of this page.',
+      );
+    }
     const resume = this.provider?.peerId;
-    const r = await request(this.socket, 'session:attach', { credential: this.credential, ...(resume ? { peerId: resume } : {}) });
+    const r = await request(this.socket, 'session:attach', {
+      credential: this.credential,
+      publicKey: keys.publicKey,
+      ...(resume ? { peerId: resume } : {}),
+    });
     if (this.destroyed || this.isOver()) return;
     if (!r.ok) {
       if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
@@ -402,24 +432,23 @@ export class SessionConnection {
     this.attached = this.socket.connected;
     mark('joinus:attach');
     const me = { participantId: a.participantId, name: a.name, role: a.role };
+    this.auth.setDirectory(a.directory);
+    this.auth.setSigner(a.participantId, keys);
     this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles, lobby: a.lobby ?? this.snapshot.lobby });
     // Keep what the mesh published (its links) and whether we are typing: a re-attach changes neither.
+    // The presence signature says this client id is our participant's: others ignore a state without.
+    const clientId = this.doc.clientID;
+    const presenceSig = await this.auth.signer!.sign(presencePayload(clientId));
+    if (this.destroyed || this.isOver()) return;
     const before = this.awareness.getLocalState() ?? {};
-    this.awareness.setLocalState({ ...before, participantId: a.participantId, name: a.name, role: a.role, typing: before.typing === true });
+    this.awareness.setLocalState({ ...before, participantId: a.participantId, presenceSig, typing: before.typing === true });
     this.provider?.start(a.peerId, a.peers, { iceServers: a.iceServers, iceTransportPolicy: a.iceTransportPolicy });
     this.refresh();
     await this.persistence?.whenSynced;
     // Announce ourselves after the first sync, so the entry lands after the history we join.
     await this.whenSynced(JOIN_NOTE_WAIT_MS);
     if (this.destroyed || this.isOver()) return;
-    registerParticipant(this.doc, me, Date.now());
-    const what = a.role === 'guest' ? 'joined the session with a handle' : `joined as ${a.role}`;
-    appendOnce(
-      this.doc,
-      me,
-      { kind: 'system', event: 'joined', id: `joined-${a.participantId}`, text: `${a.name} ${what}` },
-      Date.now(),
-    );
+    await this.record(`joined-${a.participantId}`, 'joined', joinedText(a.name, a.role));
     this.refresh();
   }
 
@@ -490,6 +519,7 @@ export class SessionConnection {
     // Privacy at rest: the session is over for us, so this browser keeps no copy of it. The document
     // stays in this page's memory, for the transcript download the page offers, until it is closed.
     void this.persistence?.clearData().catch(() => {});
+    dropTabKeys(this.sessionId);
     this.set({ phase, handles: [], mesh: { ...emptyMesh, synced: this.snapshot.mesh.synced } });
     this.refresh();
   }
@@ -498,24 +528,33 @@ export class SessionConnection {
    * Write a system entry under a fixed id. Several participants may record the same event (the one
    * it happened to, and those who stay); the id makes it one entry in everyone's transcript.
    */
-  private record(id: string, event: SystemEvent, text: string): void {
+  private async record(id: string, event: SystemEvent, text: string): Promise<void> {
     const me = this.snapshot.me;
-    if (!me) return;
-    appendOnce(this.doc, me, { kind: 'system', event, id, text }, Date.now());
+    const signer = this.auth.signer;
+    // Only lines this participant may write (features/transcript/doc.ts): the others would not show.
+    if (!me || !signer || !systemLineAllowed({ id, event, text, role: me.role, authorId: me.participantId, authorName: me.name })) return;
+    await this.inOrder(() => appendOnce(this.doc, this.auth, signer, { kind: 'system', event, id, text }, Date.now()));
   }
 
-  /** S5: a joined party left or was removed; those who stay keep the record. */
+  /** Transcript writes sign one after another, so they land in the order they were made. */
+  private writes: Promise<unknown> = Promise.resolve();
+  private inOrder<T>(write: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(write);
+    this.writes = next.catch(() => undefined);
+    return next;
+  }
+
+  /** S5: a joined party left or was removed; the agent, who stays, keeps the record. */
   private recordGone(participantId: string, gone: 'left' | 'removed'): void {
-    const everyone = readParticipants(this.doc);
-    const who = everyone.find((p) => p.participantId === participantId);
+    const who = this.auth.who(participantId);
+    this.auth.markGone(participantId, gone);
     if (!who || who.gone === gone) return;
-    markParticipantGone(this.doc, participantId, gone);
-    // The same words whoever writes it first: the agent (remove()) or anyone who stays.
-    const agentName = everyone.find((p) => p.role === 'agent')?.name ?? 'The agent';
-    this.record(
+    // The same words whoever writes it first: the agent (remove()) or the party itself (leave()).
+    const agentName = this.auth.list().find((p) => p.role === 'agent')?.name ?? 'The agent';
+    void this.record(
       `${gone}-${participantId}`,
       gone,
-      gone === 'left' ? `${who.name} left the session` : `${agentName} removed ${who.name} from the session`,
+      gone === 'left' ? leftText(who.name) : `${agentName} removed ${who.name} from the session`,
     );
   }
 
@@ -525,8 +564,20 @@ export class SessionConnection {
     return me;
   }
 
-  sendChat(text: string): void {
-    const entry = appendEntry(this.doc, this.author(), { kind: 'chat', text }, Date.now(), newId);
+  /** What this tab writes with: null until the first attach. */
+  get signer(): Signer | null {
+    return this.auth.signer;
+  }
+
+  private requireSigner(): Signer {
+    const signer = this.auth.signer;
+    if (!signer) throw new Error('not attached');
+    return signer;
+  }
+
+  async sendChat(text: string): Promise<void> {
+    const signer = this.requireSigner();
+    const entry = await this.inOrder(() => appendEntry(this.doc, signer, { kind: 'chat', text }, Date.now(), newId));
     // Delivered once some peer's state vector holds our clock as it is after this write.
     this.unconfirmed.set(entry.id, { clock: Y.getState(this.doc.store, this.doc.clientID), at: Date.now() });
     this.setTyping(false);
@@ -534,8 +585,9 @@ export class SessionConnection {
   }
 
   /** A system entry in the transcript (C1), written by a feature or the agent's controls. */
-  note(text: string, event: SystemEvent): void {
-    appendEntry(this.doc, this.author(), { kind: 'system', text, event }, Date.now(), newId);
+  async note(text: string, event: SystemEvent): Promise<void> {
+    const signer = this.requireSigner();
+    await this.inOrder(() => appendEntry(this.doc, signer, { kind: 'system', text, event }, Date.now(), newId));
   }
 
   /** Who we are in the session, for a feature's writes; null until the first attach. */
@@ -577,7 +629,7 @@ export class SessionConnection {
     const me = this.author();
     const r = await request(this.socket, 'session:end', { sessionId: this.sessionId });
     if (r.ok) {
-      this.record('session-ended', 'session_ended', `${me.name} ended the session`);
+      await this.record('session-ended', 'session_ended', endedByText(me.name));
       this.finish('ended', 'You ended the session.');
     }
     return r;
@@ -587,8 +639,8 @@ export class SessionConnection {
     const me = this.author();
     const r = await request(this.socket, 'session:leave', { sessionId: this.sessionId });
     if (r.ok) {
-      this.record(`left-${me.participantId}`, 'left', `${me.name} left the session`);
-      markParticipantGone(this.doc, me.participantId, 'left');
+      await this.record(`left-${me.participantId}`, 'left', leftText(me.name));
+      this.auth.markGone(me.participantId, 'left');
       this.finish('left');
     }
     return r;
@@ -607,14 +659,14 @@ export class SessionConnection {
   async remove(participantId: string, name: string) {
     const r = await request(this.socket, 'participant:remove', { sessionId: this.sessionId, participantId });
     if (r.ok) {
-      this.record(`removed-${participantId}`, 'removed', `${this.author().name} removed ${name} from the session`);
-      markParticipantGone(this.doc, participantId, 'removed');
+      this.auth.markGone(participantId, 'removed');
+      await this.record(`removed-${participantId}`, 'removed', `${this.author().name} removed ${name} from the session`);
     }
     return r;
   }
 
   get title(): string {
-    const customer = readParticipants(this.doc).find((p) => p.role === 'customer');
+    const customer = this.auth.list().find((p) => p.role === 'customer');
     return customer ? `session with ${customer.name}` : `session ${this.sessionId.slice(0, 8)}`;
   }
 
@@ -635,7 +687,6 @@ export class SessionConnection {
     this.provider?.destroy();
     this.destroyed = true;
     for (const off of this.offs) off();
-    participantsOf(this.doc).unobserve(this.refresh);
     this.awareness.off('change', this.refresh);
     if (!this.localCopyDeleted) void this.persistence?.destroy().catch(() => {});
     this.releaseLocalCopy();

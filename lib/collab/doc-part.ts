@@ -13,18 +13,25 @@ export class DocPart<T> {
   private readonly listeners = new Set<() => void>();
   private queued = false;
 
+  private offAlso: (() => void) | null = null;
+
+  /**
+   * `also`: another source the read depends on (the signatures checked so far, lib/collab/authorship.ts):
+   * when it announces a change, the part is read again too.
+   */
   constructor(
     private readonly type: Y.AbstractType<any>,
     private readonly read: () => T,
+    private readonly also?: { subscribe(listener: () => void): () => void },
   ) {}
 
   private readonly onChange = () => {
     this.stale = true;
     if (this.queued) return;
     this.queued = true;
-    // A task of its own, not a microtask: the view is rebuilt after the task that applied the change
-    // has ended, so a large sync (seconds of work for a 5 MB session) is two long tasks, not one
-    // longer one, and the page can paint the progress in between.
+    // A microtask: the view is rebuilt once, after the whole change (a sync of many updates) is
+    // applied; a task later was tried and made controlled inputs that show a document value drop
+    // keystrokes (decision 0006).
     queueMicrotask(() => {
       this.queued = false;
       for (const l of this.listeners) l();
@@ -34,13 +41,18 @@ export class DocPart<T> {
   subscribe = (listener: () => void): (() => void) => {
     if (this.listeners.size === 0) {
       this.type.observeDeep(this.onChange);
+      this.offAlso = this.also?.subscribe(this.onChange) ?? null;
       // Changes while nobody listened were not seen: read afresh.
       this.stale = true;
     }
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.type.unobserveDeep(this.onChange);
+      if (this.listeners.size === 0) {
+        this.type.unobserveDeep(this.onChange);
+        this.offAlso?.();
+        this.offAlso = null;
+      }
     };
   };
 

@@ -23,6 +23,7 @@ import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
 import { frames, Reassembler } from './framing';
+import { checkUpdate } from './update-gate';
 import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
 import { readClaim, Topology, type MeshClaim } from './topology';
 
@@ -93,6 +94,12 @@ export interface MeshProviderOptions {
   ackDelayMs?: number;
   /** How often every neighbour is sent our state vector (and awareness) anyway. @default 30_000 */
   antiEntropyMs?: number;
+  /**
+   * Root types of the document that are append-only (decision 0010): an update that would delete
+   * anything under them is refused before it is applied, and the neighbour that sent it (only a
+   * hostile page writes one; honest peers never pass one on) is cut off. @default none
+   */
+  appendOnlyRoots?: ReadonlySet<string>;
 }
 
 export interface RtcSettings {
@@ -160,6 +167,8 @@ class PeerConn {
   localCandidates = 0;
   relayError = false;
   lastResyncAskMs = Number.NEGATIVE_INFINITY;
+  /** A resync asked for while the last was under a second ago. */
+  resyncPending: unknown = null;
   /** The receiving progress last reported for this connection (PROGRESS_STEP_BYTES steps). */
   reportedBytes = 0;
 
@@ -698,6 +707,22 @@ export class MeshProvider {
     }, 0);
   }
 
+  /** A resync with one neighbour, at most once a second. */
+  private askResync(conn: PeerConn): void {
+    const now = Date.now();
+    const wait = conn.lastResyncAskMs + 1000 - now;
+    if (wait > 0) {
+      // Asked a moment ago: ask again when the second is up (what we dropped meanwhile must come).
+      conn.resyncPending ??= this.timers.setTimeout(() => {
+        conn.resyncPending = null;
+        if (conn.connected && !this.destroyed) this.askResync(conn);
+      }, wait);
+      return;
+    }
+    conn.lastResyncAskMs = now;
+    this.resync(conn);
+  }
+
   /** Both directions: our state vector, a request for theirs, and every awareness state we hold. */
   private resync(conn: PeerConn): void {
     this.sendNow(conn, this.syncStep1());
@@ -716,7 +741,27 @@ export class MeshProvider {
       this.noteStateVector(message);
       const reply = encoding.createEncoder();
       encoding.writeVarUint(reply, MESSAGE_SYNC);
-      const syncType = syncProtocol.readSyncMessage(decoder, reply, this.doc, conn);
+      const syncType = decoding.readVarUint(decoder);
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        syncProtocol.readSyncStep1(decoder, reply, this.doc);
+      } else if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
+        const update = decoding.readVarUint8Array(decoder);
+        const verdict = this.opts.appendOnlyRoots ? checkUpdate(this.doc, update, this.opts.appendOnlyRoots) : 'ok';
+        // Deletes what nobody may delete (or is not a Yjs update at all): cut the sender off.
+        if (verdict === 'refused') throw new Error('refused update');
+        if (verdict === 'unknown') {
+          // Deletes something we do not have yet: we missed what came before; ask for all of it.
+          this.askResync(conn);
+          return;
+        }
+        try {
+          Y.applyUpdate(this.doc, update, conn);
+        } catch {
+          // A view's observer failed on the change (our bug, not the peer's): the update is in.
+        }
+      } else {
+        throw new Error('unknown sync message');
+      }
       if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;
         this.releaseFirstSync();
@@ -728,11 +773,7 @@ export class MeshProvider {
         // An update that builds on one we never got: ask this neighbour for what we lack (at most
         // once a second per neighbour).
         const store = this.doc.store as { pendingStructs: unknown; pendingDs: unknown };
-        const now = Date.now();
-        if ((store.pendingStructs !== null || store.pendingDs !== null) && now - conn.lastResyncAskMs > 1000) {
-          conn.lastResyncAskMs = now;
-          this.resync(conn);
-        }
+        if (store.pendingStructs !== null || store.pendingDs !== null) this.askResync(conn);
       }
     } else if (type === MESSAGE_AWARENESS) {
       const update = this.withoutOwnState(decoding.readVarUint8Array(decoder));
@@ -748,20 +789,22 @@ export class MeshProvider {
 
   /**
    * Nobody speaks for us: our own state relayed back to us is dropped (it is not newer than ours),
-   * and one that claims to be newer than ours is a hostile peer's, which cuts that peer off.
+   * and one that claims to be newer than ours is a forgery, answered with our own state, newer.
    */
   private withoutOwnState(update: Uint8Array): Uint8Array | null {
     const d = decoding.createDecoder(update);
     const n = decoding.readVarUint(d);
     const kept: [number, number, string][] = [];
     const mine = this.awareness.meta.get(this.doc.clientID)?.clock ?? 0;
+    let forgedClock = -1;
     for (let i = 0; i < n; i++) {
       const clientId = decoding.readVarUint(d);
       const clock = decoding.readVarUint(d);
       const state = decoding.readVarString(d);
       if (clientId !== this.doc.clientID) kept.push([clientId, clock, state]);
-      else if (clock > mine) throw new Error('awareness update for our own client');
+      else if (clock > mine) forgedClock = Math.max(forgedClock, clock);
     }
+    if (forgedClock >= 0) this.reassertOwnState(forgedClock);
     if (kept.length === n) return update;
     if (kept.length === 0) return null;
     const e = encoding.createEncoder();
@@ -772,6 +815,18 @@ export class MeshProvider {
       encoding.writeVarString(e, state);
     }
     return encoding.toUint8Array(e);
+  }
+
+  /**
+   * Someone passed on a state of our client newer than ours: a hostile peer's forgery (an honest
+   * neighbour only relays what it got). It may have come through an honest neighbour, so nobody is cut
+   * off; we send our own state again with a later clock, which replaces the forgery everywhere.
+   */
+  private reassertOwnState(forgedClock: number): void {
+    const meta = this.awareness.meta.get(this.doc.clientID);
+    if (!meta || forgedClock >= Number.MAX_SAFE_INTEGER) return;
+    meta.clock = forgedClock;
+    this.awareness.setLocalState(this.awareness.getLocalState());
   }
 
   /** A sync step 1 carries the sender's state vector: it tells us what of ours it has. */

@@ -6,15 +6,17 @@
 import { createHash } from 'node:crypto';
 import {
   ErrorReason,
+  MAX_KEYS_PER_PARTICIPANT,
   Messages,
   type AgentSessionSummary,
+  type DirectoryEntry,
   type EndReason,
   type LobbyEntry,
   type QueueEntry,
   type ReservedHandle,
   type Role,
 } from '../../lib/protocol';
-import type { PeerRecord, QueueRequest, SessionRecord, Store } from '../store/types';
+import type { ParticipantRecord, PeerRecord, QueueRequest, SessionRecord, Store } from '../store/types';
 import type { Clock, RandomBytes } from './clock';
 import { normalizeHandle, suggestHandle } from './handles';
 import { fail, ok, Refusals, type Result } from './result';
@@ -49,6 +51,8 @@ export type Effect =
   | { type: 'agent_sessions_changed'; agentName: string }
   | { type: 'handles_changed'; sessionId: string; handles: ReservedHandle[] }
   | { type: 'peer_joined'; peer: PeerRecord }
+  /** A participant registered a new public key (decision 0010): the room learns it before the peer. */
+  | { type: 'key_added'; sessionId: string; entry: DirectoryEntry }
   | { type: 'peer_left'; peer: PeerRecord }
   | { type: 'session_ended'; sessionId: string; reason: EndReason; peers: PeerRecord[] }
   | { type: 'participant_gone'; sessionId: string; participantId: string; because: 'removed' | 'left'; peers: PeerRecord[] }
@@ -455,12 +459,27 @@ export class JoinUsCore {
     connectionId: string,
     opts: {
       resumePeerId?: string;
+      /** The tab's public key, registered in the session's directory (decision 0010). */
+      publicKey?: string;
       beforeEnter?: (peer: { peerId: string; sessionId: string; role: Role }) => Promise<void>;
     } = {},
-  ): Promise<Result<Admission & { peerId: string; resumed: boolean; peers: { peerId: string; participantId: string }[] }>> {
+  ): Promise<
+    Result<Admission & { peerId: string; resumed: boolean; peers: { peerId: string; participantId: string }[]; directory: DirectoryEntry[] }>
+  > {
     const admitted = await this.authenticate(credential);
     if (!admitted.ok) return admitted;
     const a = admitted.value;
+    if (opts.publicKey) {
+      // Registered before the room hears of the peer: whoever receives its writes knows its key.
+      const added = await this.store.addParticipantKey(a.participantId, opts.publicKey, MAX_KEYS_PER_PARTICIPANT);
+      if (added === 'full') {
+        return fail(ErrorReason.forbidden, 'You have opened this session in too many browser tabs. Close some and reload this one.');
+      }
+      if (added === 'added') {
+        const p = await this.store.getParticipant(a.participantId);
+        if (p) this.onEffect({ type: 'key_added', sessionId: a.sessionId, entry: directoryEntry(p) });
+      }
+    }
     let peerId = this.newId();
     let resumed = false;
     if (opts.resumePeerId) {
@@ -498,7 +517,14 @@ export class JoinUsCore {
       peerId,
       resumed,
       peers: others.map((p) => ({ peerId: p.peerId, participantId: p.participantId })),
+      directory: await this.directory(a.sessionId),
     });
+  }
+
+  /** Everyone admitted to the session (not those waiting in or declined at the lobby), with their keys. */
+  async directory(sessionId: string): Promise<DirectoryEntry[]> {
+    const all = await this.store.listParticipants(sessionId);
+    return all.filter((p) => p.state !== 'waiting' && p.state !== 'declined').map(directoryEntry);
   }
 
   /**
@@ -646,4 +672,15 @@ export class JoinUsCore {
 
     await this.store.purgeEndedSessions(now - this.config.endedRetentionMs);
   }
+}
+
+function directoryEntry(p: ParticipantRecord): DirectoryEntry {
+  return {
+    participantId: p.participantId,
+    name: p.name,
+    role: p.role,
+    keys: p.keys ?? [],
+    joinedAt: p.joinedAt,
+    ...(p.state === 'left' || p.state === 'removed' ? { gone: p.state } : {}),
+  };
 }

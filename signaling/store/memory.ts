@@ -150,19 +150,29 @@ export class MemoryStore implements Store {
   }
 
   async putParticipant(p: ParticipantRecord): Promise<void> {
-    this.participants.set(p.participantId, { ...p });
+    this.participants.set(p.participantId, copyParticipant(p));
   }
 
   async getParticipant(participantId: string): Promise<ParticipantRecord | null> {
     const p = this.participants.get(participantId);
-    return p ? { ...p } : null;
+    return p ? copyParticipant(p) : null;
+  }
+
+  async addParticipantKey(participantId: string, key: string, max: number): Promise<'added' | 'known' | 'full' | 'not_found'> {
+    const p = this.participants.get(participantId);
+    if (!p) return 'not_found';
+    const keys = p.keys ?? [];
+    if (keys.includes(key)) return 'known';
+    if (keys.length >= max) return 'full';
+    p.keys = [...keys, key];
+    return 'added';
   }
 
   async listParticipants(sessionId: string): Promise<ParticipantRecord[]> {
     return [...this.participants.values()]
       .filter((p) => p.sessionId === sessionId)
       .sort((a, b) => a.joinedAt - b.joinedAt)
-      .map((p) => ({ ...p }));
+      .map(copyParticipant);
   }
 
   async setParticipantState(participantId: string, state: ParticipantRecord['state'], from?: ParticipantRecord['state']): Promise<boolean> {
@@ -255,3 +265,5 @@ export class MemoryStore implements Store {
     this.agentTokens.delete(hash);
   }
 }
+
+const copyParticipant = (p: ParticipantRecord): ParticipantRecord => ({ ...p, ...(p.keys ? { keys: [...p.keys] } : {}) });

@@ -50,6 +50,8 @@ export interface ParticipantRecord {
   joinedAt: number;
   /** `waiting`: logged in with a handle, in the lobby until the agent admits (active) or declines. */
   state: 'waiting' | 'active' | 'left' | 'removed' | 'declined';
+  /** Public keys the participant signs its writes with (decision 0010), in the order registered. */
+  keys?: string[];
 }
 
 export type RevokedBecause = 'session_ended' | 'removed' | 'left' | 'declined';
@@ -119,6 +121,11 @@ export interface Store {
   putParticipant(p: ParticipantRecord): Promise<void>;
   getParticipant(participantId: string): Promise<ParticipantRecord | null>;
   listParticipants(sessionId: string): Promise<ParticipantRecord[]>;
+  /**
+   * Registers a public key for the participant: `known` if it has it, `full` if it has `max` already
+   * (nothing changes then), `added` otherwise. Atomic per participant.
+   */
+  addParticipantKey(participantId: string, key: string, max: number): Promise<'added' | 'known' | 'full' | 'not_found'>;
   /**
    * Set a participant's state; with `from`, only if it is in that state now (of concurrent calls,
    * one wins: an admit and a decline of the same waiting party). True when the state was set.

@@ -124,7 +124,7 @@ test('[C4] forms are filled in together; the card number is masked everywhere bu
   await expectEveryoneSees([agent, customer, nina, omar], [submittedLine]);
   // The first post fails (the endpoint answers 503): the customer can send it again.
   const host = new URL(endpoint.url).host;
-  await expectEveryoneSees([agent, customer], [`The Payment details result could not be sent to ${host} (HTTP 503). ${customerName} can send it again.`]);
+  await expectEveryoneSees([agent, customer], [`${customerName}'s browser could not send the Payment details result to ${host} (HTTP 503). ${customerName} can send it again.`]);
   await expect(formsRegion(agent)).toContainText('could not be sent to the company (HTTP 503)');
   await expect(formsRegion(agent).getByRole('button', { name: 'Send again' })).toHaveCount(0);
   await formsRegion(customer).getByRole('button', { name: 'Send again', exact: true }).click();

@@ -5,7 +5,7 @@
  */
 import { expect, expectEveryoneSees, expectLive, joinWithHandle, openJoinUs, reserveHandle, signInAgent, startSession, test, transcript, uid } from './support/app';
 import { strokes } from './support/collab';
-import { addToLocalCopy, largeSession, recordStatusTexts, statusTexts } from './support/large-session';
+import { addToLocalCopy, largeSession, pageSigner, recordStatusTexts, statusTexts } from './support/large-session';
 
 test('[C1][C5] a late joiner gets a 5 MB session (long transcript, heavy drawing) completely, with progress shown', async ({ open }) => {
   test.slow();
@@ -18,7 +18,7 @@ test('[C1][C5] a late joiner gets a 5 MB session (long transcript, heavy drawing
   const sessionId = new URL(customer.url()).pathname.split('/').at(-1)!;
 
   // The customer's own copy holds a long session; after a reload the mesh carries it to the agent.
-  const seed = largeSession({ participantId: `seed-${tag}`, name: 'Archive', role: 'customer' });
+  const seed = await largeSession(await pageSigner(customer, sessionId));
   expect(seed.update.byteLength).toBeGreaterThan(4.5e6);
   await addToLocalCopy(customer, sessionId, seed.update);
   await customer.reload();

@@ -5,10 +5,10 @@
  * same moment, a socket that drops and comes back while people chat.
  */
 import { io } from 'socket.io-client';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClientSocket } from '../../lib/client/socket';
 import { SessionConnection } from '../../lib/client/session-connection';
-import { readTranscript } from '../../features/transcript/doc';
+import { dedupe, readTranscript } from '../../features/transcript/doc';
 import { MemoryStore } from '../../signaling/store/memory';
 import { FakeNetwork } from '../support/fake-peers';
 import { withLatency } from '../support/latency-store';
@@ -74,7 +74,7 @@ function connect(net: FakeNetwork, sessionId: string, p: { name: string; socket:
 }
 
 const chats = (p: Participant) =>
-  readTranscript(p.conn.doc)
+  readTranscript(p.conn.doc, p.conn.auth)
     .filter((e) => e.kind === 'chat')
     .map((e) => e.text);
 
@@ -136,7 +136,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     const net = new FakeNetwork();
     const [agent, customer, guest] = people.map((p) => connect(net, sessionId, p)) as [Participant, Participant, Participant];
     await eventually(() => [agent, customer, guest].every((p) => p.conn.getSnapshot().mesh.connected === 2), 'a full mesh', SLOW_MS);
-    const systemEvents = (p: Participant) => readTranscript(p.conn.doc).filter((e) => e.kind === 'system').map((e) => e.event);
+    const systemEvents = (p: Participant) => readTranscript(p.conn.doc, p.conn.auth).filter((e) => e.kind === 'system').map((e) => e.event);
 
     // A joined party cannot end the session, and the agent cannot leave it: both are refused.
     const refusedEnd = await guest.conn.end();
@@ -151,15 +151,38 @@ describe('[C9] the mesh over the real signaling server', () => {
     expect((await guest.conn.leave()).ok).toBe(true);
     expect(guest.conn.getSnapshot().phase.kind).toBe('left');
     await eventually(
-      () => [agent, customer].every((p) => readTranscript(p.conn.doc).filter((e) => e.event === 'left').length === 1),
+      () => [agent, customer].every((p) => dedupe(readTranscript(p.conn.doc, p.conn.auth)).filter((e) => e.event === 'left').length === 1),
       'the departure recorded once by those who stay',
       SLOW_MS,
     );
-    // The agent ends it: one "ended" entry everywhere that is still connected.
+    // The agent ends it: the agent's own line, once. The customer is told by the server (its page
+    // says why); it does not write the agent's words itself (only the agent may: decision 0010), so
+    // it has the line only if the agent's arrived before the mesh closed, and never twice.
     expect((await agent.conn.end()).ok).toBe(true);
     await eventually(() => customer.conn.getSnapshot().phase.kind === 'ended', 'the customer told', SLOW_MS);
-    for (const p of [agent, customer]) {
-      expect(readTranscript(p.conn.doc).filter((e) => e.event === 'session_ended'), p.name).toHaveLength(1);
-    }
+    const phase = customer.conn.getSnapshot().phase;
+    expect(phase.kind === 'ended' && phase.message).toContain('The agent ended the session.');
+    await eventually(() => readTranscript(agent.conn.doc, agent.conn.auth).some((e) => e.event === 'session_ended'), 'the agent has the end', SLOW_MS);
+    const ends = (p: Participant) => dedupe(readTranscript(p.conn.doc, p.conn.auth)).filter((e) => e.event === 'session_ended');
+    expect(ends(agent).map((e) => e.role)).toEqual(['agent']);
+    expect(ends(customer).length).toBeLessThanOrEqual(1);
+    expect(ends(customer).every((e) => e.role === 'agent')).toBe(true);
   }, 30_000);
+
+  it('[S2] a page without WebCrypto (plain http on a network address) says why it cannot enter, and does not attach', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 0);
+    const customer = people[1]!;
+    vi.stubGlobal('crypto', { getRandomValues: globalThis.crypto.getRandomValues.bind(globalThis.crypto) });
+    let conn: SessionConnection;
+    try {
+      conn = connect(new FakeNetwork(), sessionId, customer).conn;
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    await eventually(() => conn.getSnapshot().phase.kind === 'refused', 'refused');
+    const phase = conn.getSnapshot().phase;
+    expect(phase.kind === 'refused' && phase.message).toMatch(/secure connection \(an https address\)/);
+    expect((await h.store.listPeers(sessionId)).length).toBe(0);
+  });
 });

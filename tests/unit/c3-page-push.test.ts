@@ -8,10 +8,22 @@ import * as Y from 'yjs';
 import { parseWebAddress } from '../../features/page-push/address';
 import { currentPage, MAX_PUSHES, pushesOf, pushHistory, pushPage, readPushes } from '../../features/page-push/doc';
 import { checkFraming, framingFromHeaders } from '../../signaling/frame-check';
+import { makeParties, settledRead, type TestParty } from '../support/authors';
+import type { Authorship } from '../../lib/collab/authorship';
 
-const agent = { participantId: 'agent-1', name: 'Dana', role: 'agent' as const };
 let n = 0;
 const id = () => `push-${++n}`;
+const sessionId = 'session-c3';
+const { parties, viewer } = await makeParties(sessionId, [
+  { participantId: 'agent-1', name: 'Dana', role: 'agent' },
+  { participantId: 'cust-1', name: 'Iris', role: 'customer' },
+  { participantId: 'guest-1', name: 'Mallory', role: 'guest' },
+]);
+const [agent, customer, guest] = parties as [TestParty, TestParty, TestParty];
+const push = (d: Y.Doc, by: TestParty, url: string, at: number, framing: 'allowed' | 'refused' | 'unknown' = 'allowed') =>
+  pushPage(d, by.signer, by.auth, { url, framing }, at, id);
+/** What a participant with the session's directory sees once every signature is checked. */
+const seen = (d: Y.Doc, auth: Authorship = viewer()) => settledRead(auth, () => readPushes(d, auth));
 
 function sync(a: Y.Doc, b: Y.Doc) {
   Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)));
@@ -119,62 +131,166 @@ describe('[C3] whether a site allows being framed', () => {
 });
 
 describe('[C3] pushed pages in the shared document', () => {
-  it('the current page is the latest push; a late joiner gets it with the history', () => {
+  it('the current page is the latest push; a late joiner gets it with the history', async () => {
     const a = new Y.Doc();
-    pushPage(a, agent, { url: 'https://example.com/one', framing: 'allowed' }, 1, id);
-    pushPage(a, agent, { url: 'https://example.com/two', framing: 'refused' }, 2, id);
-    pushPage(a, agent, { url: 'https://example.com/one', framing: 'allowed' }, 3, id);
+    await push(a, agent, 'https://example.com/one', 1);
+    await push(a, agent, 'https://example.com/two', 2, 'refused');
+    await push(a, agent, 'https://example.com/one', 3);
     const late = new Y.Doc();
     sync(a, late);
-    const pushes = readPushes(late);
+    const pushes = await seen(late);
     expect(currentPage(pushes)?.url).toBe('https://example.com/one');
+    expect(currentPage(pushes)).toMatchObject({ byId: 'agent-1', byName: 'Dana', role: 'agent' });
     expect(pushHistory(pushes).map((p) => [p.url, p.at])).toEqual([
       ['https://example.com/one', 3],
       ['https://example.com/two', 2],
     ]);
   });
 
-  it('refuses to write anything but an http(s) address', () => {
+  it('a push whose signature is still being checked is left out until the check is done', async () => {
     const d = new Y.Doc();
-    expect(() => pushPage(d, agent, { url: 'javascript:alert(1)', framing: 'allowed' }, 1, id)).toThrow();
+    await push(d, agent, 'https://example.com/one', 1);
+    const auth = viewer();
+    expect(readPushes(d, auth)).toEqual([]);
+    await auth.settled();
+    expect(readPushes(d, auth).map((p) => p.url)).toEqual(['https://example.com/one']);
+  });
+
+  it('refuses to write anything but an http(s) address', async () => {
+    const d = new Y.Doc();
+    await expect(push(d, agent, 'javascript:alert(1)', 1)).rejects.toThrow();
     expect(pushesOf(d).length).toBe(0);
   });
 
-  it("drops what a hostile peer writes: other schemes, malformed entries, unknown framing", () => {
+  it('drops what a hostile peer writes: other schemes, malformed entries, unknown framing, wrong types, huge numbers', async () => {
     const d = new Y.Doc();
-    const base = { id: 'x', at: 1, byId: 'p', byName: 'Mallory', role: 'guest', framing: 'allowed' };
+    await push(d, agent, 'https://ok.example/fine', 1);
+    const good = pushesOf(d).get(0) as unknown as Record<string, unknown>;
     pushesOf(d).push([
-      { ...base, url: 'javascript:alert(1)' },
-      { ...base, url: 'data:text/html,hi' },
-      { ...base, url: 'https://ok.example/', framing: 'maybe' },
-      { ...base, url: 'https://ok.example/', at: 1e300 },
-      { ...base, url: 'https://user:pw@ok.example/' },
-      { ...base, url: 'HTTPS://OK.EXAMPLE' },
+      { ...good, url: 'javascript:alert(1)' },
+      { ...good, url: 'data:text/html,hi' },
+      { ...good, id: 'y', framing: 'maybe' },
+      { ...good, id: 'y', at: 1e300 },
+      { ...good, id: 'y', at: Number.NaN },
+      { ...good, id: 'y', seq: 1e300 },
+      { ...good, id: 'y', seq: Number.NaN },
+      { ...good, id: 'y', seq: -1 },
+      { ...good, id: 'y', seq: 1.5 },
+      { ...good, id: 'y', seq: '2' },
+      { ...good, id: 42 },
+      { ...good, by: null },
+      { ...good, sig: 7 },
+      { ...good, id: 'y', url: 'https://user:pw@ok.example/' },
+      { ...good, id: 'y', url: 'HTTPS://OK.EXAMPLE' },
       'garbage',
-      { ...base, url: 'https://ok.example/fine' },
+      null,
+      [1, 2],
+      { ...good, id: 'x'.repeat(5000) },
     ] as never[]);
-    expect(readPushes(d).map((p) => p.url)).toEqual(['https://ok.example/fine']);
+    expect((await seen(d)).map((p) => p.url)).toEqual(['https://ok.example/fine']);
   });
 
-  it('keeps at most MAX_PUSHES, dropping the oldest', () => {
+  it('a push by the customer or an invited party counts for nothing, even signed', async () => {
     const d = new Y.Doc();
-    for (let i = 0; i < MAX_PUSHES + 5; i++) pushPage(d, agent, { url: `https://example.com/${i}`, framing: 'allowed' }, i, id);
-    const pushes = readPushes(d);
+    await push(d, agent, 'https://example.com/agent', 1);
+    await push(d, customer, 'https://evil.example/customer', 2);
+    await push(d, guest, 'https://evil.example/guest', 3);
+    const pushes = await seen(d);
+    expect(pushes.map((p) => p.url)).toEqual(['https://example.com/agent']);
+    // The customer's own page does not count its own push either.
+    expect(currentPage(await seen(d, customer.auth))?.url).toBe('https://example.com/agent');
+  });
+
+  it('a push under the agent’s id signed by someone else, or changed after signing, is dropped', async () => {
+    const d = new Y.Doc();
+    await push(d, agent, 'https://example.com/real', 5);
+    const real = pushesOf(d).get(0) as unknown as Record<string, unknown>;
+    // The customer signs a push and claims the agent wrote it.
+    const scratch = new Y.Doc();
+    await push(scratch, customer, 'https://evil.example/forged', 6);
+    const forged = { ...(pushesOf(scratch).get(0) as unknown as Record<string, unknown>), by: 'agent-1' };
+    pushesOf(d).push([
+      forged,
+      { ...real, id: 'tampered-1', url: 'https://evil.example/tampered' },
+      { ...real, url: 'https://evil.example/tampered' },
+      { ...real, seq: 99 },
+      { ...real, at: 99 },
+      { ...real, framing: 'refused' },
+      { ...real, by: 'cust-1' },
+    ] as never[]);
+    const pushes = await seen(d);
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]).toMatchObject({ url: 'https://example.com/real', at: 5, framing: 'allowed' });
+  });
+
+  it('replaying an older push at the start or the end of the array does not change the current page', async () => {
+    const d = new Y.Doc();
+    await push(d, agent, 'https://example.com/old', 1);
+    await push(d, agent, 'https://example.com/new', 2);
+    const before = await seen(d);
+    expect(currentPage(before)?.url).toBe('https://example.com/new');
+    const old = pushesOf(d).get(0);
+    pushesOf(d).push([{ ...old }]);
+    pushesOf(d).insert(0, [{ ...old }]);
+    pushesOf(d).insert(1, [{ ...old }]);
+    const after = await seen(d);
+    expect(after).toEqual(before);
+    expect(currentPage(after)?.url).toBe('https://example.com/new');
+    // The agent's next push still comes after everything.
+    await push(d, agent, 'https://example.com/next', 3);
+    expect(currentPage(await seen(d))?.url).toBe('https://example.com/next');
+  });
+
+  it('each push comes after every push its writer saw, even with a clock behind', async () => {
+    const d = new Y.Doc();
+    await push(d, agent, 'https://example.com/a', 1000);
+    await push(d, agent, 'https://example.com/b', 10);
+    expect(currentPage(await seen(d))?.url).toBe('https://example.com/b');
+  });
+
+  it('shows at most MAX_PUSHES, leaving out the oldest, and deletes nothing', async () => {
+    const d = new Y.Doc();
+    for (let i = 0; i < MAX_PUSHES + 5; i++) await push(d, agent, `https://example.com/${i}`, i);
+    const pushes = await seen(d);
     expect(pushes).toHaveLength(MAX_PUSHES);
     expect(pushes[0]!.url).toBe('https://example.com/5');
-  });
+    expect(currentPage(pushes)!.url).toBe(`https://example.com/${MAX_PUSHES + 4}`);
+    expect(pushesOf(d).length).toBe(MAX_PUSHES + 5);
+  }, 30_000);
 
-  it('concurrent pushes from two documents (two tabs of the agent) converge to one current page', () => {
-    fc.assert(
-      fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat(50)), { minLength: 1, maxLength: 12 }), (steps) => {
+  it('concurrent pushes from two documents (two tabs of the agent) converge to one current page', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.boolean(), fc.nat(50), fc.boolean()), { minLength: 1, maxLength: 12 }), async (steps) => {
         const a = new Y.Doc();
         const b = new Y.Doc();
-        for (const [onA, k] of steps) pushPage(onA ? a : b, agent, { url: `https://example.com/${k}`, framing: 'allowed' }, k, id);
+        for (const [onA, k, exchange] of steps) {
+          await push(onA ? a : b, agent, `https://example.com/${k}`, k);
+          if (exchange) sync(a, b);
+        }
         sync(a, b);
-        expect(readPushes(a)).toEqual(readPushes(b));
-        expect(currentPage(readPushes(a))).toEqual(currentPage(readPushes(b)));
-        expect(readPushes(a)).toHaveLength(steps.length);
+        const auth = viewer();
+        const [ra, rb] = [await seen(a, auth), await seen(b, auth)];
+        expect(ra).toEqual(rb);
+        expect(currentPage(ra)).toEqual(currentPage(rb));
+        expect(ra).toHaveLength(steps.length);
       }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('replayed copies inserted anywhere never change what any peer shows (property)', async () => {
+    const d = new Y.Doc();
+    for (let i = 0; i < 5; i++) await push(d, agent, `https://example.com/${i}`, i * 10);
+    const records = pushesOf(d).toArray();
+    const before = await seen(d);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.nat(4), fc.nat(100)), { minLength: 1, maxLength: 8 }), async (replays) => {
+        const copy = new Y.Doc();
+        Y.applyUpdate(copy, Y.encodeStateAsUpdate(d));
+        for (const [which, where] of replays) pushesOf(copy).insert(where % (pushesOf(copy).length + 1), [{ ...records[which]! }]);
+        expect(await seen(copy)).toEqual(before);
+      }),
+      { numRuns: 30 },
     );
   });
 });

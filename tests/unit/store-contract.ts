@@ -424,6 +424,24 @@ export function storeContract(
         expect(await store.listParticipants('no-session')).toEqual([]);
       });
 
+      it('addParticipantKey registers keys once each, up to a limit, atomically', async () => {
+        await createSession('s1');
+        const guest: ParticipantRecord = { participantId: 'g1', sessionId: 's1', role: 'guest', name: 'Gus', joinedAt: T0 + 5, state: 'active' };
+        await store.putParticipant(guest);
+        expect(await store.addParticipantKey('g1', 'k1', 3)).toBe('added');
+        expect(await store.addParticipantKey('g1', 'k1', 3)).toBe('known');
+        // Side by side: each distinct key once, never past the limit.
+        const results = await Promise.all(['k2', 'k3', 'k4', 'k2'].map((k) => store.addParticipantKey('g1', k, 3)));
+        expect(results.filter((r) => r === 'added')).toHaveLength(2);
+        expect((await store.getParticipant('g1'))?.keys).toHaveLength(3);
+        expect(await store.addParticipantKey('g1', 'k5', 3)).toBe('full');
+        expect(await store.addParticipantKey('nobody', 'k1', 3)).toBe('not_found');
+        expect((await store.listParticipants('s1')).find((p) => p.participantId === 'g1')?.keys).toEqual((await store.getParticipant('g1'))?.keys);
+        // Copies: changing what a read returned changes nothing stored.
+        (await store.getParticipant('g1'))!.keys!.push('mutated');
+        expect((await store.getParticipant('g1'))?.keys).toHaveLength(3);
+      });
+
       it('purgeEndedSessions forgets sessions that ended before the cut-off, with their participants and credentials', async () => {
         const old = await createSession('old');
         await createSession('recent');

@@ -38,6 +38,7 @@ export const AGENTS = [
   'abe', // security: hostile text shown as text
   'bea', // lobby: ask before admitting, invite link
   'cy', // privacy: local copies removed
+  'dee', // hostile-peer: raw frames from a modified page
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

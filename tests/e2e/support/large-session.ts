@@ -3,11 +3,13 @@
  * here with the product's own document helpers as one Yjs update, and put into a participant's local
  * copy (the IndexedDB database the page keeps, y-indexeddb's "updates" store) as if that participant
  * had been in a long session. After a reload the page loads it and the mesh carries it to the others.
- * No hook in the product: this is the browser's own storage.
+ * Every record is signed (decision 0010) with that participant's own key, read from the tab's
+ * sessionStorage. No hook in the product: this is the browser's own storage.
  */
 import type { Page } from '@playwright/test';
 import * as Y from 'yjs';
-import { beginStroke, extendStroke } from '../../../features/drawing/doc';
+import { Authorship, KEY_SLOT, type Signer } from '../../../lib/collab/authorship';
+import { appendStroke } from '../../../features/drawing/doc';
 import { palette } from '../../../features/participants/colours';
 import { appendEntry } from '../../../features/transcript/doc';
 
@@ -18,23 +20,80 @@ export interface LargeSession {
   lastMessage: string;
 }
 
-export function largeSession(author: { participantId: string; name: string; role: 'agent' | 'customer' | 'guest' }, opts = { messages: 700, strokes: 1200, pointsPerStroke: 300 }): LargeSession {
+/**
+ * `signer` signs the seeded entries and strokes (decision 0010): its participant must be in the
+ * session's directory with that key for the pages to show them (`pageSigner`).
+ */
+export async function largeSession(signer: Signer, opts = { messages: 700, strokes: 1200, pointsPerStroke: 300 }): Promise<LargeSession> {
   const doc = new Y.Doc();
   const filler = 'All work and no play makes a long transcript. '.repeat(84).slice(0, 3900);
   let n = 0;
   const id = () => `seed-${++n}`;
-  for (let i = 0; i < opts.messages; i++) appendEntry(doc, author, { kind: 'chat', text: `Seeded message ${i}: ${filler}` }, 1_700_000_000_000 + i, id);
+  for (let i = 0; i < opts.messages; i++) await appendEntry(doc, signer, { kind: 'chat', text: `Seeded message ${i}: ${filler}` }, 1_700_000_000_000 + i, id);
   const lastMessage = `Seeded message ${opts.messages - 1}:`;
-  appendEntry(doc, author, { kind: 'chat', text: 'The end of the seeded history.' }, 1_700_000_000_000 + opts.messages, id);
-  for (let s = 0; s < opts.strokes; s++) {
-    const y0 = (s * 37) % 7000;
-    const stroke = beginStroke(doc, author, { colour: palette[s % palette.length]!.hex, width: 30 }, { x: 100, y: y0 }, id());
-    extendStroke(
-      stroke,
-      Array.from({ length: opts.pointsPerStroke - 1 }, (_, i) => ({ x: 100 + i * 30, y: y0 + Math.round(200 * Math.sin(i / 7 + s)) + 250 })),
-    );
-  }
+  await appendEntry(doc, signer, { kind: 'chat', text: 'The end of the seeded history.' }, 1_700_000_000_000 + opts.messages, id);
+  await seedStrokes(doc, signer, opts.strokes, opts.pointsPerStroke, id);
   return { update: Y.encodeStateAsUpdate(doc), messages: opts.messages + 1, strokes: opts.strokes, lastMessage };
+}
+
+/** Signed finished strokes of `pointsPerStroke` points each, wavy lines down the surface. */
+export async function seedStrokes(doc: Y.Doc, signer: Signer, strokes: number, pointsPerStroke: number, id: () => string): Promise<void> {
+  for (let s = 0; s < strokes; s++) {
+    const y0 = (s * 37) % 7000;
+    const pts = [100, y0];
+    for (let i = 0; i < pointsPerStroke - 1; i++) pts.push(Math.min(10_000, 100 + i * 30), Math.max(0, Math.min(7_500, y0 + Math.round(200 * Math.sin(i / 7 + s)) + 250)));
+    await appendStroke(doc, signer, { id: id(), colour: palette[s % palette.length]!.hex, width: 30, pts }, 1_700_000_000_000 + s);
+  }
+}
+
+/**
+ * The participant of `page` in `sessionId`, able to sign as it does: its key from the tab's
+ * sessionStorage, its participant id found by which entries of its local copy that key signed.
+ */
+export async function pageSigner(page: Page, sessionId: string): Promise<Signer> {
+  const stored = await page.evaluate((slot) => sessionStorage.getItem(slot), KEY_SLOT(sessionId));
+  if (!stored) throw new Error('the page holds no key for this session');
+  const { publicKey, privateKey } = JSON.parse(stored) as { publicKey: string; privateKey: JsonWebKey };
+  const doc = await readLocalCopy(page, sessionId);
+  const writers = [...new Set(doc.getArray<{ by?: unknown }>('transcript').toArray().map((e) => e?.by).filter((b): b is string => typeof b === 'string'))];
+  const auth = new Authorship(sessionId);
+  auth.setDirectory(writers.map((participantId) => ({ participantId, name: participantId, role: 'guest' as const, keys: [publicKey], joinedAt: 0 })));
+  let participantId: string | null = null;
+  for (const raw of doc.getArray<Record<string, unknown>>('transcript').toArray()) {
+    if (await auth.verified(raw.by, raw.sig, ['entry', raw.id, raw.kind, raw.at, raw.text, raw.event ?? null])) participantId = raw.by as string;
+  }
+  if (!participantId) throw new Error('none of the entries in the local copy is signed by this tab');
+  const key = await crypto.subtle.importKey('jwk', privateKey, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
+  const signer = new Authorship(sessionId);
+  signer.setSigner(participantId, { publicKey, privateKey: key });
+  return signer.signer!;
+}
+
+/** The session document as the page's local copy (IndexedDB) holds it. */
+export async function readLocalCopy(page: Page, sessionId: string): Promise<Y.Doc> {
+  const updates = await page.evaluate(async (name) => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const r = indexedDB.open(name);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const all = await new Promise<Uint8Array[]>((resolve, reject) => {
+      const r = db.transaction('updates', 'readonly').objectStore('updates').getAll();
+      r.onsuccess = () => resolve(r.result as Uint8Array[]);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    // Chunked: spreading a multi-megabyte array into one call overflows the stack.
+    const base64 = (u: Uint8Array) => {
+      let s = '';
+      for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    return all.map(base64);
+  }, `joinus:${sessionId}`);
+  const doc = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(doc, Uint8Array.from(Buffer.from(u, 'base64')));
+  return doc;
 }
 
 /** Adds an update to the page's local copy of the session (the page must have opened it already). */

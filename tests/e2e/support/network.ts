@@ -40,6 +40,11 @@ export class SignalingRoutes {
   /** The ICE candidate types each participant was told of by others (`host`, `srflx`, `relay`…). */
   readonly candidateTypes = new Map<string, string[]>();
 
+  /** The peer ids this participant was given so far (from its attach answers). */
+  peersOf(label: string): string[] {
+    return [...(this.peerIds.get(label) ?? [])];
+  }
+
   /** `a` and `b` never connect directly: each drops the other's signals. */
   block(a: string, b: string): void {
     this.blocked.push([a, b]);
