@@ -384,17 +384,27 @@ export function extendStroke(stroke: StrokeInProgress, points: { x: number; y: n
   if (coords instanceof Y.Array) coords.push(flat);
 }
 
-/** One more than the last stroke of `by` recorded here, and no earlier than now: grows per author. */
-function nextAt(doc: Y.Doc, auth: Authorship | undefined, by: string, now: number): number {
-  let last = -1;
+/**
+ * For each author, the `at` of its last stroke with a verified record (every record, without `auth`:
+ * a document only we wrote). What a clear hides, and what the next stroke's time must pass.
+ */
+function latestStrokes(doc: Y.Doc, auth: Authorship | undefined): Map<string, number> {
+  const latest = new Map<string, number>();
   for (const raw of strokesOf(doc).toArray()) {
     const rec = recordOf(raw);
-    // Only our own verified strokes count: a forged record "of ours" with a huge time must not push
-    // our next strokes past what readers accept.
-    if (rec?.t !== 'stroke' || rec.by !== by || rec.at <= last) continue;
-    if (!auth || auth.check(rec.by, rec.sig, () => signedPart(rec), raw as object) === true) last = rec.at;
+    if (rec?.t !== 'stroke' || rec.at <= (latest.get(rec.by) ?? -1)) continue;
+    if (!auth || auth.check(rec.by, rec.sig, () => signedPart(rec), raw as object) === true) latest.set(rec.by, rec.at);
   }
-  return Math.min(MAX_TIME, Math.max(now, last + 1));
+  return latest;
+}
+
+/**
+ * One more than the last stroke of `by` recorded here, and no earlier than now: grows per author.
+ * Only verified strokes count: a forged record "of ours" with a huge time must not push our next
+ * strokes past what readers accept.
+ */
+function nextAt(doc: Y.Doc, auth: Authorship | undefined, by: string, now: number): number {
+  return Math.min(MAX_TIME, Math.max(now, (latestStrokes(doc, auth).get(by) ?? -1) + 1));
 }
 
 async function signed<R extends UnsignedRecord>(signer: Signer, unsigned: R): Promise<R & { sig: string }> {
@@ -447,20 +457,9 @@ export async function undoLastStroke(doc: Y.Doc, auth: Authorship, signer: Signe
   return true;
 }
 
-/** For each author, the `at` of its last stroke with a valid record (what a clear now hides). */
-function lastStrokes(doc: Y.Doc, auth: Authorship): [string, number][] {
-  const upTo = new Map<string, number>();
-  const raws = strokesOf(doc).toArray();
-  raws.forEach((raw) => {
-    const rec = recordOf(raw);
-    if (rec?.t !== 'stroke' || auth.check(rec.by, rec.sig, () => signedPart(rec), raw as object) !== true) return;
-    upTo.set(rec.by, Math.max(upTo.get(rec.by) ?? -1, rec.at));
-  });
-  return [...upTo].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, MAX_CLEAR_AUTHORS);
-}
-
 /** C5 Clear drawing (the agent; others' clear records are ignored): hides every stroke recorded so far. */
 export async function clearDrawing(doc: Y.Doc, auth: Authorship, signer: Signer, id: string = newId()): Promise<void> {
-  const upTo = await auth.readSettled(() => lastStrokes(doc, auth));
+  const latest = await auth.readSettled(() => latestStrokes(doc, auth));
+  const upTo = [...latest].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, MAX_CLEAR_AUTHORS);
   strokesOf(doc).push([await signed(signer, { t: 'clear' as const, id, upTo, by: signer.participantId })]);
 }

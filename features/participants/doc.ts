@@ -22,11 +22,7 @@ export interface Author {
   role: Role;
 }
 
-/** Everyone the server admitted to the session, in the order they joined. */
-export function readParticipants(auth: Authorship): ParticipantInfo[] {
-  return withoutKeys(auth.list());
-}
-
+/** The directory's entries as the participant list shows them (keys are for checking signatures only). */
 export const withoutKeys = (entries: readonly DirectoryEntry[]): ParticipantInfo[] => entries.map(({ keys: _keys, ...p }) => p);
 
 const presenceClaim = z.object({

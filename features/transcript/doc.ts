@@ -54,7 +54,8 @@ export interface TranscriptEntry {
 
 export const transcriptOf = (doc: Y.Doc) => doc.getArray<StoredEntry>('transcript');
 
-const signedPart = (e: Pick<StoredEntry, 'id' | 'kind' | 'at' | 'text' | 'event'>) => ['entry', e.id, e.kind, e.at, e.text, e.event ?? null] as const;
+/** What an entry's signature covers (besides the session and the writer). */
+export const signedPart = (e: Pick<StoredEntry, 'id' | 'kind' | 'at' | 'text' | 'event'>) => ['entry', e.id, e.kind, e.at, e.text, e.event ?? null] as const;
 
 /**
  * Lines several pages may write for one event (whoever learns of it first) carry a fixed id, which

@@ -82,7 +82,8 @@ export async function tabKeys(sessionId: string, storage: Storage | null = typeo
   const pair = await subtle().generateKey(ALGORITHM, true, ['sign', 'verify']);
   const publicKey = toBase64Url(new Uint8Array(await subtle().exportKey('raw', pair.publicKey)));
   try {
-    storage?.setItem(slot, JSON.stringify({ publicKey, privateKey: await subtle().exportKey('jwk', pair.privateKey) }));
+    // The private key alone: its public point (x, y) is in it.
+    storage?.setItem(slot, JSON.stringify({ privateKey: await subtle().exportKey('jwk', pair.privateKey) }));
   } catch {
     // Storage full or refused: this tab signs with a key of its own until it closes.
   }
@@ -208,6 +209,22 @@ export class Authorship {
    * `payload` is then only called when the record was not seen before.
    */
   check(by: unknown, sig: unknown, payload: readonly unknown[] | (() => readonly unknown[]), record?: object): Verdict {
+    const answer = this.lookup(by, sig, payload, record);
+    return answer instanceof Promise ? undefined : answer;
+  }
+
+  /** `check`, waiting for the answer: false also when `by` is not in the directory. */
+  async verified(by: unknown, sig: unknown, payload: readonly unknown[] | (() => readonly unknown[]), record?: object): Promise<boolean> {
+    return (await this.lookup(by, sig, payload, record)) ?? false;
+  }
+
+  /** The verdict if known, the check under way (started now if need be), or undefined for a writer not in the directory. */
+  private lookup(
+    by: unknown,
+    sig: unknown,
+    payload: readonly unknown[] | (() => readonly unknown[]),
+    record?: object,
+  ): boolean | Promise<boolean> | undefined {
     if (typeof by !== 'string' || typeof sig !== 'string' || !SIGNATURE_PATTERN.test(sig)) return false;
     if (record) {
       const known = this.byRecord.get(record);
@@ -227,9 +244,10 @@ export class Authorship {
       }
       return own;
     }
-    if (!this.inFlight.has(cacheKey)) {
+    let done = this.inFlight.get(cacheKey);
+    if (!done) {
       const version = this.versionOf(by);
-      const done = this.verify(entry, sig, message).then((valid) => {
+      done = this.verify(entry, sig, message).then((valid) => {
         this.inFlight.delete(cacheKey);
         const current = version === this.versionOf(by);
         if (record && (valid || current)) this.byRecord.set(record, { sig, valid, version });
@@ -239,16 +257,7 @@ export class Authorship {
       });
       this.inFlight.set(cacheKey, done);
     }
-    return undefined;
-  }
-
-  /** `check`, waiting for the answer: false also when `by` is not in the directory. */
-  async verified(by: unknown, sig: unknown, payload: readonly unknown[] | (() => readonly unknown[]), record?: object): Promise<boolean> {
-    const now = this.check(by, sig, payload, record);
-    if (now !== undefined) return now;
-    if (typeof by !== 'string' || !this.entries.has(by)) return false;
-    const message = signedMessage(this.sessionId, by, typeof payload === 'function' ? payload() : payload);
-    return (await this.inFlight.get(String(sig) + message)) ?? this.check(by, sig, payload, record) === true;
+    return done;
   }
 
   private async verify(entry: DirectoryEntry, sig: string, message: string): Promise<boolean> {

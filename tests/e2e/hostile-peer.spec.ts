@@ -23,6 +23,7 @@ import { expectFramed, formsRegion, openPushPage, pushedPage, sharedForm, startS
 import { awarenessMessage, catchChannels, closedChannels, hostileKit, openChannels, sendRaw, updateMessage } from './support/hostile';
 import { SignalingRoutes } from './support/network';
 import { newId } from '../../lib/collab/ids';
+import { signedPart, type SystemEvent } from '../../features/transcript/doc';
 
 let site: Site;
 test.beforeAll(async () => {
@@ -71,8 +72,8 @@ test('[C1][C3][C4][C5] hostile peer: forged, replayed and unauthorised records a
 
   // Signed with Mallory's own key, as the modified page would.
   const entry = async (by: string, text: string, kind: 'chat' | 'system' = 'chat', event?: string) => {
-    const e = { id: newId(), kind, at: Date.now(), by, text, ...(event ? { event } : {}) };
-    return { ...e, sig: await kit.signer.sign(['entry', e.id, e.kind, e.at, e.text, event ?? null]) };
+    const e = { id: newId(), kind, at: Date.now(), by, text, ...(event ? { event: event as SystemEvent } : {}) };
+    return { ...e, sig: await kit.signer.sign(signedPart(e)) };
   };
   const forged = [
     // A chat line in the agent's name (Mallory's signature is not the agent's).

@@ -35,10 +35,4 @@ export async function makeParties(
 }
 
 /** Reads until every signature the read asked about has been checked, then reads once more. */
-export async function settledRead<T>(auth: Authorship, read: () => T): Promise<T> {
-  for (;;) {
-    const value = read();
-    if (!auth.checking) return value;
-    await auth.settled();
-  }
-}
+export const settledRead = <T>(auth: Authorship, read: () => T): Promise<T> => auth.readSettled(read, Infinity);

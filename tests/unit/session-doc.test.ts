@@ -10,7 +10,7 @@ import {
   transcriptOf,
   transcriptText,
 } from '../../features/transcript/doc';
-import { readParticipants } from '../../features/participants/doc';
+import { withoutKeys } from '../../features/participants/doc';
 import { Authorship, signedMessage } from '../../lib/collab/authorship';
 import { describeEndReason } from '../../lib/protocol';
 import { makeParties, settledRead, type TestParty } from '../support/authors';
@@ -113,7 +113,7 @@ describe('the shared session document: transcript', () => {
     expect(text).toContain('[2026-11-24 09:30:00 UTC] Dana (Agent): Hello there');
     expect(text).toContain('[2026-11-24 09:31:00 UTC] * Carol joined the session with a handle');
     expect(text.trimEnd().endsWith('* The session has ended.')).toBe(true);
-    const json = JSON.parse(transcriptJson({ sessionId: 's1', title: 't' }, entries, readParticipants(auth)));
+    const json = JSON.parse(transcriptJson({ sessionId: 's1', title: 't' }, entries, withoutKeys(auth.list())));
     expect(json.sessionId).toBe('s1');
     expect(json.entries.map((e: { text: string }) => e.text)).toEqual(['Hello there', 'Carol joined the session with a handle']);
     expect(json.participants.map((p: { name: string }) => p.name)).toEqual(['Dana', 'Alice', 'Carol']);

@@ -8,10 +8,10 @@
  */
 import type { Page } from '@playwright/test';
 import * as Y from 'yjs';
-import { Authorship, KEY_SLOT, type Signer } from '../../../lib/collab/authorship';
+import { Authorship, KEY_SLOT, tabKeys, type Signer } from '../../../lib/collab/authorship';
 import { appendStroke } from '../../../features/drawing/doc';
 import { palette } from '../../../features/participants/colours';
-import { appendEntry } from '../../../features/transcript/doc';
+import { appendEntry, signedPart, transcriptOf } from '../../../features/transcript/doc';
 
 export interface LargeSession {
   update: Uint8Array;
@@ -53,19 +53,18 @@ export async function seedStrokes(doc: Y.Doc, signer: Signer, strokes: number, p
 export async function pageSigner(page: Page, sessionId: string): Promise<Signer> {
   const stored = await page.evaluate((slot) => sessionStorage.getItem(slot), KEY_SLOT(sessionId));
   if (!stored) throw new Error('the page holds no key for this session');
-  const { publicKey, privateKey } = JSON.parse(stored) as { publicKey: string; privateKey: JsonWebKey };
+  // The product's own reading of the stored key (a storage holding just that one value).
+  const keys = await tabKeys(sessionId, { getItem: () => stored, setItem: () => {}, removeItem: () => {} } as unknown as Storage);
   const doc = await readLocalCopy(page, sessionId);
-  const writers = [...new Set(doc.getArray<{ by?: unknown }>('transcript').toArray().map((e) => e?.by).filter((b): b is string => typeof b === 'string'))];
+  const entries = transcriptOf(doc).toArray() as (Parameters<typeof signedPart>[0] & { by?: unknown; sig?: unknown })[];
+  const writers = [...new Set(entries.map((e) => e?.by).filter((b): b is string => typeof b === 'string'))];
   const auth = new Authorship(sessionId);
-  auth.setDirectory(writers.map((participantId) => ({ participantId, name: participantId, role: 'guest' as const, keys: [publicKey], joinedAt: 0 })));
+  auth.setDirectory(writers.map((participantId) => ({ participantId, name: participantId, role: 'guest' as const, keys: [keys.publicKey], joinedAt: 0 })));
   let participantId: string | null = null;
-  for (const raw of doc.getArray<Record<string, unknown>>('transcript').toArray()) {
-    if (await auth.verified(raw.by, raw.sig, ['entry', raw.id, raw.kind, raw.at, raw.text, raw.event ?? null])) participantId = raw.by as string;
-  }
+  for (const e of entries) if (await auth.verified(e.by, e.sig, () => signedPart(e))) participantId = e.by as string;
   if (!participantId) throw new Error('none of the entries in the local copy is signed by this tab');
-  const key = await crypto.subtle.importKey('jwk', privateKey, { name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign']);
   const signer = new Authorship(sessionId);
-  signer.setSigner(participantId, { publicKey, privateKey: key });
+  signer.setSigner(participantId, keys);
   return signer.signer!;
 }
 
