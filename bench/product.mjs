@@ -1,6 +1,7 @@
 // The real product: build if stale (the rule of scripts/start.mjs), serve it on a free port, and drive
 // its pages the way people do. An agent signs in, a customer starts a session, the agent accepts and
-// writes; then, per repetition, the agent reserves a handle and a fresh browser context joins with it.
+// writes; then, per repetition, the agent reserves a handle and a fresh browser context joins with it
+// (joinOnce), or joins and stays (addGuest, for sessions of more than two).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -46,12 +47,16 @@ export async function startProduct(appDir) {
 
 const AGENT_MESSAGE = 'Bench: hello from the agent';
 
-/** Agent and customer in a live session, the agent's message seen by the customer. */
-export async function openSession(browser, product) {
+/**
+ * Agent and customer in a live session, the agent's message seen by the customer.
+ * `prepareContext(ctx)`, if given, runs on each new context before its page opens (init scripts).
+ */
+export async function openSession(browser, product, { prepareContext } = {}) {
   const { base } = product;
   const errors = [];
   const page = async (name) => {
     const ctx = await browser.newContext();
+    await prepareContext?.(ctx);
     const p = await ctx.newPage();
     p.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
     return p;
@@ -81,9 +86,13 @@ export async function openSession(browser, product) {
   };
 }
 
-/** A fresh browser context on /join with the name filled in: the joining party, before the handle. */
-export async function openGuest(browser, product, i) {
+/**
+ * A fresh browser context on /join with the name filled in: the joining party, before the handle.
+ * `prepareContext(ctx)` as for openSession.
+ */
+export async function openGuest(browser, product, i, { prepareContext } = {}) {
   const ctx = await browser.newContext();
+  await prepareContext?.(ctx);
   // Socket.io captures the WebSocket constructor when it loads: record every socket's creation and
   // open times from the start, for the breakdown of a join.
   await ctx.addInitScript(() => {
@@ -109,6 +118,34 @@ export async function openGuest(browser, product, i) {
   return { ctx, guest, errors };
 }
 
+/** The agent reserves `handle` for a joining party (Options → Join Us). */
+async function reserveHandle(agent, handle) {
+  await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: 'Join Us' });
+  await agent.getByRole('textbox', { name: 'Handle' }).fill(handle);
+  await agent.getByRole('button', { name: 'OK' }).click();
+  await agent.getByText(`Handle ${handle} is reserved`).waitFor({ timeout: 10_000 });
+}
+
+/**
+ * A guest who joins the session with a handle and stays in it (joinOnce times one join and leaves):
+ * for sessions of more than two. Returns its page once its transcript shows the agent's message;
+ * closing `ctx` is the caller's.
+ */
+export async function addGuest(browser, product, session, i, options) {
+  const handle = `guest-${i}-${randomBytes(3).toString('hex')}`;
+  await reserveHandle(session.agent, handle);
+  const { ctx, guest, errors } = await openGuest(browser, product, i, options);
+  try {
+    await guest.getByRole('textbox', { name: 'Handle' }).fill(handle);
+    await guest.getByRole('button', { name: 'Join Us' }).click();
+    await guest.getByRole('log', { name: 'Session transcript' }).getByText(AGENT_MESSAGE).waitFor({ timeout: 20_000 });
+    return { ctx, guest, errors };
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+}
+
 /**
  * One join: the agent reserves a handle; a fresh context opens /join, fills it in and clicks Join Us.
  * Times come from the joining page itself (performance.timeOrigin + performance.now(), so they hold
@@ -121,10 +158,7 @@ export async function joinOnce(browser, product, session, i, prepared) {
   const { agent } = session;
   const guestReady = prepared ?? openGuest(browser, product, i);
   const handle = `bench-${i}-${randomBytes(3).toString('hex')}`;
-  await agent.getByRole('combobox', { name: 'Options' }).selectOption({ label: 'Join Us' });
-  await agent.getByRole('textbox', { name: 'Handle' }).fill(handle);
-  await agent.getByRole('button', { name: 'OK' }).click();
-  await agent.getByText(`Handle ${handle} is reserved`).waitFor({ timeout: 10_000 });
+  await reserveHandle(agent, handle);
 
   const { ctx, guest, errors } = await guestReady;
   try {

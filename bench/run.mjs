@@ -12,11 +12,16 @@
 //   d. provider level, fan-out: one message to every other peer in a session of six, fully connected
 //      and with one pair that cannot connect (bench/fanout.mjs);
 //   e. the product, a late joiner to a ~5 MB session: a long transcript and a heavy drawing
-//      (bench/large-session.mjs): click → all on screen, progress shown, longest main-thread task.
+//      (bench/large-session.mjs): click → all on screen, progress shown, longest main-thread task;
+//   f. the product, voice (C7) in sessions of 2, 4 and 6 (bench/voice.mjs): per participant, CPU and
+//      up/downstream kbit/s with nobody in voice and with everyone in voice (also `npm run bench:voice`);
+//   g. media slots (bench/media-slots.mjs, decision 0011): connection set-up with and without the audio
+//      and video transceivers in the first offer, adding them later by renegotiation, voice start.
 // a and b run in interleaved rounds; a time budget cuts rounds short on a slow machine (n is shown).
 //
 // Environment (all optional): BENCH_REPS (default 15), BENCH_LARGE_REPS (default 5),
-// BENCH_STOCK_LARGE_TIMEOUT_MS (default 20000), BENCH_APP_DIR (a checkout to run the product from;
+// BENCH_STOCK_LARGE_TIMEOUT_MS (default 20000), BENCH_VOICE_WINDOW_MS (default 10000),
+// BENCH_VOICE_SIZES (default 2,4,6), BENCH_APP_DIR (a checkout to run the product from;
 // default this one), CHROMIUM_PATH (default /usr/bin/chromium).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -27,6 +32,8 @@ import { openPair, startProviderRig } from './providers.mjs';
 import { buildIfStale, joinOnce, openGuest, openSession, startProduct } from './product.mjs';
 import { measureFanout } from './fanout.mjs';
 import { joinLarge, prepareLargeSession } from './large-session.mjs';
+import { measureVoice, printVoiceTable, voiceReserveMs } from './voice.mjs';
+import { measureMediaSlots } from './media-slots.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const appDir = process.env.BENCH_APP_DIR ?? root;
@@ -38,10 +45,14 @@ const STOCK_LARGE_TIMEOUT_MS = Number(process.env.BENCH_STOCK_LARGE_TIMEOUT_MS ?
 const SMALL = { entries: 1, entryChars: 40, timeoutMs: 15_000 };
 /** 1,000 chat messages of 4,000 characters (C1's cap): about 4 MB as one Yjs update. */
 const LARGE = { entries: Number(process.env.BENCH_LARGE_ENTRIES ?? 1000), entryChars: 4000 };
-/** Hard limit for the whole run, build included. */
-const BUDGET_MS = 480_000;
-/** What the fan-out, large-document and large-session runs (stock's timeout included) and cleanup need at the end. */
-const LARGE_RESERVE_MS = 235_000;
+/** What the voice part (f) needs at the very end: 150 s with the default sizes and window. */
+const VOICE_RESERVE_MS = voiceReserveMs();
+/** Part g, the media slots: about 15 s on this machine. */
+const SLOTS_RESERVE_MS = 30_000;
+/** Hard limit for the whole run, build included (480 s before f, plus f's and g's reserves). */
+const BUDGET_MS = 480_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS;
+/** What the fan-out, large-document, large-session and voice runs (stock's timeout included) and cleanup need at the end. */
+const LARGE_RESERVE_MS = 235_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS;
 
 const started = Date.now();
 /** Leave this much of the budget for the large-document runs and cleanup. */
@@ -192,7 +203,7 @@ async function main() {
   const quietBy = Date.now() + 5000;
   while (Date.now() < quietBy && (await pairs.stock.senderStats()).maxMessageBytes < 256 * 1024) await sleep(100);
   for (let i = 0; i < LARGE_REPS; i++) {
-    if (timeShort(125_000)) {
+    if (timeShort(125_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS)) {
       log(`providers: large document, time is short: ${i} of ${LARGE_REPS} repetitions of ours`);
       break;
     }
@@ -236,7 +247,7 @@ async function main() {
   const bigSession = await prepareLargeSession(browser, product);
   const bigJoins = [];
   for (let i = 0; i < SESSION_REPS; i++) {
-    if (timeShort(20_000)) {
+    if (timeShort(20_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS)) {
       log(`product: large session, time is short: ${i} of ${SESSION_REPS} joins`);
       break;
     }
@@ -258,13 +269,26 @@ async function main() {
     samples: bigJoins,
   };
 
+  // f. The product, voice in sessions of 2, 4 and 6 (its sizes are skipped if they no longer fit).
+  log('product: voice, sessions of 2, 4 and 6, nobody then everyone in voice');
+  results.voice = await measureVoice({ browser, product, log, deadline: started + BUDGET_MS - SLOTS_RESERVE_MS - 10_000 });
+
+  // g. What the media slots cost a connection (decision 0011).
+  log('media slots: connection set-up with and without the slots in the first offer');
+  results.mediaSlots = await measureMediaSlots({ reps: 20, log });
+
   results.machine.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.durationMs = Date.now() - started;
 
   mkdirSync(join(root, '.bench'), { recursive: true });
   writeFileSync(join(root, '.bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(
+    join(root, '.bench', 'voice.json'),
+    `${JSON.stringify({ date: results.date, machine: results.machine, voice: results.voice }, null, 2)}\n`,
+  );
   printTable(results);
-  console.log(`\nwrote .bench/results.json (${(results.durationMs / 1000).toFixed(0)} s)`);
+  printVoiceTable(results.voice);
+  console.log(`\nwrote .bench/results.json and .bench/voice.json (${(results.durationMs / 1000).toFixed(0)} s)`);
 
   const empty = [
     results.product.clickToTranscriptMs,
@@ -276,7 +300,7 @@ async function main() {
     results.fanout.fullMesh.reachMs,
     results.fanout.onePairBlocked.fromBlockedPairMs,
     results.largeSession.clickToCompleteMs,
-  ].some((s) => s.n === 0);
+  ].some((s) => s.n === 0) || !results.voice.runs.some((r) => r.voice);
   if (empty) throw new Error('a scenario produced no successful sample; see .bench/results.json');
 }
 

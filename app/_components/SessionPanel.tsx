@@ -20,6 +20,8 @@ import { useForms } from '@/features/forms/useForms';
 import { SharedDrawing } from '@/features/drawing/SharedDrawing';
 import { useDrawing } from '@/features/drawing/useDrawing';
 import { colourAt } from '@/features/participants/colours';
+import { MediaControls, ScreenShares, useMedia } from '@/features/media/MediaControls';
+import type { VoiceLine } from '@/features/participants/ParticipantList';
 import type { SessionConnection, SessionSnapshot } from '@/lib/client/session-connection';
 
 function download(filename: string, type: string, body: string) {
@@ -143,6 +145,18 @@ export function SessionPanel({
     if (shareOpen && !lastOpen.shareOpen) setTab('form');
   }
 
+  const media = useMedia(conn.media);
+  const meId = snap.me?.participantId ?? null;
+  const voiceOf = useCallback(
+    (participantId: string): VoiceLine | null => {
+      const speaking = media.speaking.get(participantId) ?? 0;
+      if (participantId === meId) return media.voice === 'on' ? { muted: media.muted, unheard: false, speaking } : null;
+      const v = media.voices.get(participantId);
+      return v ? { muted: v.muted, unheard: v.unheard, speaking } : null;
+    },
+    [media, meId],
+  );
+
   const fileBase = `join-us-transcript-${snap.sessionId.slice(0, 8)}`;
   const endedNote = snap.phase.kind === 'ended' ? snap.phase.message : null;
   const isAgent = snap.me?.role === 'agent';
@@ -156,6 +170,10 @@ export function SessionPanel({
           {toolbar}
         </div>
       </div>
+      {live || media.voice !== 'off' || media.screen !== 'off' ? (
+        <MediaControls media={conn.media} snap={media} live={live} />
+      ) : null}
+      <ScreenShares snap={media} />
       <div className="view-tabs" role="tablist" aria-label="Session parts">
         {tabs.map((t) => (
           <button
@@ -204,7 +222,7 @@ export function SessionPanel({
             <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
           </section>
           <div className="part part-people side" id="part-people">
-            <ParticipantList participants={participants} colours={colours} action={participantAction} />
+            <ParticipantList participants={participants} colours={colours} action={participantAction} voice={voiceOf} />
             <section className="card stack">
               <h3>Transcript</h3>
               <button

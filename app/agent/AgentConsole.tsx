@@ -5,6 +5,7 @@ import type { AgentSessionSummary, ProtocolError, QueueEntry } from '@/lib/proto
 import { requestWithProof } from '@/lib/client/proof';
 import { request, type ClientSocket } from '@/lib/client/socket';
 import { SessionConnection } from '@/lib/client/session-connection';
+import { RemoteVoices, useMedia } from '@/features/media/MediaControls';
 import { storageKeys, useNow, useSessionSnapshot, useSocket } from '../_components/hooks';
 import { AgentSessionView } from './AgentSessionView';
 
@@ -211,13 +212,20 @@ function QueueList({ queue, onAccept }: { queue: QueueEntry[]; onAccept: (reques
 
 function SessionTab({ session, active, onSelect }: { session: OpenSession; active: boolean; onSelect: () => void }) {
   const snap = useSessionSnapshot(session.conn);
+  const media = useMedia(session.conn.media);
   const over = snap ? ['ended', 'removed', 'refused'].includes(snap.phase.kind) : false;
   return (
     <li>
       <button type="button" className="session-tab" aria-current={active ? 'true' : undefined} onClick={onSelect}>
         <span>{session.summary.customerName}</span>
-        <span className={`pill ${over ? 'bad' : 'ok'}`}>{over ? 'ended' : active ? 'active' : 'open'}</span>
+        <span className="row">
+          {/* Voice and a share go on while another session is shown: say so where the agent looks. */}
+          {media.voice === 'on' ? <span className="pill ok">{media.muted ? 'in voice, muted' : 'in voice'}</span> : null}
+          {media.screen === 'on' ? <span className="pill bad">sharing</span> : null}
+          <span className={`pill ${over ? 'bad' : 'ok'}`}>{over ? 'ended' : active ? 'active' : 'open'}</span>
+        </span>
       </button>
+      <RemoteVoices media={session.conn.media} nameOf={(id) => session.conn.auth.who(id)?.name ?? 'a participant'} />
     </li>
   );
 }

@@ -14,44 +14,82 @@ const presenceLabel: Record<Presence, string> = {
   removed: 'removed',
 };
 
+/** C7: a participant in voice, as its line says it. */
+export interface VoiceLine {
+  muted: boolean;
+  /** We are in voice too but have no direct connection to it: we cannot hear it. */
+  unheard: boolean;
+  /** Loudness step (0.2 … 1) while speaking; 0 when quiet. */
+  speaking: number;
+}
+
+function VoiceState({ v }: { v: VoiceLine }) {
+  return (
+    <>
+      {' · '}
+      <span className="in-voice">in voice</span>
+      {v.muted ? ' · muted' : null}
+      {v.unheard ? ' · cannot be heard here (no direct connection)' : null}
+      {v.speaking > 0 && !v.muted ? (
+        <>
+          {' · '}
+          <span className="speaking">
+            <span className="level" aria-hidden="true">
+              <span style={{ width: `${Math.round(v.speaking * 100)}%` }} />
+            </span>
+            speaking
+          </span>
+        </>
+      ) : null}
+    </>
+  );
+}
+
 export function ParticipantList({
   participants,
   colours,
   action,
+  voice,
 }: {
   participants: ParticipantView[];
   /** C5: each participant's colour (pointer and strokes). */
   colours?: ReadonlyMap<string, Colour>;
   action?: (p: ParticipantView) => ReactNode;
+  /** C7: who is in voice (null: not in voice). */
+  voice?: (participantId: string) => VoiceLine | null;
 }) {
   return (
     <section className="card">
       <h3>Participants</h3>
       <ul className="people" aria-label="Participants">
-        {participants.map((p) => (
-          <li key={p.participantId}>
-            <div>
-              <div className="person-name">
-                {colours?.get(p.participantId) ? (
-                  <span
-                    className="swatch"
-                    style={{ background: colours.get(p.participantId)!.hex }}
-                    role="img"
-                    aria-label={`colour ${colours.get(p.participantId)!.name}`}
-                  />
-                ) : null}
-                {p.name}
-                {p.isMe ? ' (you)' : ''}
+        {participants.map((p) => {
+          const inVoice = p.presence === 'online' ? (voice?.(p.participantId) ?? null) : null;
+          return (
+            <li key={p.participantId}>
+              <div>
+                <div className="person-name">
+                  {colours?.get(p.participantId) ? (
+                    <span
+                      className="swatch"
+                      style={{ background: colours.get(p.participantId)!.hex }}
+                      role="img"
+                      aria-label={`colour ${colours.get(p.participantId)!.name}`}
+                    />
+                  ) : null}
+                  {p.name}
+                  {p.isMe ? ' (you)' : ''}
+                </div>
+                <div className="person-sub">
+                  {roleLabel[p.role]} ·{' '}
+                  <span className={p.presence === 'online' ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
+                  {p.typing ? ' · typing…' : ''}
+                  {inVoice ? <VoiceState v={inVoice} /> : null}
+                </div>
               </div>
-              <div className="person-sub">
-                {roleLabel[p.role]} ·{' '}
-                <span className={p.presence === 'online' ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
-                {p.typing ? ' · typing…' : ''}
-              </div>
-            </div>
-            {action ? action(p) : null}
-          </li>
-        ))}
+              {action ? action(p) : null}
+            </li>
+          );
+        })}
       </ul>
     </section>
   );

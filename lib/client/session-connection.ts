@@ -34,6 +34,8 @@ import {
 } from '../../features/transcript/doc';
 import { Authorship, dropTabKeys, tabKeys, type DirectoryEntry, type Signer, type TabKeys } from '../collab/authorship';
 import { MeshProvider, type MeshProviderOptions, type MeshStatus, type SignalOutcome } from '../p2p/mesh-provider';
+import { simplePeerFactory } from '../p2p/peer';
+import { MediaSession } from '../media/media-session';
 import { readClaim } from '../p2p/topology';
 import { describeConnection, othersFrom, type ConnectionView } from './connection-state';
 import { request, type ClientSocket } from './socket';
@@ -115,6 +117,8 @@ export class SessionConnection {
     return this.persistence !== null && this.isOver();
   }
   private provider: MeshProvider | null;
+  /** Voice and screen sharing on the mesh's connections (C7, C8). */
+  readonly media: MediaSession;
   /** Our socket is connected and attached: signals can go out. */
   private attached = false;
   private online = typeof navigator === 'undefined' || navigator.onLine !== false;
@@ -160,6 +164,8 @@ export class SessionConnection {
     // room says before the answer (a peer joining, its first signal) is kept until start().
     this.provider = new MeshProvider(this.doc, this.awareness, {
       appendOnlyRoots: APPEND_ONLY_ROOTS,
+      // Every connection gets the voice and screen slots once it is open (decision 0011).
+      createPeer: simplePeerFactory({ media: true }),
       ...options.mesh,
       signaling: { send: (to, data) => this.sendSignal(to, data) },
     });
@@ -167,6 +173,14 @@ export class SessionConnection {
       if (mesh.synced) mark('joinus:synced');
       this.set({ mesh });
       this.refresh();
+    });
+    const provider = this.provider;
+    this.media = new MediaSession({
+      links: () => this.provider?.mediaLinks() ?? [],
+      onLinks: (listener) => provider.onStatus(listener),
+      awareness: this.awareness,
+      auth: this.auth,
+      me: () => this.snapshot.me,
     });
     // Names in the connection status come from the directory; who is here from verified awareness.
     this.offs.push(this.auth.subscribe(this.refresh));
@@ -507,6 +521,8 @@ export class SessionConnection {
   private finish(kind: 'left'): void;
   private finish(kind: 'ended' | 'removed' | 'refused' | 'left', message = ''): void {
     if (this.isOver()) return;
+    // Microphone and screen are released the moment the session is over for us.
+    this.media.stopAll();
     this.provider?.destroy();
     this.provider = null;
     const phase: Phase =
@@ -684,6 +700,7 @@ export class SessionConnection {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.waitingTimer) clearTimeout(this.waitingTimer);
     if (this.reattachTimer) clearTimeout(this.reattachTimer);
+    this.media.destroy();
     this.provider?.destroy();
     this.destroyed = true;
     for (const off of this.offs) off();

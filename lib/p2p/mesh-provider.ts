@@ -200,6 +200,12 @@ interface Remote {
 
 type Listener = (status: MeshStatus) => void;
 
+export interface MediaLink {
+  peerId: string;
+  participantId: string | null;
+  pc: RTCPeerConnection;
+}
+
 export class MeshProvider {
   private readonly remotes = new Map<string, Remote>();
   private readonly listeners = new Set<Listener>();
@@ -271,6 +277,19 @@ export class MeshProvider {
     let receivingBytes = 0;
     for (const r of this.remotes.values()) receivingBytes += r.conn?.reportedBytes ?? 0;
     return { peers, connected, known: this.remotes.size, synced: this.synced, confirmedClock: this.confirmedClock, receivingBytes };
+  }
+
+  /**
+   * The peer connections of the open links, for media (lib/media): a connection that is replaced
+   * shows up here as a new object, announced through `onStatus` (its link goes down and up again).
+   */
+  mediaLinks(): MediaLink[] {
+    const out: MediaLink[] = [];
+    for (const [peerId, r] of this.remotes) {
+      const pc = r.conn?.connected ? r.conn.peer._pc : undefined;
+      if (pc) out.push({ peerId, participantId: r.participantId, pc });
+    }
+    return out;
   }
 
   onStatus(listener: Listener): () => void {

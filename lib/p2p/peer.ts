@@ -27,10 +27,60 @@ export interface PeerFactoryOptions {
 
 export type PeerFactory = (opts: PeerFactoryOptions) => PeerLike;
 
-/** Real WebRTC through simple-peer; `wrtc` for Node (e.g. @roamhq/wrtc), browsers use their own. */
-export function simplePeerFactory(wrtc?: SimplePeer.Options['wrtc']): PeerFactory {
-  return ({ initiator, config }) =>
-    new SimplePeer({ initiator, trickle: true, config, ...(wrtc ? { wrtc } : {}) }) as unknown as PeerLike;
+export interface SimplePeerFactoryOptions {
+  /** For Node (e.g. @roamhq/wrtc); browsers use their own. */
+  wrtc?: SimplePeer.Options['wrtc'];
+  /**
+   * Every connection gets one audio and one video slot (decision 0011), so that voice and screen
+   * sharing start and stop by `RTCRtpSender.replaceTrack` (lib/media/media-session.ts), never by a
+   * renegotiation at the moment someone clicks.
+   */
+  media?: boolean;
+  /**
+   * The slots are added this long after the connection opens, in one renegotiation by the dialler:
+   * off the join's critical path, where they would add about 20 ms to every connection set-up.
+   * @default 1000
+   */
+  mediaSlotDelayMs?: number;
+}
+
+/** Real WebRTC through simple-peer. */
+export function simplePeerFactory({ wrtc, media = false, mediaSlotDelayMs = 1000 }: SimplePeerFactoryOptions = {}): PeerFactory {
+  return ({ initiator, config }) => {
+    const peer = new SimplePeer({ initiator, trickle: true, config, ...(wrtc ? { wrtc } : {}) });
+    const pc = (peer as unknown as { _pc?: RTCPeerConnection })._pc;
+    if (media && pc) openMediaSlots(peer, pc, initiator, mediaSlotDelayMs);
+    return peer as unknown as PeerLike;
+  };
+}
+
+/**
+ * The dialler adds both slots once, a moment after the data channel opened (simple-peer batches the
+ * two into one offer). The answering side's slots come from that offer as receive-only and are made
+ * send-and-receive while the offer is applied (its `track` events fire before simple-peer creates the
+ * answer), so one round trip gives both directions. Nothing about the data channel changes.
+ */
+function openMediaSlots(peer: SimplePeer.Instance, pc: RTCPeerConnection, initiator: boolean, delayMs: number): void {
+  if (typeof pc.addTransceiver !== 'function') return;
+  if (!initiator) {
+    pc.addEventListener('track', (e) => {
+      const t = (e as RTCTrackEvent).transceiver;
+      if (t && t.direction === 'recvonly') t.direction = 'sendrecv';
+    });
+    return;
+  }
+  peer.once('connect', () => {
+    const timer = setTimeout(() => {
+      if (pc.connectionState === 'closed' || pc.getTransceivers().length > 0) return;
+      try {
+        peer.addTransceiver('audio', { direction: 'sendrecv' });
+        peer.addTransceiver('video', { direction: 'sendrecv' });
+      } catch {
+        /* destroyed meanwhile */
+      }
+    }, delayMs);
+    peer.once('close', () => clearTimeout(timer));
+  });
 }
 
 /**

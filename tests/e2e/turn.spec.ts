@@ -22,6 +22,7 @@ import {
 import { SignalingRoutes, instrumentRtc, rtcSummary } from './support/network';
 import { startProductServer, type ProductServer } from './support/product-server';
 import { shoot } from './support/screens';
+import { hearing, screenFrames } from './support/media';
 
 let coturn: Coturn;
 let relayed: ProductServer;
@@ -80,6 +81,31 @@ test('[TURN] relay-only: agent, customer and a joined party connect and chat thr
     const types = routes.candidateTypes.get(label) ?? [];
     expect(types.length, `${label} was told of candidates`).toBeGreaterThan(0);
     expect(new Set(types), `${label} learned only relay candidates`).toEqual(new Set(['relay']));
+  }
+});
+
+test('[TURN][C7][C8] relay-only: voice and a shared screen travel through the relay too', async ({ open }) => {
+  const tag = uid();
+  const customerName = `Ines ${tag}`;
+  const agent = await open('agent', { origin: relayed.origin });
+  const customer = await open('customer', { origin: relayed.origin });
+  for (const page of [agent, customer]) await instrumentRtc(page.context());
+  await signInAgent(agent, 'hal');
+  await startSession(agent, customer, customerName);
+  for (const page of [agent, customer]) await expectMeshComplete(page, 1);
+
+  for (const page of [agent, customer]) await page.getByRole('button', { name: 'Join voice', exact: true }).click();
+  await expect.poll(async () => (await hearing(agent)).loud, { timeout: 30_000 }).toEqual([customerName]);
+  await expect.poll(async () => (await hearing(customer)).loud, { timeout: 30_000 }).toEqual(['hal']);
+  await customer.getByRole('button', { name: 'Share screen', exact: true }).click();
+  await expect(agent.getByRole('region', { name: 'Shared screen', exact: true })).toContainText(`${customerName} is sharing a screen`);
+  await expect.poll(async () => (await screenFrames(agent)).framesAdvanced, { timeout: 30_000 }).toBeGreaterThan(0);
+
+  // The one connection each has, media included, goes through the relay.
+  for (const page of [agent, customer]) {
+    const rtc = await rtcSummary(page);
+    expect(rtc.created).toBe(1);
+    expect(rtc.selected).toEqual([{ local: 'relay', remote: 'relay' }]);
   }
 });
 

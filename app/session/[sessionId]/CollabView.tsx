@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useEffect, useState, useSyncExternalStore } from 'react';
 import { SessionConnection } from '@/lib/client/session-connection';
 import { SessionPanel } from '../../_components/SessionPanel';
+import { RemoteVoices } from '@/features/media/MediaControls';
 import { storageKeys, useSessionSnapshot, useSocket } from '../../_components/hooks';
 
 const noSubscription = () => () => {};
@@ -127,6 +128,7 @@ export function CollabView({ sessionId }: { sessionId: string }) {
       ) : null}
       {actionError ? <div role="alert" className="alert">{actionError}</div> : null}
       <SessionPanel conn={conn} snap={snap} title={conn.title === '' ? 'Session' : capitalise(conn.title)} toolbar={toolbar} />
+      <RemoteVoices media={conn.media} nameOf={(id) => conn.auth.who(id)?.name ?? 'a participant'} />
     </div>
   );
 }

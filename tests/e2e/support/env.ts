@@ -39,6 +39,10 @@ export const AGENTS = [
   'bea', // lobby: ask before admitting, invite link
   'cy', // privacy: local copies removed
   'dee', // hostile-peer: raw frames from a modified page
+  'eli', // media: C7 voice among three
+  'fay', // media: C8 screen sharing
+  'gil', // media: C7 no microphone, refused
+  'hal', // turn: voice and screen through the relay
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

@@ -35,6 +35,8 @@ export class SignalingRoutes {
   private readonly blocked: [string, string][] = [];
   private readonly live = new Map<string, Set<WebSocketRoute>>();
   private readonly cutOff = new Set<string>();
+  /** Signals each participant received (offers, answers, candidates, hellos): media must add none. */
+  readonly signalsReceived = new Map<string, number>();
   /** Signals dropped because of a block: a test asserts the block did something. */
   dropped = 0;
   /** The ICE candidate types each participant was told of by others (`host`, `srflx`, `relay`…). */
@@ -88,6 +90,7 @@ export class SignalingRoutes {
           this.peerIds.get(label)!.add(f.payload.peerId);
         }
         if (f?.kind === 'event' && f.name === 'signal:recv') {
+          this.signalsReceived.set(label, (this.signalsReceived.get(label) ?? 0) + 1);
           if (this.isBlocked(label, String(f.payload.from))) {
             this.dropped++;
             return;
