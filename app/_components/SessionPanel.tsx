@@ -149,10 +149,9 @@ export function SessionPanel({
   const meId = snap.me?.participantId ?? null;
   const voiceOf = useCallback(
     (participantId: string): VoiceLine | null => {
-      const speaking = media.speaking.get(participantId) ?? 0;
-      if (participantId === meId) return media.voice === 'on' ? { muted: media.muted, unheard: false, speaking } : null;
+      if (participantId === meId) return media.voice === 'on' ? { muted: media.muted, unheard: false } : null;
       const v = media.voices.get(participantId);
-      return v ? { muted: v.muted, unheard: v.unheard, speaking } : null;
+      return v ? { muted: v.muted, unheard: v.unheard } : null;
     },
     [media, meId],
   );
@@ -222,7 +221,7 @@ export function SessionPanel({
             <Chat conn={conn} snap={snap} transcript={transcript} participants={participants} localNotes={localNotes} />
           </section>
           <div className="part part-people side" id="part-people">
-            <ParticipantList participants={participants} colours={colours} action={participantAction} voice={voiceOf} />
+            <ParticipantList participants={participants} colours={colours} action={participantAction} voice={voiceOf} speaking={conn.media.speaking} />
             <section className="card stack">
               <h3>Transcript</h3>
               <button

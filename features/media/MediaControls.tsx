@@ -128,8 +128,8 @@ export function MediaControls({ media, snap, live }: { media: MediaSession; snap
         {snap.voice === 'starting' ? 'Asking for the microphone…' : null}
         {snap.voice === 'on' ? (snap.muted ? 'In voice, muted' : 'In voice') : null}
       </div>
-      <Problem text={snap.voiceProblem} onDismiss={() => media.dismissProblems()} />
-      <Problem text={snap.screenProblem} onDismiss={() => media.dismissProblems()} />
+      <Problem text={snap.voiceProblem} onDismiss={() => media.dismissProblem('voice')} />
+      <Problem text={snap.screenProblem} onDismiss={() => media.dismissProblem('screen')} />
     </div>
   );
 }
@@ -199,6 +199,7 @@ function RemoteShare({ share }: { share: NonNullable<MediaSnapshot['share']> }) 
 
 export function ScreenShares({ snap }: { snap: MediaSnapshot }) {
   if (snap.ownScreen) return <OwnShare stream={snap.ownScreen} />;
-  if (snap.share) return <RemoteShare share={snap.share} />;
+  // A new sharer starts with a fresh view (not enlarged).
+  if (snap.share) return <RemoteShare key={snap.share.participantId} share={snap.share} />;
   return null;
 }

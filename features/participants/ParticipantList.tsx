@@ -1,6 +1,6 @@
 'use client';
 /** C2: list "Participants": role, presence, typing; the agent's per-person actions (Remove). */
-import type { ReactNode } from 'react';
+import { useSyncExternalStore, type ReactNode } from 'react';
 import type { Presence } from '../../lib/client/connection-state';
 import type { Colour } from './colours';
 import { roleLabel } from './doc';
@@ -19,23 +19,30 @@ export interface VoiceLine {
   muted: boolean;
   /** We are in voice too but have no direct connection to it: we cannot hear it. */
   unheard: boolean;
-  /** Loudness step (0.2 … 1) while speaking; 0 when quiet. */
-  speaking: number;
 }
 
-function VoiceState({ v }: { v: VoiceLine }) {
+/** C7: who is speaking now, participant id → loudness step (0.2 … 1); read only by the lines in voice. */
+export interface SpeakingStore {
+  subscribe(listener: () => void): () => void;
+  get(): ReadonlyMap<string, number>;
+}
+
+const nobodySpeaking: SpeakingStore = { subscribe: () => () => {}, get: () => new Map() };
+
+function VoiceState({ participantId, v, store }: { participantId: string; v: VoiceLine; store: SpeakingStore }) {
+  const level = useSyncExternalStore(store.subscribe, () => store.get().get(participantId) ?? 0, () => 0);
   return (
     <>
       {' · '}
       <span className="in-voice">in voice</span>
       {v.muted ? ' · muted' : null}
       {v.unheard ? ' · cannot be heard here (no direct connection)' : null}
-      {v.speaking > 0 && !v.muted ? (
+      {level > 0 && !v.muted ? (
         <>
           {' · '}
           <span className="speaking">
             <span className="level" aria-hidden="true">
-              <span style={{ width: `${Math.round(v.speaking * 100)}%` }} />
+              <span style={{ width: `${Math.round(level * 100)}%` }} />
             </span>
             speaking
           </span>
@@ -50,6 +57,7 @@ export function ParticipantList({
   colours,
   action,
   voice,
+  speaking = nobodySpeaking,
 }: {
   participants: ParticipantView[];
   /** C5: each participant's colour (pointer and strokes). */
@@ -57,6 +65,7 @@ export function ParticipantList({
   action?: (p: ParticipantView) => ReactNode;
   /** C7: who is in voice (null: not in voice). */
   voice?: (participantId: string) => VoiceLine | null;
+  speaking?: SpeakingStore;
 }) {
   return (
     <section className="card">
@@ -83,7 +92,7 @@ export function ParticipantList({
                   {roleLabel[p.role]} ·{' '}
                   <span className={p.presence === 'online' ? 'online' : 'offline'}>{presenceLabel[p.presence]}</span>
                   {p.typing ? ' · typing…' : ''}
-                  {inVoice ? <VoiceState v={inVoice} /> : null}
+                  {inVoice ? <VoiceState participantId={p.participantId} v={inVoice} store={speaking} /> : null}
                 </div>
               </div>
               {action ? action(p) : null}

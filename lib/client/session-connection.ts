@@ -177,6 +177,7 @@ export class SessionConnection {
     const provider = this.provider;
     this.media = new MediaSession({
       links: () => this.provider?.mediaLinks() ?? [],
+      peers: () => new Map((this.provider?.status.peers ?? []).map((p) => [p.peerId, p.participantId])),
       onLinks: (listener) => provider.onStatus(listener),
       awareness: this.awareness,
       auth: this.auth,

@@ -5,7 +5,7 @@
  * slots send, and which of the others' tracks we play and show:
  *
  *  - our microphone goes to every peer whose tab says it is in voice, while we are in voice;
- *  - our screen goes to every peer, while ours is the share that counts (presence.ts `currentShare`);
+ *  - our screen goes to every peer, while ours is the share that counts (presence.ts `settledShare`);
  *  - we play the voice of every peer in voice, while we are in voice, and show the current share.
  *
  * Starting, muting, switching microphone or stopping is `replaceTrack` / `enabled` on the senders:
@@ -16,11 +16,13 @@ import type { Authorship } from '../collab/authorship';
 import type { MediaLink } from '../p2p/mesh-provider';
 import { readClaim } from '../p2p/topology';
 import { LevelMeter } from './levels';
-import { currentShare, microphoneProblem, remoteMedia, screenProblem, voiceViews, type RemoteMedia, type VoiceView } from './presence';
+import { microphoneProblem, settledShare, remoteMedia, screenProblem, voiceViews, type RemoteMedia, type VoiceView } from './presence';
 
 export interface MediaPort {
   /** The open connections (the mesh's `mediaLinks`). */
   links(): MediaLink[];
+  /** Every peer signaling says is in the room → its participant (null: not told yet). */
+  peers(): ReadonlyMap<string, string | null>;
   /** Called when the links may have changed. */
   onLinks(listener: () => void): () => void;
   awareness: Awareness;
@@ -61,8 +63,6 @@ export interface MediaSnapshot {
   heard: HeardVoice[];
   /** participant id → voice state, for the others in voice (ourselves not included). */
   voices: ReadonlyMap<string, VoiceView>;
-  /** participant id → loudness step (0.2 … 1) of those speaking now, ourselves included. */
-  speaking: ReadonlyMap<string, number>;
   screen: 'off' | 'starting' | 'on';
   /** Our own screen while we share it (the sharer's preview). */
   ownScreen: MediaStream | null;
@@ -74,9 +74,16 @@ export interface MediaSnapshot {
 
 const emptyMap = new Map<string, never>();
 
+/** The media sessions of this tab that are in voice now (at most one: see joinVoice). */
+const inVoice = new Set<MediaSession>();
+
 function detectSupport(): MediaSnapshot['support'] {
   const md = typeof navigator === 'undefined' ? undefined : navigator.mediaDevices;
-  const rtc = typeof RTCRtpSender !== 'undefined' && 'replaceTrack' in RTCRtpSender.prototype;
+  const rtc =
+    typeof RTCRtpSender !== 'undefined' &&
+    'replaceTrack' in RTCRtpSender.prototype &&
+    typeof RTCPeerConnection !== 'undefined' &&
+    typeof RTCPeerConnection.prototype.addTransceiver === 'function';
   return {
     voice: rtc && typeof md?.getUserMedia === 'function',
     screen: rtc && typeof md?.getDisplayMedia === 'function',
@@ -107,6 +114,10 @@ export class MediaSession {
   private micStream: MediaStream | null = null;
   private screenStream: MediaStream | null = null;
   private screenSince = 0;
+  /** When this tab first saw each share claim (its own: when it started), for `settledShare`. */
+  private readonly shareSeen = new Map<string, number>();
+  /** Another tab of our own participant shares a screen. */
+  private otherTabShares = false;
   private meter: LevelMeter | null = null;
   private offMeter: (() => void) | null = null;
   /** What each sender was last told to send (replaceTrack settles later). */
@@ -129,7 +140,6 @@ export class MediaSession {
       voiceProblem: null,
       heard: [],
       voices: emptyMap,
-      speaking: emptyMap,
       screen: 'off',
       ownScreen: null,
       screenProblem: null,
@@ -153,6 +163,27 @@ export class MediaSession {
   };
 
   getSnapshot = (): MediaSnapshot => this.snap;
+
+  /**
+   * C7, who is speaking: participant id → loudness step (0.2 … 1) of those speaking now, ourselves
+   * included. A store of its own: it changes several times a second while anyone talks, and only the
+   * participant lines read it, not the whole view.
+   */
+  readonly speaking = {
+    subscribe: (listener: () => void): (() => void) => {
+      this.speakingListeners.add(listener);
+      return () => this.speakingListeners.delete(listener);
+    },
+    get: (): ReadonlyMap<string, number> => this.speakingNow,
+  };
+  private speakingNow: ReadonlyMap<string, number> = emptyMap;
+  private readonly speakingListeners = new Set<() => void>();
+
+  private setSpeaking(levels: ReadonlyMap<string, number>): void {
+    if (levels === this.speakingNow) return;
+    this.speakingNow = levels;
+    for (const l of this.speakingListeners) l();
+  }
 
   /** The snapshot as it is now (after an await: a click may have changed it meanwhile). */
   private state(): MediaSnapshot {
@@ -186,7 +217,8 @@ export class MediaSession {
     this.set({ voice: 'starting', voiceProblem: null });
     let stream: MediaStream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: this.microphoneConstraints(this.snap.microphoneId) });
+      // The microphone chosen last time if it is still there, any other one if not (unplugged).
+      stream = await navigator.mediaDevices.getUserMedia({ audio: this.microphoneConstraints(this.snap.microphoneId, 'ideal') });
     } catch (err) {
       void context?.close().catch(() => {});
       if (!this.destroyed) this.set({ voice: 'off', voiceProblem: microphoneProblem(err) });
@@ -199,10 +231,14 @@ export class MediaSession {
       if (!track && !this.destroyed) this.set({ voice: 'off', voiceProblem: microphoneProblem({ name: 'NotFoundError' }) });
       return;
     }
+    // One voice at a time per tab: an agent in voice with another customer leaves that voice, so that
+    // customer does not hear this conversation.
+    for (const other of inVoice) if (other !== this) other.leaveVoice('You joined voice in another session, so you left voice in this one.');
+    inVoice.add(this);
     this.useMicrophone(stream, track);
     if (context) {
       this.meter = new LevelMeter(context);
-      this.offMeter = this.meter.subscribe(() => this.set({ speaking: this.meter?.current ?? emptyMap }));
+      this.offMeter = this.meter.subscribe(() => this.setSpeaking(this.meter?.current ?? emptyMap));
     }
     this.set({ voice: 'on', muted: false });
     this.publish('voice', { muted: false });
@@ -210,8 +246,8 @@ export class MediaSession {
     this.syncNow();
   }
 
-  private microphoneConstraints(deviceId: string | null): MediaTrackConstraints {
-    return { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) };
+  private microphoneConstraints(deviceId: string | null, how: 'exact' | 'ideal'): MediaTrackConstraints {
+    return { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...(deviceId ? { deviceId: { [how]: deviceId } } : {}) };
   }
 
   private useMicrophone(stream: MediaStream, track: MediaStreamTrack): void {
@@ -225,18 +261,22 @@ export class MediaSession {
   /** The microphone went away (unplugged, or the browser revoked it): out of voice, and say why. */
   private readonly onMicrophoneEnded = () => {
     if (this.snap.voice !== 'on') return;
+    // Next time, whichever microphone the browser offers.
+    this.set({ microphoneId: null });
     this.leaveVoice('The microphone stopped (it was unplugged or the browser turned it off). Choose "Join voice" to start again.');
   };
 
   /** "Leave voice": the microphone is released (its track ended) and nobody hears us any more. */
   leaveVoice(problem: string | null = null): void {
+    inVoice.delete(this);
     this.releaseMicrophone();
     this.offMeter?.();
     this.offMeter = null;
     this.meter?.close();
     this.meter = null;
     this.publish('voice', null);
-    if (!this.destroyed) this.set({ voice: 'off', muted: false, voiceProblem: problem, heard: [], speaking: emptyMap });
+    if (!this.destroyed) this.set({ voice: 'off', muted: false, voiceProblem: problem, heard: [] });
+    this.setSpeaking(emptyMap);
     this.syncNow();
   }
 
@@ -258,35 +298,52 @@ export class MediaSession {
   /** Another microphone: taken first, then put on every connection, then the old one released. */
   async chooseMicrophone(deviceId: string): Promise<void> {
     if (this.snap.voice !== 'on' || deviceId === this.snap.microphoneId) return;
+    // Some browsers (Safari on iOS) allow one capture at a time and end the old track when asked for
+    // a new one: that is not the microphone going away.
+    const old = this.mic;
+    old?.removeEventListener('ended', this.onMicrophoneEnded);
     let stream: MediaStream;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: this.microphoneConstraints(deviceId) });
+      stream = await navigator.mediaDevices.getUserMedia({ audio: this.microphoneConstraints(deviceId, 'exact') });
     } catch (err) {
-      this.set({ voiceProblem: microphoneProblem(err) });
+      if (this.mic === old && old?.readyState === 'live') {
+        old.addEventListener('ended', this.onMicrophoneEnded);
+        this.set({ voiceProblem: `That microphone could not be used, so you are still in voice with the one before. (${microphoneProblem(err).split('.')[0]}.)` });
+      } else if (this.state().voice === 'on') {
+        this.leaveVoice(microphoneProblem(err));
+      }
       return;
     }
     const track = stream.getAudioTracks()[0];
-    if (this.snap.voice !== 'on' || !track) {
+    if (this.state().voice !== 'on' || !track) {
       for (const t of stream.getTracks()) t.stop();
       return;
     }
     this.releaseMicrophone();
     this.useMicrophone(stream, track);
     this.set({ voiceProblem: null });
+    void this.listMicrophones();
     this.syncNow();
   }
 
+  /**
+   * The real microphones (Chrome also lists "default" and "communications" aliases of one of them),
+   * and which of them is in use: an alias resolves to the device of the same group.
+   */
   private async listMicrophones(): Promise<void> {
     const md = navigator.mediaDevices;
     if (this.snap.voice !== 'on' || typeof md?.enumerateDevices !== 'function') return;
     try {
-      const devices = await md.enumerateDevices();
-      const microphones = devices
-        .filter((d) => d.kind === 'audioinput' && d.deviceId !== '' && d.deviceId !== 'communications')
-        .map((d, i) => ({ deviceId: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
-      if (!this.destroyed) this.set({ microphones });
+      const inputs = (await md.enumerateDevices()).filter((d) => d.kind === 'audioinput' && d.deviceId !== '');
+      const aliases = new Set(['default', 'communications']);
+      const real = inputs.filter((d) => !aliases.has(d.deviceId));
+      const microphones = real.map((d, i) => ({ deviceId: d.deviceId, label: d.label || `Microphone ${i + 1}` }));
+      const inUse = this.mic?.getSettings?.().deviceId ?? null;
+      const alias = inputs.find((d) => d.deviceId === inUse && aliases.has(d.deviceId));
+      const microphoneId = alias ? (real.find((d) => d.groupId === alias.groupId)?.deviceId ?? null) : inUse;
+      if (!this.destroyed && this.snap.voice === 'on') this.set({ microphones, microphoneId });
     } catch {
-      /* no list: the default microphone stays in use */
+      /* no list: the microphone in use stays */
     }
   }
 
@@ -297,6 +354,10 @@ export class MediaSession {
     if (this.destroyed || this.snap.screen !== 'off') return;
     if (!this.snap.support.screen) {
       this.set({ screenProblem: 'This browser cannot share its screen (phones and tablets cannot). The others can still share theirs.' });
+      return;
+    }
+    if (this.otherTabShares) {
+      this.set({ screenProblem: 'You are already sharing a screen from another tab or window of this session. Stop it there first.' });
       return;
     }
     const other = this.snap.share;
@@ -324,6 +385,7 @@ export class MediaSession {
     track.addEventListener('ended', this.onScreenEnded);
     this.screenStream = stream;
     this.screenSince = Date.now();
+    this.shareSeen.set(`${this.port.me()?.participantId}|${readClaim(this.port.awareness.getLocalState())?.peerId ?? ''}|${this.screenSince}`, performance.now());
     this.set({ screen: 'on', ownScreen: stream });
     this.publish('screen', { since: this.screenSince });
     this.syncNow();
@@ -345,8 +407,9 @@ export class MediaSession {
   }
 
   /** The participant has read the message. */
-  dismissProblems(): void {
-    if (this.snap.voiceProblem || this.snap.screenProblem) this.set({ voiceProblem: null, screenProblem: null });
+  dismissProblem(which: 'voice' | 'screen'): void {
+    if (which === 'voice' && this.snap.voiceProblem) this.set({ voiceProblem: null });
+    if (which === 'screen' && this.snap.screenProblem) this.set({ screenProblem: null });
   }
 
   // ------------------------------------------------------------------ the connections
@@ -371,21 +434,39 @@ export class MediaSession {
     const links = this.port.links();
     const me = this.port.me();
     const remote = remoteMedia(this.port.awareness.getStates() as Map<number, Record<string, unknown>>, this.port.awareness.clientID, this.port.auth);
-    const byPeer = new Map<string, RemoteMedia>();
+    // Only tabs signaling admitted, under the participant signaling admitted them as; a peer id
+    // claimed by two participants is trusted for neither.
+    const admitted = this.port.peers();
+    const byPeer = new Map<string, RemoteMedia | null>();
     for (const r of remote) {
-      // A tab whose presence names another participant than signaling admitted on that peer id is not trusted with media.
-      const link = links.find((l) => l.peerId === r.peerId);
-      if (link && link.participantId !== null && link.participantId !== r.participantId) continue;
-      byPeer.set(r.peerId, r);
+      const participant = admitted.get(r.peerId);
+      if (participant === undefined || (participant !== null && participant !== r.participantId)) continue;
+      const seen = byPeer.get(r.peerId);
+      byPeer.set(r.peerId, seen === undefined || seen?.participantId === r.participantId ? r : null);
     }
+    const trusted = [...byPeer.values()].filter((r): r is RemoteMedia => r !== null);
+    // Our own other tabs: no voice to or from them (one would hear oneself), their share is ours.
+    const others = trusted.filter((r) => r.participantId !== me?.participantId);
+    this.otherTabShares = trusted.some((r) => r.participantId === me?.participantId && r.screen !== null);
 
-    // One share at a time: ours stops if an earlier one exists.
-    const claims = [...byPeer.values()].flatMap((r) =>
-      r.screen ? [{ participantId: r.participantId, peerId: r.peerId, since: r.screen.since, name: r.name }] : [],
-    );
+    // One share at a time: ours stops if an earlier one started within the contest window.
+    const now = performance.now();
+    const seen = (key: string) => {
+      let at = this.shareSeen.get(key);
+      if (at === undefined) this.shareSeen.set(key, (at = now));
+      return at;
+    };
     const selfPeerId = readClaim(this.port.awareness.getLocalState())?.peerId ?? '';
-    const ours = this.screenStream && me ? { participantId: me.participantId, peerId: selfPeerId, since: this.screenSince, name: me.name } : null;
-    const winner = currentShare(ours ? [...claims, ours] : claims);
+    const claims = others.flatMap((r) =>
+      r.screen ? [{ participantId: r.participantId, peerId: r.peerId, since: r.screen.since, name: r.name, seenAt: seen(`${r.participantId}|${r.peerId}|${r.screen.since}`) }] : [],
+    );
+    const ours =
+      this.screenStream && me
+        ? { participantId: me.participantId, peerId: selfPeerId, since: this.screenSince, name: me.name, seenAt: seen(`${me.participantId}|${selfPeerId}|${this.screenSince}`) }
+        : null;
+    const live = new Set([...claims, ...(ours ? [ours] : [])].map((c) => `${c.participantId}|${c.peerId}|${c.since}`));
+    for (const key of this.shareSeen.keys()) if (!live.has(key)) this.shareSeen.delete(key);
+    const winner = settledShare(ours ? [...claims, ours] : claims);
     if (ours && winner && winner !== ours) {
       this.stopSharing(`${winner.name} started sharing a moment before you, so your share was stopped. One screen at a time.`);
       return;
@@ -404,11 +485,13 @@ export class MediaSession {
         link.pc.addEventListener('signalingstatechange', this.sync);
       }
       const slots = slotsOf(link.pc);
-      const r = byPeer.get(link.peerId);
-      linked.add(link.peerId);
-      this.send(slots.audio, inVoice && r?.voice ? this.mic : null);
+      const r = byPeer.get(link.peerId) ?? undefined;
+      // Heard once the audio slot is negotiated both ways (a second after the connection opens).
+      if (slots.audio?.currentDirection === 'sendrecv') linked.add(link.peerId);
+      const ownTab = r?.participantId === me?.participantId;
+      this.send(slots.audio, inVoice && r?.voice && !ownTab ? this.mic : null);
       this.send(slots.video, screenTrack);
-      if (inVoice && r?.voice && slots.audio) heard.push({ peerId: link.peerId, participantId: r.participantId, stream: this.streamOf(slots.audio) });
+      if (inVoice && r?.voice && !ownTab && slots.audio) heard.push({ peerId: link.peerId, participantId: r.participantId, stream: this.streamOf(slots.audio) });
       if (!sharingNow && winner && r && winner.peerId === r.peerId && slots.video) {
         share = { participantId: r.participantId, name: r.name, stream: this.streamOf(slots.video) };
       }
@@ -424,7 +507,7 @@ export class MediaSession {
       for (const [id, stream] of wanted) this.meter.watch(id, stream);
     }
 
-    const voices = voiceViews([...byPeer.values()], linked, inVoice);
+    const voices = voiceViews(others, linked, inVoice);
     const prev = this.snap;
     const heardKey = (list: HeardVoice[]) => list.map((h) => `${h.peerId}:${h.stream.id}`).join(',');
     const voicesKey = (m: ReadonlyMap<string, VoiceView>) => [...m].map(([id, v]) => `${id}:${v.muted}:${v.unheard}`).join(',');
@@ -467,5 +550,6 @@ export class MediaSession {
     this.destroyed = true;
     for (const off of this.offs) off();
     this.listeners.clear();
+    this.speakingListeners.clear();
   }
 }

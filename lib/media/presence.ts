@@ -1,7 +1,7 @@
 /**
  * C7, C8: who is in voice and who shares a screen, as each participant says in its awareness state
  * (`voice`, `screen`), and the rules every peer applies to it the same way. Pure, unit-tested
- * (tests/unit/media-presence.test.ts). The state is only a participant's word about itself: the
+ * (tests/unit/c7-c8-media-presence.test.ts). The state is only a participant's word about itself: the
  * signed presence (features/participants/doc.ts) says whose it is, and media tracks travel only on
  * the peer connections of admitted participants, whatever anyone claims here.
  */
@@ -68,6 +68,19 @@ export function currentShare<T extends ShareClaim>(claims: readonly T[]): T | nu
     }
   }
   return best;
+}
+
+/**
+ * Shares first seen here within this long of the first one are a contest, decided by
+ * `currentShare` the same way everywhere; a share claimed later never displaces one already seen,
+ * whatever start time it claims (a clock that is off, or a hostile `since: 0`).
+ */
+export const SHARE_CONTEST_MS = 3000;
+
+export function settledShare<T extends ShareClaim & { seenAt: number }>(claims: readonly T[], contestMs = SHARE_CONTEST_MS): T | null {
+  if (claims.length === 0) return null;
+  const first = Math.min(...claims.map((c) => c.seenAt));
+  return currentShare(claims.filter((c) => c.seenAt <= first + contestMs));
 }
 
 /** What a participant's line in "Participants" says about voice, merged over its tabs. */

@@ -46,13 +46,24 @@ export interface SimplePeerFactoryOptions {
 
 /** Real WebRTC through simple-peer. */
 export function simplePeerFactory({ wrtc, media = false, mediaSlotDelayMs = 1000 }: SimplePeerFactoryOptions = {}): PeerFactory {
+  /**
+   * Connections of this tab whose slot renegotiation failed (simple-peer then closes the whole
+   * connection, which the mesh opens again): after two, new connections stay data-only, so a browser
+   * that cannot add the slots does not lose its data channels every few seconds. Voice then shows
+   * those participants as not heard.
+   */
+  const slotFailures = { count: 0 };
   return ({ initiator, config }) => {
     const peer = new SimplePeer({ initiator, trickle: true, config, ...(wrtc ? { wrtc } : {}) });
     const pc = (peer as unknown as { _pc?: RTCPeerConnection })._pc;
-    if (media && pc) openMediaSlots(peer, pc, initiator, mediaSlotDelayMs);
+    if (media && pc && slotFailures.count < MAX_SLOT_FAILURES) openMediaSlots(peer, pc, initiator, mediaSlotDelayMs, slotFailures);
     return peer as unknown as PeerLike;
   };
 }
+
+const MAX_SLOT_FAILURES = 2;
+/** simple-peer's error codes for a failed negotiation (as opposed to a network failure). */
+const NEGOTIATION_ERRORS = new Set(['ERR_SET_REMOTE_DESCRIPTION', 'ERR_SET_LOCAL_DESCRIPTION', 'ERR_CREATE_OFFER', 'ERR_CREATE_ANSWER', 'ERR_ADD_TRANSCEIVER']);
 
 /**
  * The dialler adds both slots once, a moment after the data channel opened (simple-peer batches the
@@ -60,12 +71,22 @@ export function simplePeerFactory({ wrtc, media = false, mediaSlotDelayMs = 1000
  * send-and-receive while the offer is applied (its `track` events fire before simple-peer creates the
  * answer), so one round trip gives both directions. Nothing about the data channel changes.
  */
-function openMediaSlots(peer: SimplePeer.Instance, pc: RTCPeerConnection, initiator: boolean, delayMs: number): void {
+function openMediaSlots(peer: SimplePeer.Instance, pc: RTCPeerConnection, initiator: boolean, delayMs: number, failures: { count: number }): void {
   if (typeof pc.addTransceiver !== 'function') return;
+  let open = false;
+  peer.once('connect', () => (open = true));
+  // A negotiation that fails once the data channel is open can only be the slots' renegotiation.
+  peer.on('error', (err: Error & { code?: string }) => {
+    if (open && err.code && NEGOTIATION_ERRORS.has(err.code)) failures.count++;
+  });
   if (!initiator) {
-    pc.addEventListener('track', (e) => {
-      const t = (e as RTCTrackEvent).transceiver;
-      if (t && t.direction === 'recvonly') t.direction = 'sendrecv';
+    const sendToo = () => {
+      for (const t of pc.getTransceivers()) if (t.direction === 'recvonly') t.direction = 'sendrecv';
+    };
+    // Either event comes while the offer is applied, before simple-peer creates the answer.
+    pc.addEventListener('track', sendToo);
+    pc.addEventListener('signalingstatechange', () => {
+      if (pc.signalingState === 'have-remote-offer') sendToo();
     });
     return;
   }

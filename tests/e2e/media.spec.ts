@@ -187,7 +187,7 @@ test('[C8] screen sharing: one share at a time, seen live by the others with the
   // One at a time: Marc is told who is sharing, and nothing is asked of his browser.
   await button(marc, 'Share screen').click();
   await expect(alertWith(marc, `${customerName} is sharing a screen. One screen at a time`)).toBeVisible();
-  expect(await marc.evaluate(() => window.__media?.screens.length ?? 0)).toBe(0);
+  expect(await marc.evaluate(() => window.__media?.screenRequests)).toBe(0);
 
   // "Stop sharing" ends it for everyone.
   await button(customer, 'Stop sharing').click();

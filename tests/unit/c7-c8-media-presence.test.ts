@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { presencePayload } from '../../features/participants/doc';
-import { currentShare, microphoneProblem, remoteMedia, screenProblem, voiceViews, type RemoteMedia } from '../../lib/media/presence';
+import { currentShare, microphoneProblem, settledShare, remoteMedia, screenProblem, voiceViews, type RemoteMedia } from '../../lib/media/presence';
 import { makeParties, settledRead } from '../support/authors';
 
 const SESSION = 'media-session';
@@ -78,13 +78,30 @@ describe('C8 currentShare: one share at a time, the same everywhere', () => {
           minLength: 1,
           maxLength: 6,
         }),
-        (claims) => {
+        fc.infiniteStream(fc.nat()),
+        (claims, randomness) => {
           const winner = currentShare(claims);
-          expect(currentShare([...claims].reverse())).toEqual(winner);
+          // Any order: a shuffle driven by fast-check's stream.
+          const shuffled = [...claims];
+          const r = randomness[Symbol.iterator]();
+          for (let i = shuffled.length - 1; i > 0; i--) {
+            const j = (r.next().value as number) % (i + 1);
+            [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+          }
+          expect(currentShare(shuffled)).toEqual(winner);
           for (const c of claims) expect(winner!.since).toBeLessThanOrEqual(c.since);
         },
       ),
     );
+  });
+
+  it('a share claimed after the contest window never displaces the one already seen, whatever start it claims', () => {
+    const seen = (participantId: string, since: number, seenAt: number) => ({ participantId, peerId: participantId, since, seenAt });
+    // Two shares started together (seen 1 s apart here): the earlier start counts, everywhere.
+    expect(settledShare([seen('b', 1_000, 0), seen('a', 900, 1_000)])).toEqual(seen('a', 900, 1_000));
+    // A claim of `since: 0` seen a minute after a live share: ignored.
+    expect(settledShare([seen('b', 1_000, 0), seen('x', 0, 60_000)])).toEqual(seen('b', 1_000, 0));
+    expect(settledShare([])).toBeNull();
   });
 });
 

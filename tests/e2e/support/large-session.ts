@@ -82,13 +82,14 @@ export async function readLocalCopy(page: Page, sessionId: string): Promise<Y.Do
       r.onerror = () => reject(r.error);
     });
     db.close();
-    // Chunked: spreading a multi-megabyte array into one call overflows the stack.
-    const base64 = (u: Uint8Array) => {
+    // Chunked: spreading a multi-megabyte array into one call overflows the stack. (Inline, not a
+    // named const: the bench loads this file through tsx, whose keepNames would wrap a named function
+    // in a `__name` helper that does not exist in the page.)
+    return all.map((u) => {
       let s = '';
       for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
       return btoa(s);
-    };
-    return all.map(base64);
+    });
   }, `joinus:${sessionId}`);
   const doc = new Y.Doc();
   for (const u of updates) Y.applyUpdate(doc, Uint8Array.from(Buffer.from(u, 'base64')));

@@ -14,7 +14,7 @@ import { expect, type BrowserContext, type Page } from '@playwright/test';
 
 declare global {
   interface Window {
-    __media?: { mics: MediaStreamTrack[]; screens: MediaStreamTrack[] };
+    __media?: { mics: MediaStreamTrack[]; screens: MediaStreamTrack[]; screenRequests: number };
   }
 }
 
@@ -22,7 +22,7 @@ export async function recordMedia(context: BrowserContext): Promise<void> {
   await context.addInitScript(() => {
     const md = navigator.mediaDevices;
     if (!md) return;
-    const kept = { mics: [] as MediaStreamTrack[], screens: [] as MediaStreamTrack[] };
+    const kept = { mics: [] as MediaStreamTrack[], screens: [] as MediaStreamTrack[], screenRequests: 0 };
     window.__media = kept;
     const gum = md.getUserMedia.bind(md);
     md.getUserMedia = async (c?: MediaStreamConstraints) => {
@@ -33,6 +33,7 @@ export async function recordMedia(context: BrowserContext): Promise<void> {
     if (md.getDisplayMedia) {
       const gdm = md.getDisplayMedia.bind(md);
       md.getDisplayMedia = async (c?: DisplayMediaStreamOptions) => {
+        kept.screenRequests++;
         const s = await gdm(c);
         kept.screens.push(...s.getVideoTracks());
         return s;
@@ -78,7 +79,8 @@ export const endScreenTrackAsBrowserWould = (page: Page) =>
 
 /**
  * For each voice the page plays (its <audio data-voice-from> elements): the loudest RMS over
- * `windowMs`, keyed by the speaker's name.
+ * `windowMs`, keyed by the speaker's name. An element that is not playing (paused: autoplay refused,
+ * or muted) counts as silent, whatever its stream carries: a listener would hear nothing.
  */
 export async function voiceLevels(page: Page, windowMs = 2500): Promise<Record<string, number>> {
   return page.evaluate(async (windowMs) => {
@@ -88,11 +90,12 @@ export async function voiceLevels(page: Page, windowMs = 2500): Promise<Record<s
       const analyser = ctx.createAnalyser();
       analyser.fftSize = 1024;
       ctx.createMediaStreamSource(el.srcObject as MediaStream).connect(analyser);
-      return { name: el.dataset.voiceName ?? '?', analyser, buf: new Float32Array(1024), max: 0 };
+      return { name: el.dataset.voiceName ?? '?', analyser, buf: new Float32Array(1024), max: 0, el };
     });
     const until = performance.now() + windowMs;
     while (performance.now() < until) {
       for (const t of taps) {
+        if (t.el.paused || t.el.muted || t.el.volume === 0) continue;
         t.analyser.getFloatTimeDomainData(t.buf);
         let sum = 0;
         for (const v of t.buf) sum += v * v;
