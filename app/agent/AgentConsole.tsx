@@ -225,7 +225,7 @@ function SessionTab({ session, active, onSelect }: { session: OpenSession; activ
           <span className={`pill ${over ? 'bad' : 'ok'}`}>{over ? 'ended' : active ? 'active' : 'open'}</span>
         </span>
       </button>
-      <RemoteVoices media={session.conn.media} nameOf={(id) => session.conn.auth.who(id)?.name ?? 'a participant'} />
+      <RemoteVoices conn={session.conn} />
     </li>
   );
 }

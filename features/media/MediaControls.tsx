@@ -7,6 +7,7 @@
  */
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import type { MediaSession, MediaSnapshot, HeardVoice } from '../../lib/media/media-session';
+import type { SessionConnection } from '../../lib/client/session-connection';
 
 export function useMedia(media: MediaSession): MediaSnapshot {
   return useSyncExternalStore(media.subscribe, media.getSnapshot, media.getSnapshot);
@@ -64,12 +65,12 @@ function Problem({ text, onDismiss }: { text: string | null; onDismiss: () => vo
  * session list, the collaboration page), so that switching to another session's view does not
  * silence this one while our microphone is still in it.
  */
-export function RemoteVoices({ media, nameOf }: { media: MediaSession; nameOf: (participantId: string) => string }) {
-  const snap = useMedia(media);
+export function RemoteVoices({ conn }: { conn: SessionConnection }) {
+  const snap = useMedia(conn.media);
   return (
     <>
       {snap.heard.map((v) => (
-        <RemoteVoice key={v.peerId} voice={v} name={nameOf(v.participantId)} />
+        <RemoteVoice key={v.peerId} voice={v} name={conn.auth.who(v.participantId)?.name ?? 'a participant'} />
       ))}
     </>
   );

@@ -177,7 +177,7 @@ export class SessionConnection {
     const provider = this.provider;
     this.media = new MediaSession({
       links: () => this.provider?.mediaLinks() ?? [],
-      peers: () => new Map((this.provider?.status.peers ?? []).map((p) => [p.peerId, p.participantId])),
+      peers: () => this.provider?.knownPeers() ?? new Map(),
       onLinks: (listener) => provider.onStatus(listener),
       awareness: this.awareness,
       auth: this.auth,

@@ -292,6 +292,11 @@ export class MeshProvider {
     return out;
   }
 
+  /** Every peer signaling says is in the room → its participant (null: not told yet). */
+  knownPeers(): Map<string, string | null> {
+    return new Map([...this.remotes].map(([peerId, r]) => [peerId, r.participantId]));
+  }
+
   onStatus(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -128,7 +128,7 @@ export function CollabView({ sessionId }: { sessionId: string }) {
       ) : null}
       {actionError ? <div role="alert" className="alert">{actionError}</div> : null}
       <SessionPanel conn={conn} snap={snap} title={conn.title === '' ? 'Session' : capitalise(conn.title)} toolbar={toolbar} />
-      <RemoteVoices media={conn.media} nameOf={(id) => conn.auth.who(id)?.name ?? 'a participant'} />
+      <RemoteVoices conn={conn} />
     </div>
   );
 }

@@ -8,8 +8,9 @@
  *  - steps and locators for page push.
  */
 import { createServer, type Server } from 'node:http';
-import type { BrowserContext, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { expect } from './app';
+import { watchChannels } from './network';
 
 export interface Site {
   origin: string;
@@ -38,62 +39,12 @@ export async function startSite(): Promise<Site> {
   };
 }
 
-declare global {
-  interface Window {
-    __received?: string[];
-  }
-}
-
 /** Keeps, as text, everything the context's pages receive on any data channel. Before goto. */
-export async function recordReceived(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    const received: string[] = [];
-    window.__received = received;
-    const decoder = new TextDecoder('utf-8', { fatal: false });
-    const keep = (ch: RTCDataChannel) =>
-      ch.addEventListener('message', (e: MessageEvent) => {
-        const d: unknown = e.data;
-        if (typeof d === 'string') received.push(d);
-        else if (d instanceof ArrayBuffer) received.push(decoder.decode(d));
-        else if (ArrayBuffer.isView(d)) received.push(decoder.decode(d));
-        else if (d instanceof Blob) void d.text().then((t) => received.push(t));
-      });
-    const Native = window.RTCPeerConnection;
-    const create = Native.prototype.createDataChannel;
-    Native.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof create>) {
-      const ch = create.apply(this, args);
-      keep(ch);
-      return ch;
-    };
-    const addListener = Native.prototype.addEventListener;
-    const seen = new WeakSet<RTCPeerConnection>();
-    const hook = (pc: RTCPeerConnection) => {
-      if (seen.has(pc)) return;
-      seen.add(pc);
-      addListener.call(pc, 'datachannel', ((e: RTCDataChannelEvent) => keep(e.channel)) as EventListener);
-    };
-    // Every connection, however the library listens for channels (ondatachannel or addEventListener).
-    const ondc = Object.getOwnPropertyDescriptor(Native.prototype, 'ondatachannel');
-    Object.defineProperty(Native.prototype, 'ondatachannel', {
-      configurable: true,
-      get() {
-        return ondc?.get?.call(this);
-      },
-      set(v) {
-        hook(this as RTCPeerConnection);
-        ondc?.set?.call(this, v);
-      },
-    });
-    Native.prototype.addEventListener = function (this: RTCPeerConnection, ...args: Parameters<typeof addListener>) {
-      hook(this);
-      return addListener.apply(this, args);
-    };
-  });
-}
+export const recordReceived = watchChannels;
 
 /** Everything the page received on data channels so far, as one string. */
 export async function receivedText(page: Page): Promise<string> {
-  return page.evaluate(() => (window.__received ?? []).join('\n'));
+  return page.evaluate(() => (window.__channels?.received ?? []).join('\n'));
 }
 
 // ------------------------------------------------------------------------------------------ page push

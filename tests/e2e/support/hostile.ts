@@ -5,53 +5,23 @@
  * key is read from the tab's sessionStorage and its copy of the document from its IndexedDB, and the
  * messages are made here with the wire format of lib/p2p (y-protocols sync and awareness, our frames).
  */
-import type { BrowserContext, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { frames } from '../../../lib/p2p/framing';
 import { type Signer } from '../../../lib/collab/authorship';
 import { pageSigner, readLocalCopy } from './large-session';
+import { watchChannels } from './network';
 
-declare global {
-  interface Window {
-    __hostile?: { channels: RTCDataChannel[]; closed: number };
-  }
-}
 
 /** Catch every data channel the context's pages open or accept. Before goto. */
-export async function catchChannels(context: BrowserContext): Promise<void> {
-  await context.addInitScript(() => {
-    const caught = { channels: [] as RTCDataChannel[], closed: 0 };
-    window.__hostile = caught;
-    const keep = (ch: RTCDataChannel) => {
-      caught.channels.push(ch);
-      ch.addEventListener('close', () => caught.closed++);
-    };
-    const Native = window.RTCPeerConnection;
-    const create = Native.prototype.createDataChannel;
-    Native.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof create>) {
-      const ch = create.apply(this, args);
-      keep(ch);
-      return ch;
-    };
-    const ondc = Object.getOwnPropertyDescriptor(Native.prototype, 'ondatachannel');
-    Object.defineProperty(Native.prototype, 'ondatachannel', {
-      configurable: true,
-      get() {
-        return ondc?.get?.call(this);
-      },
-      set(v: ((e: RTCDataChannelEvent) => void) | null) {
-        ondc?.set?.call(this, v && ((e: RTCDataChannelEvent) => (keep(e.channel), v.call(this, e))));
-      },
-    });
-  });
-}
+export const catchChannels = watchChannels;
 
 /** Sends each message (framed as lib/p2p does) on every open channel of the page; returns how many channels. */
 export async function sendRaw(page: Page, messages: Uint8Array[], opts: { framed?: boolean } = {}): Promise<number> {
   const wire = messages.flatMap((m) => (opts.framed === false ? [m] : [...frames(m)])).map((f) => Buffer.from(f).toString('base64'));
   return page.evaluate((b64) => {
-    const open = (window.__hostile?.channels ?? []).filter((c) => c.readyState === 'open');
+    const open = (window.__channels?.channels ?? []).filter((c) => c.readyState === 'open');
     for (const ch of open) for (const f of b64) ch.send(Uint8Array.from(atob(f), (c) => c.charCodeAt(0)));
     return open.length;
   }, wire);
@@ -59,12 +29,12 @@ export async function sendRaw(page: Page, messages: Uint8Array[], opts: { framed
 
 /** Channels of the page that have closed so far (the other side cut it off, or it went). */
 export async function closedChannels(page: Page): Promise<number> {
-  return page.evaluate(() => window.__hostile?.closed ?? 0);
+  return page.evaluate(() => window.__channels?.closed ?? 0);
 }
 
 /** Channels of the page that are open now. */
 export async function openChannels(page: Page): Promise<number> {
-  return page.evaluate(() => (window.__hostile?.channels ?? []).filter((c) => c.readyState === 'open').length);
+  return page.evaluate(() => (window.__channels?.channels ?? []).filter((c) => c.readyState === 'open').length);
 }
 
 const MESSAGE_SYNC = 0;

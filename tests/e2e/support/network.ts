@@ -120,7 +120,62 @@ export class SignalingRoutes {
 declare global {
   interface Window {
     __rtcProbe?: { pcs: RTCPeerConnection[] };
+    __channels?: { channels: RTCDataChannel[]; closed: number; received: string[] };
   }
+}
+
+/**
+ * Every data channel the context's pages open or accept, however the page listens for them
+ * (ondatachannel or addEventListener): kept in `window.__channels` with how many have closed and,
+ * as text, everything received on them. Before goto. Read by support/collab.ts (what a peer was
+ * sent) and support/hostile.ts (raw frames on a modified page's channels).
+ */
+export async function watchChannels(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const watched = { channels: [] as RTCDataChannel[], closed: 0, received: [] as string[] };
+    window.__channels = watched;
+    const decoder = new TextDecoder('utf-8', { fatal: false });
+    const keep = (ch: RTCDataChannel) => {
+      watched.channels.push(ch);
+      ch.addEventListener('close', () => watched.closed++);
+      ch.addEventListener('message', (e: MessageEvent) => {
+        const d: unknown = e.data;
+        if (typeof d === 'string') watched.received.push(d);
+        else if (d instanceof ArrayBuffer) watched.received.push(decoder.decode(d));
+        else if (ArrayBuffer.isView(d)) watched.received.push(decoder.decode(d));
+        else if (d instanceof Blob) void d.text().then((t) => watched.received.push(t));
+      });
+    };
+    const Native = window.RTCPeerConnection;
+    const create = Native.prototype.createDataChannel;
+    Native.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof create>) {
+      const ch = create.apply(this, args);
+      keep(ch);
+      return ch;
+    };
+    const addListener = Native.prototype.addEventListener;
+    const seen = new WeakSet<RTCPeerConnection>();
+    const hook = (pc: RTCPeerConnection) => {
+      if (seen.has(pc)) return;
+      seen.add(pc);
+      addListener.call(pc, 'datachannel', ((e: RTCDataChannelEvent) => keep(e.channel)) as EventListener);
+    };
+    const ondc = Object.getOwnPropertyDescriptor(Native.prototype, 'ondatachannel');
+    Object.defineProperty(Native.prototype, 'ondatachannel', {
+      configurable: true,
+      get() {
+        return ondc?.get?.call(this);
+      },
+      set(v) {
+        hook(this as RTCPeerConnection);
+        ondc?.set?.call(this, v);
+      },
+    });
+    Native.prototype.addEventListener = function (this: RTCPeerConnection, ...args: Parameters<typeof addListener>) {
+      hook(this);
+      return addListener.apply(this, args);
+    };
+  });
 }
 
 /** Record every RTCPeerConnection the context's pages create (runs before any page script). */
