@@ -34,16 +34,16 @@ async function main(): Promise<void> {
     const bar = '*'.repeat(78);
     // Loud on purpose, for the person at the terminal as well as for the log collector.
     console.warn(
-      `\n${bar}\n  WARNING: JOINUS_AGENTS is not set: the demo agent account "agent" / "agent" is active.\n` +
-        `  Anyone who can reach this server can sign in as an agent. Set JOINUS_AGENTS\n` +
-        `  (name:password pairs, comma separated) before you put this in front of people.\n${bar}\n`,
+      `\n${bar}\n  WARNING: neither JOINUS_AGENTS nor JOINUS_AGENTS_FILE is set: the demo agent account\n` +
+        `  "agent" / "agent" is active. Anyone who can reach this server can sign in as an agent.\n` +
+        `  Set one of them (README, Configuration) before you put this in front of people.\n${bar}\n`,
     );
-    logger.warn({ demoAgent: true }, 'JOINUS_AGENTS is not set: demo agent account agent/agent is active');
+    logger.warn({ demoAgent: true }, 'JOINUS_AGENTS and JOINUS_AGENTS_FILE are not set: demo agent account agent/agent is active');
   }
   if (config.plaintextAgents.length > 0) {
     logger.warn(
       { accounts: config.plaintextAgents },
-      'JOINUS_AGENTS gives these passwords in clear: store their hashes instead (npm run hash-password)',
+      'the agent accounts give these passwords in clear: store their hashes instead (npm run hash-password)',
     );
   }
 

@@ -100,6 +100,8 @@ export const Limits = {
   signalBytes: 16 * 1024,
   /** engine.io frame cap: anything bigger is cut off before it is parsed. */
   frameBytes: 64 * 1024,
+  /** Waiting customers an agent's console may ask for at once (`queue:list`). */
+  queuePage: 200,
 } as const;
 
 export const Messages = {
@@ -127,6 +129,8 @@ export const Schemas = {
   'agent:resume': z.object({ token }),
   'agent:signOut': z.object({}),
   'queue:accept': z.object({ requestId: id }),
+  /** The first `limit` waiting customers, with the count and the version they are as of (agents). */
+  'queue:list': z.object({ limit: z.number().int().min(1).max(Limits.queuePage) }),
   'customer:request': z.object({
     name: personName,
     topic: z.string().trim().max(Limits.topicChars, `Keep it under ${Limits.topicChars} characters.`),
@@ -176,6 +180,29 @@ export interface QueueEntry {
   name: string;
   topic: string;
   requestedAt: number;
+}
+
+/**
+ * The first waiting customers, oldest first, as of one queue version: what an agent's console
+ * starts from. From then on it follows `queue:changed`, one per change, never the whole queue.
+ */
+export interface QueueSnapshot {
+  /** Counts every change to the queue; the changes after this one are `version + 1`, `+ 2`, … */
+  version: number;
+  /** How many are waiting in all (there may be more than `entries`). */
+  count: number;
+  entries: QueueEntry[];
+}
+
+/** One change to the queue, told to every signed-in agent (S1). */
+export interface QueueChange {
+  version: number;
+  /** How many are waiting after the change. */
+  count: number;
+  /** A customer joined the queue: it is the last. */
+  added?: QueueEntry;
+  /** A customer left the queue: accepted by an agent (`taken`) or gone (`left`: cancelled, or away too long). */
+  removed?: { requestId: string; because: 'taken' | 'left' };
 }
 
 export interface AgentSessionSummary {
@@ -252,13 +279,15 @@ export interface IceServer {
 
 /** Acks the server sends per client event. */
 export interface AckData {
-  'agent:signIn': { token: string; name: string; sessions: AgentSessionSummary[]; queue: QueueEntry[] };
-  'agent:resume': { name: string; sessions: AgentSessionSummary[]; queue: QueueEntry[] };
+  'agent:signIn': { token: string; name: string; sessions: AgentSessionSummary[]; queue: QueueSnapshot };
+  'agent:resume': { name: string; sessions: AgentSessionSummary[]; queue: QueueSnapshot };
   'agent:signOut': object;
   'queue:accept': { session: AgentSessionSummary };
-  'customer:request': { requestId: string; requestToken: string; position: number };
+  'queue:list': QueueSnapshot;
+  /** `version`: the queue version the position is as of (later `queue:position`s with a lower one are stale). */
+  'customer:request': { requestId: string; requestToken: string; position: number; version: number };
   /** Still waiting, or admitted while away: the request token is then the customer's credential. */
-  'customer:resume': { requestId: string; position: number } | { admitted: { sessionId: string } };
+  'customer:resume': { requestId: string; position: number; version: number } | { admitted: { sessionId: string } };
   'customer:cancel': object;
   'handle:reserve': ReservedHandle;
   'handle:suggest': { handle: string };
@@ -282,8 +311,13 @@ export type ClientToServerEvents = {
 };
 
 export interface ServerToClientEvents {
-  'queue:update': (p: { entries: QueueEntry[] }) => void;
-  'queue:position': (p: { position: number }) => void;
+  /** To every signed-in agent: one change to the queue (S1). */
+  'queue:changed': (p: QueueChange) => void;
+  /**
+   * To a waiting customer: its place in the queue, sent only when it changed, at most a few times a
+   * second. `version` as in `QueueSnapshot`: keep the position with the highest.
+   */
+  'queue:position': (p: { position: number; version: number }) => void;
   /** The request token the customer holds is, from now on, its session credential. */
   'customer:admitted': (p: { sessionId: string }) => void;
   'agent:sessions': (p: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => void;

@@ -28,6 +28,7 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   JOINUS_AGENTS: z.string().optional(),
+  JOINUS_AGENTS_FILE: z.string().optional(),
   JOINUS_HANDLE_TTL_MS: positiveMs(defaultCoreConfig.handleTtlMs),
   JOINUS_GRACE_MS: positiveMs(defaultCoreConfig.graceMs),
   JOINUS_ICE_SERVERS: z.string().optional(),
@@ -50,9 +51,9 @@ export interface AppConfig {
   port: number;
   host: string;
   agents: Map<string, string>;
-  /** True when JOINUS_AGENTS is unset and the demo account agent/agent is in use. */
+  /** True when neither JOINUS_AGENTS nor JOINUS_AGENTS_FILE is set and the demo account agent/agent is in use. */
   demoAgent: boolean;
-  /** Accounts whose password JOINUS_AGENTS gives in clear (start-up warns about each). */
+  /** Accounts whose password JOINUS_AGENTS or JOINUS_AGENTS_FILE gives in clear (start-up warns about each). */
   plaintextAgents: string[];
   /** How far X-Forwarded-For is believed (JOINUS_TRUST_PROXY). */
   trustProxy: TrustProxy;
@@ -80,28 +81,89 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
+const AGENT_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
+const NOT_A_PAIR = 'not a name:password pair (names: letters, digits, . _ @ -; passwords not empty)';
+
+/**
+ * One `name:password` entry of JOINUS_AGENTS or a line of JOINUS_AGENTS_FILE, checked; what is wrong
+ * with it otherwise, in words that never echo the entry (it may hold a password).
+ */
+function parseAgentEntry(entry: string): { name: string; password: string } | { problem: 'pair' | 'hash'; text: string } {
+  const at = entry.indexOf(':');
+  const name = at > 0 ? entry.slice(0, at).trim() : '';
+  const password = at > 0 ? entry.slice(at + 1) : '';
+  if (!AGENT_NAME.test(name) || password.length === 0) return { problem: 'pair', text: NOT_A_PAIR };
+  if (looksHashed(password) && !parseScryptHash(password)) {
+    return {
+      problem: 'hash',
+      text: `the password of "${name}" starts like a hash (scrypt$…) but is not one; make it with npm run hash-password`,
+    };
+  }
+  return { name, password };
+}
+
 /** `name:password` pairs separated by commas; a password may itself contain colons. */
 export function parseAgents(raw: string): Map<string, string> {
   const agents = new Map<string, string>();
   for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const at = pair.indexOf(':');
-    const name = at > 0 ? pair.slice(0, at).trim() : '';
-    const password = at > 0 ? pair.slice(at + 1) : '';
-    if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name) || password.length === 0) {
+    const entry = parseAgentEntry(pair);
+    if ('problem' in entry) {
       throw new ConfigError(
-        // Never echo the entry: it may hold a password.
-        `JOINUS_AGENTS: entry ${agents.size + 1} is not a name:password pair (names: letters, digits, . _ @ -; passwords not empty).`,
+        entry.problem === 'pair' ? `JOINUS_AGENTS: entry ${agents.size + 1} is ${entry.text}.` : `JOINUS_AGENTS: ${entry.text}.`,
       );
     }
-    if (looksHashed(password) && !parseScryptHash(password)) {
-      throw new ConfigError(
-        `JOINUS_AGENTS: the password of "${name}" starts like a hash (scrypt$…) but is not one; make it with npm run hash-password.`,
-      );
-    }
-    agents.set(name, password);
+    agents.set(entry.name, entry.password);
   }
   if (agents.size === 0) throw new ConfigError('JOINUS_AGENTS is set but names no agent.');
   return agents;
+}
+
+/**
+ * The text of JOINUS_AGENTS_FILE: one `name:password` (or `name:scrypt$…`) per line, surrounding
+ * whitespace trimmed, blank lines and lines starting with `#` skipped. Each name once.
+ */
+export function parseAgentsFile(text: string, path: string): Map<string, string> {
+  const agents = new Map<string, string>();
+  const lineOf = new Map<string, number>();
+  for (const [i, raw] of text.split('\n').entries()) {
+    const line = raw.trim(); // also drops a \r (CRLF files) and a byte-order mark
+    if (line === '' || line.startsWith('#')) continue;
+    const entry = parseAgentEntry(line);
+    if ('problem' in entry) throw new ConfigError(`JOINUS_AGENTS_FILE line ${i + 1}: ${entry.text}.`);
+    const first = lineOf.get(entry.name);
+    if (first !== undefined) {
+      throw new ConfigError(`JOINUS_AGENTS_FILE line ${i + 1}: "${entry.name}" is already on line ${first} (one line per agent).`);
+    }
+    lineOf.set(entry.name, i + 1);
+    agents.set(entry.name, entry.password);
+  }
+  if (agents.size === 0) {
+    throw new ConfigError(`JOINUS_AGENTS_FILE: ${path} names no agent (one name:password per line; # starts a comment).`);
+  }
+  return agents;
+}
+
+/** Start-up only: the accounts file is read once, synchronously, like JOINUS_FORMS_FILE. */
+function readAgentsFile(path: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`JOINUS_AGENTS_FILE: cannot read ${path} (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  return parseAgentsFile(text, path);
+}
+
+/** The agent accounts from JOINUS_AGENTS or JOINUS_AGENTS_FILE (one source), or null for neither. */
+function loadAgents(inline: string | undefined, file: string | undefined): Map<string, string> | null {
+  if (inline && file) {
+    throw new ConfigError(
+      'JOINUS_AGENTS and JOINUS_AGENTS_FILE are both set: give the agent accounts in one of them only (unset the other).',
+    );
+  }
+  if (file) return readAgentsFile(file);
+  if (inline) return parseAgents(inline);
+  return null;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -130,8 +192,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         '(or a turn: entry with username and credential in JOINUS_ICE_SERVERS).',
     );
   }
-  const demoAgent = !e.JOINUS_AGENTS;
-  const agents = demoAgent ? new Map([['agent', 'agent']]) : parseAgents(e.JOINUS_AGENTS!);
+  const configured = loadAgents(e.JOINUS_AGENTS, e.JOINUS_AGENTS_FILE);
+  const demoAgent = configured === null;
+  const agents = configured ?? new Map([['agent', 'agent']]);
   return {
     port: e.PORT,
     host: e.HOST,

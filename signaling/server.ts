@@ -28,11 +28,14 @@ import { builtInForms } from '../features/forms/catalog';
 import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
 import type { Store } from './store/types';
+import { QueuePositions } from './queue-positions';
 import { clientAddressResolver, originAllowed, type TrustProxy } from './edge';
 import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
 /** Requests that may wait at once; beyond it new customers are asked to come back. */
 const MAX_QUEUE = 1000;
+/** The waiting customers an agent's console gets when it signs in (it asks for more with `queue:list`). */
+export const QUEUE_FIRST_PAGE = 20;
 
 export { defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
@@ -136,6 +139,14 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     },
   });
 
+  const positions = new QueuePositions({
+    order: () => opts.store.queueOrder(),
+    // This process's connections only: with several nodes, each tells its own customers.
+    isHere: (requestId) => io.of('/').adapter.rooms.has(rooms.request(requestId)),
+    send: (requestId, at) => io.local.to(rooms.request(requestId)).emit('queue:position', at),
+    onError: (err) => log.error({ err }, 'queue positions failed'),
+  });
+
   const deliver = (effect: Effect) => {
     void deliverEffect(effect).catch((err: unknown) => log.error({ err, effect: effect.type }, 'effect delivery failed'));
   };
@@ -149,12 +160,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
   async function deliverEffect(effect: Effect): Promise<void> {
     switch (effect.type) {
-      case 'queue_changed': {
-        const entries = await core.queue();
-        io.to(rooms.agents).emit('queue:update', { entries });
-        entries.forEach((e, i) => io.to(rooms.request(e.requestId)).emit('queue:position', { position: i + 1 }));
+      case 'queue_changed':
+        // One message per agent whatever the queue's length; the customers behind one who left move
+        // up, and hear it in the next batch. A newcomer is last: nobody else moves.
+        io.to(rooms.agents).emit('queue:changed', effect.change);
+        if (effect.change.removed) positions.changed();
         return;
-      }
       case 'customer_admitted':
         io.to(rooms.request(effect.requestId)).emit('customer:admitted', { sessionId: effect.sessionId });
         io.in(rooms.request(effect.requestId)).socketsLeave(rooms.request(effect.requestId));
@@ -337,7 +348,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       if (before && before !== name) await socket.leave(rooms.agent(before));
       socket.data.agent = { name, token };
       await socket.join([rooms.agents, rooms.agent(name)]);
-      return { name, sessions: await core.agentSessions(name), queue: await core.queue() };
+      return { name, sessions: await core.agentSessions(name), queue: await core.queueSnapshot(QUEUE_FIRST_PAGE) };
     };
 
     on('agent:signIn', async ({ username, password, proof }) => {
@@ -379,6 +390,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return r.ok ? { ok: true, value: { session: r.value } } : r;
     });
 
+    on('queue:list', async ({ limit }) => {
+      if (!requireAgent()) return fail(ErrorReason.unauthorized, 'Sign in as an agent first.');
+      return { ok: true, value: await core.queueSnapshot(limit) };
+    });
+
     on('customer:request', async ({ name, topic }) => {
       // Only a request still in the queue blocks another: once accepted (or dropped) it is history.
       const waiting = socket.data.request && (await core.queuePosition(socket.data.request.requestId)) !== null;
@@ -393,17 +409,18 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           waitMs,
         );
       }
-      if ((await core.queue()).length >= MAX_QUEUE) {
+      if ((await core.queueSnapshot(0)).count >= MAX_QUEUE) {
         return fail(ErrorReason.rateLimited, 'All our agents are busy and the queue is full. Please try again in a few minutes.', 60_000);
       }
       await forgetRequest();
       const r = await core.requestHelp(name, topic);
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
       await socket.join(rooms.request(r.requestId));
-      // The queue may have moved before this socket was in its room (that queue:position went to
-      // nobody): answer with the position as of now, after which every change reaches the room.
-      const position = (await core.queuePosition(r.requestId)) ?? r.position;
-      return { ok: true, value: { ...r, position } };
+      // The queue may have moved before this socket was in its room: answer with the position as of
+      // now, after which every batch of positions reaches the room.
+      const at = (await core.queuePosition(r.requestId)) ?? { position: r.position, version: r.version };
+      positions.answered(r.requestId, at);
+      return { ok: true, value: { ...r, ...at } };
     });
 
     on('customer:resume', async ({ requestToken }) => {
@@ -413,6 +430,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         if (socket.data.request?.requestId !== r.value.requestId) await forgetRequest();
         socket.data.request = { requestId: r.value.requestId, requestToken };
         await socket.join(rooms.request(r.value.requestId));
+        // Read again now that this connection hears the batches: none is missed in between.
+        const at = (await core.queuePosition(r.value.requestId)) ?? { position: r.value.position, version: r.value.version };
+        positions.answered(r.value.requestId, at);
+        return { ok: true, value: { requestId: r.value.requestId, ...at } };
       }
       return r;
     });
@@ -621,6 +642,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     core,
     async close() {
       clearInterval(sweeper);
+      positions.close();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });

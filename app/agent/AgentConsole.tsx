@@ -1,13 +1,14 @@
 'use client';
 /** The agent's console: sign-in, the customer queue (S1), several sessions (S6), Join Us (H1–H9). */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { AgentSessionSummary, ProtocolError, QueueEntry } from '@/lib/protocol';
+import type { AgentSessionSummary, ProtocolError, QueueSnapshot } from '@/lib/protocol';
 import { requestWithProof } from '@/lib/client/proof';
 import { request, type ClientSocket } from '@/lib/client/socket';
 import { SessionConnection } from '@/lib/client/session-connection';
 import { RemoteVoices, useMedia } from '@/features/media/MediaControls';
 import { storageKeys, useNow, useSessionSnapshot, useSocket } from '../_components/hooks';
 import { AgentSessionView } from './AgentSessionView';
+import { useQueueFeed, WaitingCustomers } from './WaitingCustomers';
 
 type Auth = { state: 'checking' } | { state: 'signed-out' } | { state: 'signed-in'; name: string };
 
@@ -19,7 +20,8 @@ interface OpenSession {
 export function AgentConsole() {
   const { socket, connected, trouble } = useSocket();
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
-  const [queue, setQueue] = useState<QueueEntry[]>([]);
+  const queue = useQueueFeed(socket, auth.state === 'signed-in');
+  const startQueue = queue.start;
   const [sessions, setSessions] = useState<OpenSession[]>([]);
   const [active, setActive] = useState<string | null>(null);
   const [queueError, setQueueError] = useState<string | null>(null);
@@ -54,25 +56,22 @@ export function AgentConsole() {
         return setAuth({ state: 'signed-out' });
       }
       setAuth({ state: 'signed-in', name: r.name });
-      setQueue(r.queue);
+      startQueue(r.queue);
       adopt(socket, r.sessions);
     };
-    const onQueue = ({ entries }: { entries: QueueEntry[] }) => setQueue(entries);
     const onSessions = ({ sessions: list }: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => {
       const known = new Set(sessionsRef.current.map((o) => o.summary.sessionId));
       // A session accepted in another tab of this agent: fetch a credential for this console.
       if (list.some((s) => !known.has(s.sessionId))) void resume();
     };
     socket.on('connect', resume);
-    socket.on('queue:update', onQueue);
     socket.on('agent:sessions', onSessions);
     if (socket.connected) void resume();
     return () => {
       socket.off('connect', resume);
-      socket.off('queue:update', onQueue);
       socket.off('agent:sessions', onSessions);
     };
-  }, [socket, adopt]);
+  }, [socket, adopt, startQueue]);
 
   useEffect(
     () => () => {
@@ -93,7 +92,7 @@ export function AgentConsole() {
         onSignedIn={(name, token, q, list) => {
           localStorage.setItem(storageKeys.agentToken, token);
           setAuth({ state: 'signed-in', name });
-          setQueue(q);
+          startQueue(q);
           adopt(socket, list);
         }}
       />
@@ -145,7 +144,7 @@ export function AgentConsole() {
         <div className="side">
           <section className="card">
             <h2 id="queue-heading">Waiting customers</h2>
-            <QueueList queue={queue} onAccept={(id) => void accept(id)} />
+            <WaitingCustomers feed={queue} onAccept={(id) => void accept(id)} />
             {queueError ? <div role="alert" className="alert" style={{ marginTop: 10 }}>{queueError}</div> : null}
           </section>
           <section className="card">
@@ -187,29 +186,6 @@ export function AgentConsole() {
   );
 }
 
-function QueueList({ queue, onAccept }: { queue: QueueEntry[]; onAccept: (requestId: string) => void }) {
-  const now = useNow(5000);
-  return (
-    <ul className="queue-list" aria-label="Waiting customers">
-      {queue.length === 0 ? <li className="empty" style={{ border: 0, padding: 0 }}>Nobody is waiting.</li> : null}
-      {queue.map((q) => (
-        <li key={q.requestId}>
-          <div className="grow">
-            <div className="person-name">{q.name}</div>
-            <div className="person-sub">
-              {q.topic ? `${q.topic.slice(0, 80)}${q.topic.length > 80 ? '…' : ''} · ` : ''}
-              waiting {Math.max(0, Math.round((now - q.requestedAt) / 60_000))} min
-            </div>
-          </div>
-          <button type="button" className="small" onClick={() => onAccept(q.requestId)}>
-            Accept
-          </button>
-        </li>
-      ))}
-    </ul>
-  );
-}
-
 function SessionTab({ session, active, onSelect }: { session: OpenSession; active: boolean; onSelect: () => void }) {
   const snap = useSessionSnapshot(session.conn);
   const media = useMedia(session.conn.media);
@@ -237,7 +213,7 @@ function SignIn({
 }: {
   socket: ClientSocket;
   connected: boolean;
-  onSignedIn: (name: string, token: string, queue: QueueEntry[], sessions: AgentSessionSummary[]) => void;
+  onSignedIn: (name: string, token: string, queue: QueueSnapshot, sessions: AgentSessionSummary[]) => void;
 }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');

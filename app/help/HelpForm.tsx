@@ -9,7 +9,13 @@ import { storageKeys, useSocket } from '../_components/hooks';
 interface Waiting {
   requestToken: string;
   position: number;
+  /** The queue version the position is as of: an older one never overwrites a newer (issue 9). */
+  version: number;
 }
+
+/** The newer of two places in the queue (a batch of positions and an answer may cross). */
+const newer = (w: Waiting, at: { position: number; version: number }): Waiting =>
+  at.version >= w.version ? { ...w, position: at.position, version: at.version } : w;
 
 export function HelpForm() {
   const router = useRouter();
@@ -29,8 +35,7 @@ export function HelpForm() {
       sessionStorage.removeItem(storageKeys.request);
       router.push(`/session/${sessionId}`);
     };
-    const position = ({ position }: { position: number }) =>
-      setWaiting((w) => (w ? { ...w, position } : w));
+    const position = (at: { position: number; version: number }) => setWaiting((w) => (w ? newer(w, at) : w));
     // Coming back (reload or reconnect) while waiting: pick the request up again.
     const resume = async () => {
       const token = sessionStorage.getItem(storageKeys.request);
@@ -47,7 +52,7 @@ export function HelpForm() {
       }
       setError(null);
       if ('admitted' in r) admitted(r.admitted);
-      else setWaiting({ requestToken: token, position: r.position });
+      else setWaiting((w) => (w?.requestToken === token ? newer(w, r) : { requestToken: token, position: r.position, version: r.version }));
     };
     socket.on('customer:admitted', admitted);
     socket.on('queue:position', position);
@@ -68,7 +73,7 @@ export function HelpForm() {
     setBusy(false);
     if (!r.ok) return setError(r.error);
     sessionStorage.setItem(storageKeys.request, r.requestToken);
-    setWaiting({ requestToken: r.requestToken, position: r.position });
+    setWaiting({ requestToken: r.requestToken, position: r.position, version: r.version });
   };
 
   const cancel = async () => {

@@ -12,7 +12,9 @@ import {
   type DirectoryEntry,
   type EndReason,
   type LobbyEntry,
+  type QueueChange,
   type QueueEntry,
+  type QueueSnapshot,
   type ReservedHandle,
   type Role,
 } from '../../lib/protocol';
@@ -46,7 +48,8 @@ export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
 };
 
 export type Effect =
-  | { type: 'queue_changed' }
+  /** One change to the queue, for every signed-in agent (never the whole queue: issue 9). */
+  | { type: 'queue_changed'; change: QueueChange }
   | { type: 'customer_admitted'; requestId: string; sessionId: string }
   | { type: 'agent_sessions_changed'; agentName: string }
   | { type: 'handles_changed'; sessionId: string; handles: ReservedHandle[] }
@@ -176,21 +179,20 @@ export class JoinUsCore {
 
   // ---------------------------------------------------------------- queue (S1)
 
-  async queue(): Promise<QueueEntry[]> {
-    return (await this.store.listQueue()).map((r) => ({
-      requestId: r.requestId,
-      name: r.name,
-      topic: r.topic,
-      requestedAt: r.requestedAt,
-    }));
+  /** The first `limit` waiting customers, the count and the version they are as of. */
+  async queueSnapshot(limit: number): Promise<QueueSnapshot> {
+    const w = await this.store.queueWindow(limit);
+    return { version: w.version, count: w.count, entries: w.requests.map(queueEntry) };
   }
 
-  async queuePosition(requestId: string): Promise<number | null> {
-    const i = (await this.store.listQueue()).findIndex((r) => r.requestId === requestId);
-    return i < 0 ? null : i + 1;
+  async queuePosition(requestId: string): Promise<{ position: number; version: number } | null> {
+    return this.store.queuePosition(requestId);
   }
 
-  async requestHelp(name: string, topic: string): Promise<{ requestId: string; requestToken: string; position: number }> {
+  async requestHelp(
+    name: string,
+    topic: string,
+  ): Promise<{ requestId: string; requestToken: string; position: number; version: number }> {
     const requestToken = this.secret();
     const request: QueueRequest = {
       requestId: this.newId(),
@@ -200,9 +202,11 @@ export class JoinUsCore {
       requestedAt: this.clock.now(),
       offlineSince: null,
     };
-    await this.store.enqueue(request);
-    this.onEffect({ type: 'queue_changed' });
-    return { requestId: request.requestId, requestToken, position: (await this.queuePosition(request.requestId)) ?? 1 };
+    const added = await this.store.enqueue(request);
+    this.onEffect({ type: 'queue_changed', change: { ...added, added: queueEntry(request) } });
+    // Where it stands now (an agent may have taken someone ahead of it meanwhile).
+    const now = await this.store.queuePosition(request.requestId);
+    return { requestId: request.requestId, requestToken, position: now?.position ?? added.count, version: now?.version ?? added.version };
   }
 
   /**
@@ -211,12 +215,14 @@ export class JoinUsCore {
    */
   async resumeRequest(
     requestToken: string,
-  ): Promise<Result<{ requestId: string; position: number } | { admitted: { sessionId: string } }>> {
+  ): Promise<Result<{ requestId: string; position: number; version: number } | { admitted: { sessionId: string } }>> {
     const tokenHash = hashSecret(requestToken);
     const waiting = await this.store.findRequestByTokenHash(tokenHash);
     if (waiting) {
       await this.store.setRequestOffline(waiting.requestId, null);
-      return ok({ requestId: waiting.requestId, position: (await this.queuePosition(waiting.requestId)) ?? 1 });
+      const at = await this.store.queuePosition(waiting.requestId);
+      if (at) return ok({ requestId: waiting.requestId, ...at });
+      // Taken or gone between the two reads: the answers below say which.
     }
     const cred = await this.store.getCredential(tokenHash);
     if (cred && !cred.revoked) return ok({ admitted: { sessionId: cred.sessionId } });
@@ -225,7 +231,18 @@ export class JoinUsCore {
 
   async cancelRequest(requestToken: string): Promise<void> {
     const waiting = await this.store.findRequestByTokenHash(hashSecret(requestToken));
-    if (waiting && (await this.store.claimRequest(waiting.requestId))) this.onEffect({ type: 'queue_changed' });
+    if (waiting) await this.claim(waiting.requestId, 'left');
+  }
+
+  /** Take a request out of the queue and tell the agents; null if it was no longer there. */
+  private async claim(requestId: string, because: 'taken' | 'left'): Promise<QueueRequest | null> {
+    const claimed = await this.store.claimRequest(requestId);
+    if (!claimed) return null;
+    this.onEffect({
+      type: 'queue_changed',
+      change: { version: claimed.version, count: claimed.count, removed: { requestId, because } },
+    });
+    return claimed.request;
   }
 
   async requestConnection(requestId: string, online: boolean): Promise<void> {
@@ -234,7 +251,7 @@ export class JoinUsCore {
 
   /** S1: of several agents accepting at once, exactly one gets the session. */
   async acceptRequest(agentName: string, requestId: string): Promise<Result<AgentSessionSummary>> {
-    const request = await this.store.claimRequest(requestId);
+    const request = await this.claim(requestId, 'taken');
     if (!request) return fail(ErrorReason.alreadyTaken, 'Another agent has already accepted this customer.');
     const now = this.clock.now();
     const session: SessionRecord = {
@@ -264,7 +281,6 @@ export class JoinUsCore {
       revoked: null,
     });
     const credential = await this.issueCredential(session.sessionId, session.agentParticipantId);
-    this.onEffect({ type: 'queue_changed' });
     this.onEffect({ type: 'customer_admitted', requestId: request.requestId, sessionId: session.sessionId });
     this.onEffect({ type: 'agent_sessions_changed', agentName });
     return ok(this.summary(session, credential));
@@ -646,7 +662,7 @@ export class JoinUsCore {
     const touched = new Set((await this.store.takeExpiredHandles(now)).map((h) => h.sessionId));
     for (const sessionId of touched) await this.handlesChanged(sessionId);
 
-    for (const s of await this.store.listActiveSessions()) {
+    for (const s of await this.store.listSessionsInGrace()) {
       if (s.agentOfflineSince !== null && now - s.agentOfflineSince >= this.config.graceMs) {
         await this.drop(s, 'agent_disconnected');
       } else if (s.customerOfflineSince !== null && now - s.customerOfflineSince >= this.config.graceMs) {
@@ -662,16 +678,16 @@ export class JoinUsCore {
       if (retired) this.onEffect({ type: 'peer_left', peer: retired });
     }
 
-    let queueChanged = false;
-    for (const r of await this.store.listQueue()) {
-      if (r.offlineSince !== null && now - r.offlineSince >= this.config.graceMs) {
-        if (await this.store.claimRequest(r.requestId)) queueChanged = true;
-      }
+    for (const r of await this.store.listOfflineRequests()) {
+      if (r.offlineSince !== null && now - r.offlineSince >= this.config.graceMs) await this.claim(r.requestId, 'left');
     }
-    if (queueChanged) this.onEffect({ type: 'queue_changed' });
 
     await this.store.purgeEndedSessions(now - this.config.endedRetentionMs);
   }
+}
+
+function queueEntry(r: QueueRequest): QueueEntry {
+  return { requestId: r.requestId, name: r.name, topic: r.topic, requestedAt: r.requestedAt };
 }
 
 function directoryEntry(p: ParticipantRecord): DirectoryEntry {

@@ -1,6 +1,14 @@
 /**
  * The embedded default: everything in this process's memory. Each method runs to completion on the
  * event loop before another starts, which is what makes every step atomic here.
+ *
+ * Every read a request or the sweep makes goes through an index kept in step by every write (and by
+ * the purge), so none of them walks the whole store: handles by session and by expiry, the queue in
+ * order with a sequence number per request (a position is a binary search), requests by token hash
+ * and the offline ones, sessions that are active, by agent, in grace and ended in end order,
+ * participants, credentials and peers by session. Only `listQueue`, `queueOrder` (the ids, once per
+ * batch of position updates) and `listActiveSessions` read a whole collection, as their contract
+ * says. Reads return copies: a caller cannot change what is stored.
  */
 import type {
   AgentTokenRecord,
@@ -9,27 +17,76 @@ import type {
   ParticipantRecord,
   PeerRecord,
   QueueRequest,
+  QueueVersion,
   RevokedBecause,
   SessionRecord,
   Store,
 } from './types';
 import type { EndReason } from '../../lib/protocol';
 
+/** A waiting request and its place in enqueue order (increasing along the queue, never reused). */
+interface Waiting {
+  request: QueueRequest;
+  seq: number;
+}
+
+/** An ended session in the end-order index. */
+interface Ended {
+  sessionId: string;
+  endedAt: number;
+}
+
 export class MemoryStore implements Store {
   private readonly handles = new Map<string, HandleReservation>();
-  private readonly queue = new Map<string, QueueRequest>();
+  private readonly handlesBySession = new Map<string, Set<string>>();
+  /**
+   * Every reservation made, by expiry, soonest first. Released, consumed and replaced reservations
+   * are left in it and skipped when they come up (the record in `handles` is no longer the same
+   * object); it is rebuilt when those outnumber the live ones. (A NaN expiry, never taken, sorts
+   * last rather than stopping the sweep at it.)
+   */
+  private readonly handleExpiry = new MinHeap<HandleReservation>((h) => (Number.isNaN(h.expiresAt) ? Infinity : h.expiresAt));
+
+  private readonly waiting = new Map<string, Waiting>();
+  /** The waiting requests in enqueue order, so by `seq` ascending. */
+  private readonly queue: Waiting[] = [];
+  private readonly requestByTokenHash = new Map<string, string>();
+  /** Ids of waiting requests whose customer has no connection (offlineSince not null). */
+  private readonly offlineRequests = new Set<string>();
+  private queueVersion = 0;
+  private nextSeq = 0;
+
   private readonly sessions = new Map<string, SessionRecord>();
+  private readonly activeSessions = new Set<string>();
+  /** Active sessions only. */
+  private readonly agentSessions = new Map<string, Set<string>>();
+  /** Active sessions with the agent's or the customer's grace clock running. */
+  private readonly sessionsInGrace = new Set<string>();
+  /** Ended sessions by endedAt ascending (ties in end order); the purge takes a prefix. */
+  private readonly ended: Ended[] = [];
+
   private readonly participants = new Map<string, ParticipantRecord>();
+  private readonly participantsBySession = new Map<string, Set<string>>();
   private readonly credentials = new Map<string, CredentialRecord>();
+  private readonly credentialsBySession = new Map<string, Set<string>>();
   private readonly peers = new Map<string, PeerRecord>();
+  private readonly peersBySession = new Map<string, Set<string>>();
   /** Ids of peers whose connection is gone: the sweep looks at these only. */
   private readonly awayPeers = new Set<string>();
   private readonly agentTokens = new Map<string, AgentTokenRecord>();
 
+  // ---------------------------------------------------------------- handles
+
   async reserveHandle(r: HandleReservation, nowMs: number): Promise<boolean> {
     const held = this.handles.get(r.handle);
     if (held && held.expiresAt > nowMs) return false;
-    this.handles.set(r.handle, { ...r });
+    if (held) this.dropHandle(held);
+    const rec = { ...r };
+    this.handles.set(rec.handle, rec);
+    addTo(this.handlesBySession, rec.sessionId, rec.handle);
+    this.handleExpiry.push(rec);
+    // Stale entries come only from live ones, so checking here bounds the heap at about twice them.
+    if (this.handleExpiry.size > 2 * this.handles.size + 64) this.handleExpiry.rebuild(this.handles.values());
     return true;
   }
 
@@ -41,63 +98,141 @@ export class MemoryStore implements Store {
   async consumeHandle(handle: string, nowMs: number): Promise<HandleReservation | null> {
     const held = this.handles.get(handle);
     if (!held) return null;
-    this.handles.delete(handle);
-    return held.expiresAt > nowMs ? held : null;
+    this.dropHandle(held);
+    return held.expiresAt > nowMs ? { ...held } : null;
   }
 
   async releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null> {
     const held = this.handles.get(handle);
     if (!held || held.sessionId !== sessionId) return null;
-    this.handles.delete(handle);
-    return held;
+    this.dropHandle(held);
+    return { ...held };
   }
 
   async listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]> {
-    return [...this.handles.values()]
-      .filter((h) => h.sessionId === sessionId && h.expiresAt > nowMs)
-      .sort((a, b) => a.reservedAt - b.reservedAt)
-      .map((h) => ({ ...h }));
+    const out: HandleReservation[] = [];
+    for (const handle of this.handlesBySession.get(sessionId) ?? []) {
+      const h = this.handles.get(handle)!;
+      if (h.expiresAt > nowMs) out.push({ ...h });
+    }
+    return out.sort((a, b) => a.reservedAt - b.reservedAt);
   }
 
   async takeExpiredHandles(nowMs: number): Promise<HandleReservation[]> {
     const expired: HandleReservation[] = [];
-    for (const [k, h] of this.handles) {
-      if (h.expiresAt <= nowMs) {
-        this.handles.delete(k);
-        expired.push(h);
-      }
+    for (let top = this.handleExpiry.peek(); top && top.expiresAt <= nowMs; top = this.handleExpiry.peek()) {
+      this.handleExpiry.pop();
+      if (this.handles.get(top.handle) !== top) continue; // released, consumed or reserved anew since
+      this.dropHandle(top);
+      expired.push({ ...top });
     }
     return expired;
   }
 
-  async enqueue(r: QueueRequest): Promise<void> {
-    this.queue.set(r.requestId, { ...r });
+  private dropHandle(h: HandleReservation): void {
+    this.handles.delete(h.handle);
+    removeFrom(this.handlesBySession, h.sessionId, h.handle);
+  }
+
+  // ---------------------------------------------------------------- queue
+
+  async enqueue(r: QueueRequest): Promise<QueueVersion> {
+    // The same id again (the server never does it) replaces the waiting request and goes to the end.
+    const old = this.waiting.get(r.requestId);
+    if (old) this.removeWaiting(old);
+    const w: Waiting = { request: { ...r }, seq: this.nextSeq++ };
+    this.waiting.set(r.requestId, w);
+    this.queue.push(w);
+    this.requestByTokenHash.set(r.tokenHash, r.requestId);
+    if (r.offlineSince !== null) this.offlineRequests.add(r.requestId);
+    return this.bumpQueue();
   }
 
   async findRequestByTokenHash(tokenHash: string): Promise<QueueRequest | null> {
-    for (const r of this.queue.values()) if (r.tokenHash === tokenHash) return { ...r };
-    return null;
+    const id = this.requestByTokenHash.get(tokenHash);
+    const w = id === undefined ? undefined : this.waiting.get(id);
+    return w ? { ...w.request } : null;
   }
 
   async listQueue(): Promise<QueueRequest[]> {
-    return [...this.queue.values()].sort((a, b) => a.requestedAt - b.requestedAt).map((r) => ({ ...r }));
+    return this.queue.map((w) => ({ ...w.request }));
   }
 
-  async claimRequest(requestId: string): Promise<QueueRequest | null> {
-    const r = this.queue.get(requestId);
-    if (!r) return null;
-    this.queue.delete(requestId);
-    return r;
+  async queueWindow(limit: number): Promise<QueueVersion & { requests: QueueRequest[] }> {
+    return {
+      version: this.queueVersion,
+      count: this.queue.length,
+      requests: this.queue.slice(0, Math.max(0, limit)).map((w) => ({ ...w.request })),
+    };
+  }
+
+  async queuePosition(requestId: string): Promise<{ position: number; version: number } | null> {
+    const w = this.waiting.get(requestId);
+    return w ? { position: this.queueIndex(w) + 1, version: this.queueVersion } : null;
+  }
+
+  async queueOrder(): Promise<{ version: number; requestIds: string[] }> {
+    return { version: this.queueVersion, requestIds: this.queue.map((w) => w.request.requestId) };
+  }
+
+  async claimRequest(requestId: string): Promise<(QueueVersion & { request: QueueRequest }) | null> {
+    const w = this.waiting.get(requestId);
+    if (!w) return null;
+    this.removeWaiting(w);
+    return { request: { ...w.request }, ...this.bumpQueue() };
   }
 
   async setRequestOffline(requestId: string, offlineSince: number | null): Promise<void> {
-    const r = this.queue.get(requestId);
-    if (r) r.offlineSince = offlineSince;
+    const w = this.waiting.get(requestId);
+    if (!w) return;
+    w.request.offlineSince = offlineSince;
+    if (offlineSince === null) this.offlineRequests.delete(requestId);
+    else this.offlineRequests.add(requestId);
   }
 
+  /** In queue order. */
+  async listOfflineRequests(): Promise<QueueRequest[]> {
+    return [...this.offlineRequests]
+      .map((id) => this.waiting.get(id)!)
+      .sort((a, b) => a.seq - b.seq)
+      .map((w) => ({ ...w.request }));
+  }
+
+  private bumpQueue(): QueueVersion {
+    return { version: ++this.queueVersion, count: this.queue.length };
+  }
+
+  /** Where a waiting request is in `queue`: a binary search on its sequence number. */
+  private queueIndex(w: Waiting): number {
+    let lo = 0;
+    let hi = this.queue.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const seq = this.queue[mid]!.seq;
+      if (seq === w.seq) return mid;
+      if (seq < w.seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    throw new Error(`queue index out of step: ${w.request.requestId}`);
+  }
+
+  private removeWaiting(w: Waiting): void {
+    const id = w.request.requestId;
+    this.queue.splice(this.queueIndex(w), 1);
+    this.waiting.delete(id);
+    if (this.requestByTokenHash.get(w.request.tokenHash) === id) this.requestByTokenHash.delete(w.request.tokenHash);
+    this.offlineRequests.delete(id);
+  }
+
+  // ---------------------------------------------------------------- sessions
+
   async createSession(s: SessionRecord, participants: ParticipantRecord[]): Promise<void> {
-    this.sessions.set(s.sessionId, { ...s });
-    for (const p of participants) this.participants.set(p.participantId, { ...p });
+    const old = this.sessions.get(s.sessionId);
+    if (old) this.unindexSession(old);
+    const rec = { ...s };
+    this.sessions.set(rec.sessionId, rec);
+    this.indexSession(rec);
+    for (const p of participants) this.putParticipantRecord(p);
   }
 
   async getSession(sessionId: string): Promise<SessionRecord | null> {
@@ -110,6 +245,9 @@ export class MemoryStore implements Store {
     if (!s) return;
     if (role === 'agent') s.agentOfflineSince = since;
     else s.customerOfflineSince = since;
+    if (s.state !== 'active') return;
+    if (inGrace(s)) this.sessionsInGrace.add(sessionId);
+    else this.sessionsInGrace.delete(sessionId);
   }
 
   async setLobby(sessionId: string, enabled: boolean): Promise<void> {
@@ -120,37 +258,72 @@ export class MemoryStore implements Store {
   async endSession(sessionId: string, reason: EndReason, nowMs: number): Promise<SessionRecord | null> {
     const s = this.sessions.get(sessionId);
     if (!s || s.state !== 'active') return null;
+    this.unindexSession(s);
     s.state = 'ended';
     s.endedAt = nowMs;
     s.endReason = reason;
+    this.indexSession(s);
     return { ...s };
   }
 
   async listActiveSessions(): Promise<SessionRecord[]> {
-    return [...this.sessions.values()].filter((s) => s.state === 'active').map((s) => ({ ...s }));
+    return [...this.activeSessions].map((id) => ({ ...this.sessions.get(id)! }));
+  }
+
+  async listSessionsInGrace(): Promise<SessionRecord[]> {
+    return [...this.sessionsInGrace].map((id) => ({ ...this.sessions.get(id)! }));
   }
 
   async listAgentSessions(agentName: string): Promise<SessionRecord[]> {
-    return [...this.sessions.values()]
-      .filter((s) => s.agentName === agentName && s.state === 'active')
-      .sort((a, b) => a.startedAt - b.startedAt)
-      .map((s) => ({ ...s }));
+    return [...(this.agentSessions.get(agentName) ?? [])]
+      .map((id) => ({ ...this.sessions.get(id)! }))
+      .sort((a, b) => a.startedAt - b.startedAt);
   }
 
   async purgeEndedSessions(beforeMs: number): Promise<number> {
-    let purged = 0;
-    for (const [id, s] of this.sessions) {
-      if (s.state !== 'ended' || (s.endedAt ?? 0) >= beforeMs) continue;
-      this.sessions.delete(id);
-      for (const [pid, p] of this.participants) if (p.sessionId === id) this.participants.delete(pid);
-      for (const [h, c] of this.credentials) if (c.sessionId === id) this.credentials.delete(h);
-      purged++;
+    const gone = this.ended.splice(0, lowerBound(this.ended, beforeMs));
+    for (const { sessionId } of gone) {
+      this.sessions.delete(sessionId);
+      for (const pid of this.participantsBySession.get(sessionId) ?? []) this.participants.delete(pid);
+      this.participantsBySession.delete(sessionId);
+      for (const hash of this.credentialsBySession.get(sessionId) ?? []) this.credentials.delete(hash);
+      this.credentialsBySession.delete(sessionId);
     }
-    return purged;
+    return gone.length;
   }
 
+  private indexSession(s: SessionRecord): void {
+    if (s.state === 'active') {
+      this.activeSessions.add(s.sessionId);
+      addTo(this.agentSessions, s.agentName, s.sessionId);
+      if (inGrace(s)) this.sessionsInGrace.add(s.sessionId);
+    } else {
+      const endedAt = s.endedAt ?? 0;
+      // After any that ended at the same time: ties stay in end order.
+      const at = lowerBound(this.ended, endedAt, true);
+      this.ended.splice(at, 0, { sessionId: s.sessionId, endedAt });
+    }
+  }
+
+  private unindexSession(s: SessionRecord): void {
+    if (s.state === 'active') {
+      this.activeSessions.delete(s.sessionId);
+      removeFrom(this.agentSessions, s.agentName, s.sessionId);
+      this.sessionsInGrace.delete(s.sessionId);
+    } else {
+      const endedAt = s.endedAt ?? 0;
+      for (let i = lowerBound(this.ended, endedAt); i < this.ended.length && this.ended[i]!.endedAt === endedAt; i++) {
+        if (this.ended[i]!.sessionId !== s.sessionId) continue;
+        this.ended.splice(i, 1);
+        break;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- participants
+
   async putParticipant(p: ParticipantRecord): Promise<void> {
-    this.participants.set(p.participantId, copyParticipant(p));
+    this.putParticipantRecord(p);
   }
 
   async getParticipant(participantId: string): Promise<ParticipantRecord | null> {
@@ -169,10 +342,9 @@ export class MemoryStore implements Store {
   }
 
   async listParticipants(sessionId: string): Promise<ParticipantRecord[]> {
-    return [...this.participants.values()]
-      .filter((p) => p.sessionId === sessionId)
-      .sort((a, b) => a.joinedAt - b.joinedAt)
-      .map(copyParticipant);
+    return [...(this.participantsBySession.get(sessionId) ?? [])]
+      .map((id) => copyParticipant(this.participants.get(id)!))
+      .sort((a, b) => a.joinedAt - b.joinedAt);
   }
 
   async setParticipantState(participantId: string, state: ParticipantRecord['state'], from?: ParticipantRecord['state']): Promise<boolean> {
@@ -182,8 +354,20 @@ export class MemoryStore implements Store {
     return true;
   }
 
+  private putParticipantRecord(p: ParticipantRecord): void {
+    const old = this.participants.get(p.participantId);
+    if (old && old.sessionId !== p.sessionId) removeFrom(this.participantsBySession, old.sessionId, p.participantId);
+    this.participants.set(p.participantId, copyParticipant(p));
+    addTo(this.participantsBySession, p.sessionId, p.participantId);
+  }
+
+  // ---------------------------------------------------------------- credentials
+
   async putCredential(hash: string, c: CredentialRecord): Promise<void> {
+    const old = this.credentials.get(hash);
+    if (old && old.sessionId !== c.sessionId) removeFrom(this.credentialsBySession, old.sessionId, hash);
     this.credentials.set(hash, { ...c });
+    addTo(this.credentialsBySession, c.sessionId, hash);
   }
 
   async getCredential(hash: string): Promise<CredentialRecord | null> {
@@ -196,8 +380,9 @@ export class MemoryStore implements Store {
     because: RevokedBecause,
   ): Promise<number> {
     let n = 0;
-    for (const c of this.credentials.values()) {
-      if (c.sessionId !== filter.sessionId || c.revoked) continue;
+    for (const hash of this.credentialsBySession.get(filter.sessionId) ?? []) {
+      const c = this.credentials.get(hash)!;
+      if (c.revoked) continue;
       if (filter.participantId && c.participantId !== filter.participantId) continue;
       c.revoked = because;
       n++;
@@ -205,8 +390,13 @@ export class MemoryStore implements Store {
     return n;
   }
 
+  // ---------------------------------------------------------------- peers
+
   async putPeer(p: PeerRecord): Promise<void> {
+    const old = this.peers.get(p.peerId);
+    if (old && old.sessionId !== p.sessionId) removeFrom(this.peersBySession, old.sessionId, p.peerId);
     this.peers.set(p.peerId, { ...p });
+    addTo(this.peersBySession, p.sessionId, p.peerId);
     if (p.connectionId === null) this.awayPeers.add(p.peerId);
     else this.awayPeers.delete(p.peerId);
   }
@@ -239,13 +429,16 @@ export class MemoryStore implements Store {
     const p = this.peers.get(peerId);
     if (!p) return null;
     this.peers.delete(peerId);
+    removeFrom(this.peersBySession, p.sessionId, peerId);
     this.awayPeers.delete(peerId);
-    return p;
+    return { ...p };
   }
 
   async listPeers(sessionId: string): Promise<PeerRecord[]> {
-    return [...this.peers.values()].filter((p) => p.sessionId === sessionId).map((p) => ({ ...p }));
+    return [...(this.peersBySession.get(sessionId) ?? [])].map((id) => ({ ...this.peers.get(id)! }));
   }
+
+  // ---------------------------------------------------------------- agent tokens
 
   async putAgentToken(hash: string, t: AgentTokenRecord): Promise<void> {
     this.agentTokens.set(hash, { ...t });
@@ -267,3 +460,96 @@ export class MemoryStore implements Store {
 }
 
 const copyParticipant = (p: ParticipantRecord): ParticipantRecord => ({ ...p, ...(p.keys ? { keys: [...p.keys] } : {}) });
+
+const inGrace = (s: SessionRecord): boolean => s.agentOfflineSince !== null || s.customerOfflineSince !== null;
+
+function addTo(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (ids) ids.add(id);
+  else index.set(key, new Set([id]));
+}
+
+function removeFrom(index: Map<string, Set<string>>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (!ids) return;
+  ids.delete(id);
+  if (ids.size === 0) index.delete(key);
+}
+
+/** The first index whose endedAt is at or after `t` (with `after`, strictly after `t`). */
+function lowerBound(ended: Ended[], t: number, after = false): number {
+  let lo = 0;
+  let hi = ended.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = ended[mid]!.endedAt;
+    if (e < t || (after && e === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A binary min-heap on a numeric key. */
+class MinHeap<T> {
+  private items: T[] = [];
+
+  constructor(private readonly key: (item: T) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    this.up(this.items.length - 1);
+  }
+
+  pop(): T | undefined {
+    const top = this.items[0];
+    const last = this.items.pop();
+    if (this.items.length > 0 && last !== undefined) {
+      this.items[0] = last;
+      this.down(0);
+    }
+    return top;
+  }
+
+  /** Replace the contents (Floyd's heapify, linear). */
+  rebuild(items: Iterable<T>): void {
+    this.items = [...items];
+    for (let i = (this.items.length >>> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  private up(i: number): void {
+    const { items, key } = this;
+    const item = items[i]!;
+    const k = key(item);
+    while (i > 0) {
+      const parent = (i - 1) >>> 1;
+      if (key(items[parent]!) <= k) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = item;
+  }
+
+  private down(i: number): void {
+    const { items, key } = this;
+    const n = items.length;
+    const item = items[i]!;
+    const k = key(item);
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && key(items[child + 1]!) < key(items[child]!)) child++;
+      if (key(items[child]!) >= k) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = item;
+  }
+}

@@ -84,6 +84,12 @@ export interface AgentTokenRecord {
   expiresAt: number;
 }
 
+/** The queue's version and length just after a change, or at a read. */
+export interface QueueVersion {
+  version: number;
+  count: number;
+}
+
 export interface Store {
   // Handles (H2–H6, H9)
   /** Reserve unless a live (unexpired) reservation holds the handle. */
@@ -97,14 +103,25 @@ export interface Store {
   /** Remove and return reservations that expired at or before `nowMs`. */
   takeExpiredHandles(nowMs: number): Promise<HandleReservation[]>;
 
-  // Customer queue (S1)
-  enqueue(r: QueueRequest): Promise<void>;
+  // Customer queue (S1). Its order is the order of `enqueue` (first come, first served); every
+  // enqueue and every successful claim adds one to the queue's version, atomically with the change,
+  // so that a reader can tell which changes a window or a position already includes.
+  /** Append to the queue. */
+  enqueue(r: QueueRequest): Promise<QueueVersion>;
   findRequestByTokenHash(tokenHash: string): Promise<QueueRequest | null>;
-  /** Oldest first. */
+  /** The whole queue in order. Reads everything: for tests and tools, not for a request's path. */
   listQueue(): Promise<QueueRequest[]>;
+  /** The first `limit` waiting requests in order, with the count and version, read at once. */
+  queueWindow(limit: number): Promise<QueueVersion & { requests: QueueRequest[] }>;
+  /** A waiting request's place (1 = next), as of `version`; null when it is not waiting. */
+  queuePosition(requestId: string): Promise<{ position: number; version: number } | null>;
+  /** Every waiting request's id in order, as of `version` (one read per batch of position updates). */
+  queueOrder(): Promise<{ version: number; requestIds: string[] }>;
   /** Atomically remove a waiting request: of concurrent claims, exactly one gets it. */
-  claimRequest(requestId: string): Promise<QueueRequest | null>;
+  claimRequest(requestId: string): Promise<(QueueVersion & { request: QueueRequest }) | null>;
   setRequestOffline(requestId: string, offlineSince: number | null): Promise<void>;
+  /** Waiting requests whose customer has no connection (the sweep's work list). */
+  listOfflineRequests(): Promise<QueueRequest[]>;
 
   // Sessions and participants (S2–S6)
   createSession(s: SessionRecord, participants: ParticipantRecord[]): Promise<void>;
@@ -113,7 +130,10 @@ export interface Store {
   setLobby(sessionId: string, enabled: boolean): Promise<void>;
   /** Atomically move an active session to ended; returns it only to the one caller that did. */
   endSession(sessionId: string, reason: EndReason, nowMs: number): Promise<SessionRecord | null>;
+  /** Every active session. Reads everything: for tests and tools, not for the sweep. */
   listActiveSessions(): Promise<SessionRecord[]>;
+  /** Active sessions whose agent's or customer's grace clock runs (the sweep's work list). */
+  listSessionsInGrace(): Promise<SessionRecord[]>;
   listAgentSessions(agentName: string): Promise<SessionRecord[]>;
   /** Forget ended sessions (and their participants and credentials) that ended before `beforeMs`. */
   purgeEndedSessions(beforeMs: number): Promise<number>;

@@ -11,30 +11,31 @@ describe('handle life cycle over sockets', () => {
     // The agent signs in; nobody is waiting yet.
     const alice = await signInAgent(h, 'alice');
     const signIn = expectOk(await (await h.client()).request('agent:signIn', { username: 'alice', password: 'alice-password' }));
-    expect(signIn.queue).toEqual([]);
+    expect(signIn.queue).toEqual({ version: 0, count: 0, entries: [] });
     expect(signIn.token).not.toBe(alice.token);
 
     // A customer asks for help: it sees its place in the queue, the agent sees the request.
     const customerClient = await h.client({ name: 'customer' });
-    const queued = alice.client.waitFor('queue:update', (u) => u.entries.length === 1);
+    const queued = alice.client.waitFor('queue:changed', (c) => c.added !== undefined);
     const req = expectOk(await customerClient.request('customer:request', { name: '  Carla  ', topic: 'Billing' }));
     expect(req.position).toBe(1);
     // A second customer queues behind and sees its position move up when the first is accepted.
     const waiting = await requestHelp(h, 'Dan');
-    expect(await h.signaling.core.queuePosition(waiting.requestId)).toBe(2);
+    expect(await h.signaling.core.queuePosition(waiting.requestId)).toEqual({ position: 2, version: 2 });
     const movedUp = waiting.client.waitFor('queue:position', (p) => p.position === 1);
-    const [entry] = (await queued).entries;
+    const entry = (await queued).added;
     expect(entry).toMatchObject({ requestId: req.requestId, name: 'Carla', topic: 'Billing' });
     expect(entry).not.toHaveProperty('tokenHash');
 
     // The agent accepts; the customer is told; both attach with their own credentials.
     const admitted = customerClient.waitFor('customer:admitted');
-    const emptied = alice.client.waitFor('queue:update', (u) => !u.entries.some((e) => e.requestId === req.requestId));
+    const emptied = alice.client.waitFor('queue:changed', (c) => c.removed !== undefined);
     const { session } = expectOk(await alice.client.request('queue:accept', { requestId: req.requestId }));
     expect(session).toMatchObject({ customerName: 'Carla', topic: 'Billing' });
     expect((await admitted).sessionId).toBe(session.sessionId);
     await movedUp;
-    expect((await emptied).entries.map((e) => e.requestId)).toEqual([waiting.requestId]);
+    expect(await emptied).toEqual({ version: 3, count: 1, removed: { requestId: req.requestId, because: 'taken' } });
+    expect(expectOk(await alice.client.request('queue:list', { limit: 5 })).entries.map((e) => e.requestId)).toEqual([waiting.requestId]);
 
     const agent = await attach(alice.client, session.credential);
     expect(agent.attach).toMatchObject({ sessionId: session.sessionId, role: 'agent', name: 'alice', peers: [], handles: [] });

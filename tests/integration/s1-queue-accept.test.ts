@@ -10,27 +10,74 @@ describe('the customer queue', () => {
     const h = await startSignaling({ agents });
     const consoles = await Promise.all(Object.keys(agents).map((name) => signInAgent(h, name, agents[name])));
 
-    const seen = consoles.map((a) => a.client.waitFor('queue:update', (u) => u.entries.length === 1));
+    const seen = consoles.map((a) => a.client.waitFor('queue:changed', (c) => c.added !== undefined));
     const customer = await requestHelp(h, 'Carla', 'Refund');
-    for (const update of await Promise.all(seen)) {
-      expect(update.entries).toEqual([expect.objectContaining({ requestId: customer.requestId, name: 'Carla', topic: 'Refund' })]);
+    for (const change of await Promise.all(seen)) {
+      expect(change).toEqual({
+        version: 1,
+        count: 1,
+        added: { requestId: customer.requestId, name: 'Carla', topic: 'Refund', requestedAt: expect.any(Number) },
+      });
     }
 
-    const gone = consoles.map((a) =>
-      a.client.waitFor('queue:update', (u) => !u.entries.some((e) => e.requestId === customer.requestId)),
-    );
+    const gone = consoles.map((a) => a.client.waitFor('queue:changed', (c) => c.removed?.requestId === customer.requestId));
     const admitted = customer.client.waitFor('customer:admitted');
     const acks = await Promise.all(consoles.map((a) => a.client.request('queue:accept', { requestId: customer.requestId })));
 
     const winners = acks.flatMap((a, i) => (a.ok ? [{ session: a.session, agent: consoles[i]! }] : []));
     expect(winners).toHaveLength(1);
     for (const a of acks) if (!a.ok) expect(expectRefused(a, 'already_taken').message).toMatch(/already accepted/);
-    await Promise.all(gone);
+    // One change, told once to each console, as taken.
+    for (const change of await Promise.all(gone)) expect(change).toEqual({ version: 2, count: 0, removed: { requestId: customer.requestId, because: 'taken' } });
+    for (const a of consoles) {
+      await a.client.roundTrip();
+      expect(a.client.received('queue:changed').map((c) => c.version)).toEqual([1, 2]);
+    }
 
     const { session, agent } = winners[0]!;
     expect((await admitted).sessionId).toBe(session.sessionId);
     expect(await h.store.listActiveSessions()).toEqual([expect.objectContaining({ sessionId: session.sessionId, agentName: agent.name })]);
     expect(await h.store.listQueue()).toEqual([]);
+  });
+
+  it('[S1] a waiting customer hears its place only when it changes: those ahead of a departure hear nothing', async () => {
+    const h = await startSignaling();
+    const alice = await signInAgent(h);
+    const c = [];
+    for (const name of ['Ann', 'Ben', 'Cat', 'Dan', 'Eve']) c.push(await requestHelp(h, name));
+    const [ann, ben, cat, dan, eve] = c as [(typeof c)[0], (typeof c)[0], (typeof c)[0], (typeof c)[0], (typeof c)[0]];
+
+    // Cat (3rd) leaves: Dan and Eve move up; Ann and Ben, ahead of her, hear nothing.
+    const danUp = dan.client.waitFor('queue:position', (p) => p.position === 3);
+    const eveUp = eve.client.waitFor('queue:position', (p) => p.position === 4);
+    expectOk(await cat.client.request('customer:cancel', { requestToken: cat.requestToken }));
+    expect((await danUp).version).toBe(6);
+    await eveUp;
+    for (const x of [ann, ben]) {
+      await x.client.roundTrip();
+      expect(x.client.received('queue:position')).toEqual([]);
+    }
+
+    // Ann is taken: everyone behind her moves up once.
+    const moved = [ben, dan, eve].map((x, i) => x.client.waitFor('queue:position', (p) => p.position === i + 1));
+    expectOk(await alice.client.request('queue:accept', { requestId: ann.requestId }));
+    await Promise.all(moved);
+
+    // A newcomer is last: nobody ahead moves, nobody is told anything.
+    const before = [ben, dan, eve].map((x) => x.client.received('queue:position').length);
+    const fred = await requestHelp(h, 'Fred');
+    expect(expectOk(await fred.client.request('customer:resume', { requestToken: fred.requestToken }))).toEqual({
+      requestId: fred.requestId,
+      position: 4,
+      version: 8,
+    });
+    // A later departure's batch reaches Eve; nothing from Fred's arrival came before it.
+    const eveNext = eve.client.waitFor('queue:position', (p) => p.position === 2);
+    expectOk(await dan.client.request('customer:cancel', { requestToken: dan.requestToken }));
+    await eveNext;
+    await ben.client.roundTrip();
+    expect([ben, dan, eve].map((x) => x.client.received('queue:position').length)).toEqual([before[0], before[1], before[2]! + 1]);
+    expect(alice.client.received('queue:changed').map((x) => x.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('[S1] an agent signing in later finds the waiting customers in its answer, oldest first', async () => {
@@ -40,7 +87,7 @@ describe('the customer queue', () => {
     expect(second.requestId).not.toBe(first.requestId);
     const client = await h.client();
     const ack = expectOk(await client.request('agent:signIn', { username: 'alice', password: 'alice-password' }));
-    expect(ack.queue.map((e) => e.name)).toEqual(['First', 'Second']);
+    expect(ack.queue).toEqual({ version: 2, count: 2, entries: [expect.objectContaining({ name: 'First' }), expect.objectContaining({ name: 'Second' })] });
     expect(ack.sessions).toEqual([]);
   });
 
@@ -55,7 +102,8 @@ describe('the customer queue', () => {
     expectRefused(await client.request('queue:accept', { requestId: customer.requestId }), 'unauthorized');
     expectRefused(await client.request('agent:resume', { token: 'A'.repeat(43) }), 'unauthorized');
     await client.roundTrip();
-    expect(client.received('queue:update')).toEqual([]);
+    expect(client.received('queue:changed')).toEqual([]);
+    expectRefused(await client.request('queue:list', { limit: 10 }), 'unauthorized');
     expect(await h.store.listQueue()).toHaveLength(1);
   });
 
@@ -67,16 +115,16 @@ describe('the customer queue', () => {
     expectRefused(await alice.client.request('queue:accept', { requestId: customer.requestId }), 'unauthorized');
     expectRefused(await alice.client.request('agent:resume', { token: alice.token }), 'unauthorized');
     await alice.client.roundTrip();
-    expect(alice.client.received('queue:update')).toEqual([]);
+    expect(alice.client.received('queue:changed')).toEqual([]);
   });
 
   it('[S1] a customer who cancels leaves the queue, and every agent sees it gone', async () => {
     const h = await startSignaling();
     const alice = await signInAgent(h);
     const customer = await requestHelp(h);
-    const gone = alice.client.waitFor('queue:update', (u) => u.entries.length === 0);
+    const gone = alice.client.waitFor('queue:changed', (c) => c.removed !== undefined);
     expectOk(await customer.client.request('customer:cancel', { requestToken: customer.requestToken }));
-    await gone;
+    expect((await gone).removed).toEqual({ requestId: customer.requestId, because: 'left' });
     expectRefused(await alice.client.request('queue:accept', { requestId: customer.requestId }), 'already_taken');
   });
 
@@ -107,12 +155,12 @@ describe('the customer queue', () => {
     h.clock.advance(29_999);
     const back = await h.client({ name: 'stays, reloaded' });
     const resumed = expectOk(await back.request('customer:resume', { requestToken: stays.requestToken }));
-    expect(resumed).toEqual({ requestId: stays.requestId, position: 1 });
+    expect(resumed).toEqual({ requestId: stays.requestId, position: 1, version: 2 });
 
     h.clock.advance(1);
-    const dropped = alice.client.waitFor('queue:update', (u) => u.entries.length === 1);
+    const dropped = alice.client.waitFor('queue:changed', (c) => c.removed !== undefined);
     await h.signaling.core.sweep();
-    expect((await dropped).entries[0]?.requestId).toBe(stays.requestId);
+    expect(await dropped).toEqual({ version: 3, count: 1, removed: { requestId: leaves.requestId, because: 'left' } });
     const late = await h.client({ name: 'leaves, too late' });
     expectRefused(await late.request('customer:resume', { requestToken: leaves.requestToken }), 'not_found');
 

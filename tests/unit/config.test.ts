@@ -1,9 +1,9 @@
 /** signaling/config.ts: every environment variable, its default, and a clear error for bad values. */
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseAgents } from '../../signaling/config';
+import { ConfigError, loadConfig, parseAgents, parseAgentsFile } from '../../signaling/config';
 import { builtInForms } from '../../features/forms/catalog';
 
 /** An environment with just these variables (Next's types make NODE_ENV required on ProcessEnv). */
@@ -312,5 +312,131 @@ describe('JOINUS_FORMS_FILE', () => {
     expect(() => load({ JOINUS_FORMS_FILE: file(JSON.stringify([{ id: 'x', title: 'X', fields: [{ id: 'a', label: 'A', masked: {}, editableBy: ['agent', 'customer'] }] }])) })).toThrow(
       /JOINUS_FORMS_FILE: 0\.fields\.0: a masked field is typed by exactly one role/,
     );
+  });
+});
+
+describe('JOINUS_AGENTS_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'joinus-agents-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  const file = (body: string) => {
+    const path = join(dir, `agents-${++files}.txt`);
+    writeFileSync(path, body);
+    return path;
+  };
+  const hash = `scrypt$15$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+
+  it('reads one name:password per line, skipping blank lines and # comments, trimming each line', () => {
+    const path = file(
+      [
+        '# Join Us agents (mounted by the orchestrator)',
+        '',
+        `alice:${hash}`,
+        '   bob:pa:ss, with comma   ',
+        '\t# carol left',
+        '  ',
+        `dave :${hash}\r`,
+        'erin:#not-a-comment',
+        '',
+      ].join('\n'),
+    );
+    const c = load({ JOINUS_AGENTS_FILE: path });
+    expect(c.agents).toEqual(
+      new Map([
+        ['alice', hash],
+        ['bob', 'pa:ss, with comma'],
+        ['dave', hash],
+        ['erin', '#not-a-comment'],
+      ]),
+    );
+    expect(c.demoAgent).toBe(false);
+    expect(c.plaintextAgents).toEqual(['bob', 'erin']);
+  });
+
+  it('reads CRLF files and a byte-order mark', () => {
+    expect(load({ JOINUS_AGENTS_FILE: file('\uFEFFalice:one\r\nbob:two\r\n') }).agents).toEqual(
+      new Map([
+        ['alice', 'one'],
+        ['bob', 'two'],
+      ]),
+    );
+  });
+
+  it('uses the demo account only when neither JOINUS_AGENTS nor JOINUS_AGENTS_FILE is set', () => {
+    expect(load({ JOINUS_AGENTS_FILE: '' }).demoAgent).toBe(true);
+    const c = load({ JOINUS_AGENTS_FILE: file('alice:pw\n') });
+    expect(c.demoAgent).toBe(false);
+    expect(c.agents.has('agent')).toBe(false);
+  });
+
+  it('refuses JOINUS_AGENTS and JOINUS_AGENTS_FILE together: one source of accounts', () => {
+    expect(() => load({ JOINUS_AGENTS: 'alice:pw', JOINUS_AGENTS_FILE: file('bob:pw\n') })).toThrow(
+      new ConfigError(
+        'JOINUS_AGENTS and JOINUS_AGENTS_FILE are both set: give the agent accounts in one of them only (unset the other).',
+      ),
+    );
+    // Said before the file is even read.
+    expect(() => load({ JOINUS_AGENTS: 'alice:pw', JOINUS_AGENTS_FILE: join(dir, 'missing.txt') })).toThrow(/both set/);
+  });
+
+  it('refuses a missing or unreadable file, naming its path', () => {
+    const missing = join(dir, 'missing.txt');
+    expect(() => load({ JOINUS_AGENTS_FILE: missing })).toThrow(ConfigError);
+    expect(() => load({ JOINUS_AGENTS_FILE: missing })).toThrow(`JOINUS_AGENTS_FILE: cannot read ${missing} (`);
+    expect(() => load({ JOINUS_AGENTS_FILE: dir })).toThrow(`JOINUS_AGENTS_FILE: cannot read ${dir} (`);
+  });
+
+  it('refuses a file that names no agent', () => {
+    for (const body of ['', '\n\n', '# nobody yet\n   \n#alice:pw\n']) {
+      const path = file(body);
+      expect(() => load({ JOINUS_AGENTS_FILE: path }), JSON.stringify(body)).toThrow(
+        new ConfigError(`JOINUS_AGENTS_FILE: ${path} names no agent (one name:password per line; # starts a comment).`),
+      );
+    }
+  });
+
+  it('refuses a bad line with its line number, never echoing it', () => {
+    for (const bad of ['alice', ':pw', 'alice:', 'al ice:pw', 'al/ice:pw', 'äl:pw', `${'a'.repeat(65)}:pw`, 'alice pw']) {
+      expect(() => load({ JOINUS_AGENTS_FILE: file(`# agents\n\nok:pw\n${bad}\n`) }), bad).toThrow(
+        new ConfigError(
+          'JOINUS_AGENTS_FILE line 4: not a name:password pair (names: letters, digits, . _ @ -; passwords not empty).',
+        ),
+      );
+    }
+    let message = '';
+    try {
+      load({ JOINUS_AGENTS_FILE: file('ok:pw\n\n# comment\n\n\n\nal ice:hunter2\n') });
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^JOINUS_AGENTS_FILE line 7: /);
+    expect(message).not.toContain('hunter2');
+    expect(() => load({ JOINUS_AGENTS_FILE: file('ok:pw\nalice:scrypt$15$8$1$short$x\n') })).toThrow(
+      new ConfigError(
+        'JOINUS_AGENTS_FILE line 2: the password of "alice" starts like a hash (scrypt$…) but is not one; make it with npm run hash-password.',
+      ),
+    );
+  });
+
+  it('refuses a name given twice, naming both lines', () => {
+    expect(() => load({ JOINUS_AGENTS_FILE: file('alice:one\nbob:two\n# alice again\n alice :three\n') })).toThrow(
+      new ConfigError('JOINUS_AGENTS_FILE line 4: "alice" is already on line 1 (one line per agent).'),
+    );
+  });
+
+  it('reads 2,000 accounts', () => {
+    const lines = Array.from({ length: 2_000 }, (_, i) => (i % 2 ? `agent-${i}@example.com:${hash}` : `agent-${i}@example.com:password ${i}`));
+    const path = file(`# ${lines.length} agents\n${lines.join('\n')}\n`);
+    const c = load({ JOINUS_AGENTS_FILE: path });
+    expect(c.agents.size).toBe(2_000);
+    expect(c.agents.get('agent-1999@example.com')).toBe(hash);
+    expect(c.agents.get('agent-0@example.com')).toBe('password 0');
+    expect(c.plaintextAgents).toHaveLength(1_000);
+  });
+
+  it('parseAgentsFile works on text alone (same rules)', () => {
+    expect(parseAgentsFile('# x\nalice:pw\n', 'agents.txt')).toEqual(new Map([['alice', 'pw']]));
+    expect(() => parseAgentsFile('alice:pw\nalice:pw\n', 'agents.txt')).toThrow(/line 2: "alice" is already on line 1/);
   });
 });

@@ -129,12 +129,18 @@ describe('S1 the queue and accepting', () => {
     h.clock.advance(SECOND);
     const r3 = await h.core.requestHelp('Cat', '');
     expect([r1.position, r2.position, r3.position]).toEqual([1, 2, 3]);
-    expect(await h.core.queue()).toEqual([
+    expect([r1.version, r2.version, r3.version]).toEqual([1, 2, 3]);
+    const entries = [
       { requestId: r1.requestId, name: 'Ann', topic: 'Billing', requestedAt: t0 },
       { requestId: r2.requestId, name: 'Ben', topic: 'Delivery', requestedAt: t0 + SECOND },
       { requestId: r3.requestId, name: 'Cat', topic: '', requestedAt: t0 + 2 * SECOND },
-    ]);
-    expect(effectsOf(h.effects, 'queue_changed')).toHaveLength(3);
+    ];
+    expect(await h.core.queueSnapshot(10)).toEqual({ version: 3, count: 3, entries });
+    expect(await h.core.queueSnapshot(2)).toEqual({ version: 3, count: 3, entries: entries.slice(0, 2) });
+    // Agents are told each newcomer, never the whole queue.
+    expect(effectsOf(h.effects, 'queue_changed').map((e) => e.change)).toEqual(
+      entries.map((added, i) => ({ version: i + 1, count: i + 1, added })),
+    );
     expectSecret256(r1.requestToken);
     expect(new Set([r1.requestToken, r2.requestToken, r3.requestToken]).size).toBe(3);
   });
@@ -153,13 +159,15 @@ describe('S1 the queue and accepting', () => {
     }
     const session = unwrap(winners[0]!);
     expect(session).toMatchObject({ customerName: 'Ann', topic: 'Billing', startedAt: h.clock.now() });
-    expect(await h.core.queue()).toEqual([]);
+    expect((await h.core.queueSnapshot(10)).entries).toEqual([]);
     expect(await h.store.listActiveSessions()).toHaveLength(1);
     expect(effectsOf(h.effects, 'customer_admitted')).toEqual([
       { type: 'customer_admitted', requestId: req.requestId, sessionId: session.sessionId },
     ]);
     expect(effectsOf(h.effects, 'agent_sessions_changed')).toHaveLength(1);
-    expect(effectsOf(h.effects, 'queue_changed')).toHaveLength(1);
+    expect(effectsOf(h.effects, 'queue_changed').map((e) => e.change)).toEqual([
+      { version: 2, count: 0, removed: { requestId: req.requestId, because: 'taken' } },
+    ]);
     // A late click is refused the same way.
     expect(refusal(await h.core.acceptRequest('carol', req.requestId)).reason).toBe('already_taken');
   });
@@ -175,13 +183,13 @@ describe('S1 the queue and accepting', () => {
     const r4 = await h.core.requestHelp('Dan', '');
     unwrap(await h.core.acceptRequest('alice', r1.requestId));
     expect(await h.core.queuePosition(r1.requestId)).toBeNull();
-    expect(await h.core.queuePosition(r2.requestId)).toBe(1);
-    expect(await h.core.queuePosition(r4.requestId)).toBe(3);
+    expect(await h.core.queuePosition(r2.requestId)).toEqual({ position: 1, version: 5 });
+    expect(await h.core.queuePosition(r4.requestId)).toEqual({ position: 3, version: 5 });
     await h.core.cancelRequest(r3.requestToken);
     expect(await h.core.queuePosition(r3.requestId)).toBeNull();
-    expect(await h.core.queuePosition(r4.requestId)).toBe(2);
-    expect(unwrap(await h.core.resumeRequest(r4.requestToken))).toEqual({ requestId: r4.requestId, position: 2 });
-    expect((await h.core.queue()).map((e) => e.name)).toEqual(['Ben', 'Dan']);
+    expect(await h.core.queuePosition(r4.requestId)).toEqual({ position: 2, version: 6 });
+    expect(unwrap(await h.core.resumeRequest(r4.requestToken))).toEqual({ requestId: r4.requestId, position: 2, version: 6 });
+    expect((await h.core.queueSnapshot(10)).entries.map((e) => e.name)).toEqual(['Ben', 'Dan']);
   });
 
   it('[S1] a customer can cancel a waiting request; cancelling twice or with a bad token does nothing', async () => {
@@ -189,11 +197,12 @@ describe('S1 the queue and accepting', () => {
     const r1 = await h.core.requestHelp('Ann', '');
     h.effects.length = 0;
     await h.core.cancelRequest(r1.requestToken);
-    expect(await h.core.queue()).toEqual([]);
-    expect(h.effects).toEqual([{ type: 'queue_changed' }]);
+    expect((await h.core.queueSnapshot(10)).count).toBe(0);
+    const left = { type: 'queue_changed', change: { version: 2, count: 0, removed: { requestId: r1.requestId, because: 'left' } } };
+    expect(h.effects).toEqual([left]);
     await h.core.cancelRequest(r1.requestToken);
     await h.core.cancelRequest('not-a-token');
-    expect(h.effects).toEqual([{ type: 'queue_changed' }]);
+    expect(h.effects).toEqual([left]);
     expect(refusal(await h.core.acceptRequest('alice', r1.requestId)).reason).toBe('already_taken');
     expect(refusal(await h.core.resumeRequest(r1.requestToken))).toEqual({
       reason: 'not_found',
@@ -209,16 +218,18 @@ describe('S1 the queue and accepting', () => {
     await h.core.requestConnection(back.requestId, false);
     h.clock.advance(30 * SECOND - 1);
     await h.core.sweep();
-    expect(await h.core.queue()).toHaveLength(2);
-    expect(unwrap(await h.core.resumeRequest(back.requestToken))).toEqual({ requestId: back.requestId, position: 2 });
+    expect((await h.core.queueSnapshot(10)).count).toBe(2);
+    expect(unwrap(await h.core.resumeRequest(back.requestToken))).toEqual({ requestId: back.requestId, position: 2, version: 2 });
     h.clock.advance(1);
     h.effects.length = 0;
     await h.core.sweep();
-    expect((await h.core.queue()).map((e) => e.name)).toEqual(['Ben']);
-    expect(h.effects).toEqual([{ type: 'queue_changed' }]);
+    expect((await h.core.queueSnapshot(10)).entries.map((e) => e.name)).toEqual(['Ben']);
+    expect(h.effects).toEqual([
+      { type: 'queue_changed', change: { version: 3, count: 1, removed: { requestId: gone.requestId, because: 'left' } } },
+    ]);
     h.clock.advance(HOUR);
     await h.core.sweep();
-    expect((await h.core.queue()).map((e) => e.name)).toEqual(['Ben']);
+    expect((await h.core.queueSnapshot(10)).entries.map((e) => e.name)).toEqual(['Ben']);
   });
 });
 
@@ -567,7 +578,7 @@ describe('S3 coming back', () => {
     const req = await h.core.requestHelp('Ann', '');
     await h.core.requestConnection(req.requestId, false);
     expect((await h.store.findRequestByTokenHash(hashSecret(req.requestToken)))?.offlineSince).toBe(h.clock.now());
-    expect(unwrap(await h.core.resumeRequest(req.requestToken))).toEqual({ requestId: req.requestId, position: 2 });
+    expect(unwrap(await h.core.resumeRequest(req.requestToken))).toEqual({ requestId: req.requestId, position: 2, version: 2 });
     expect((await h.store.findRequestByTokenHash(hashSecret(req.requestToken)))?.offlineSince).toBeNull();
   });
 

@@ -8,6 +8,7 @@
  * keys (PX as a backstop) behaves the same as one that compares the given times only.
  */
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
+import fc from 'fast-check';
 import type { EndReason } from '../../lib/protocol';
 import type {
   CredentialRecord,
@@ -249,17 +250,110 @@ export function storeContract(
         expect(await store.takeExpiredHandles(T0 + 2 * MINUTE)).toEqual([]);
         expect(await store.getHandle('rereserved', T0 + 2 * MINUTE)).toEqual(fresh);
       });
+      it('listSessionHandles lists only its own session after a reservation moves from an expired one to another session', async () => {
+        const old = reservation('moving', 's1', { expiresAt: T0 + MINUTE });
+        const kept = reservation('staying', 's1', { reservedAt: T0 + 1 });
+        await store.reserveHandle(old, T0);
+        await store.reserveHandle(kept, T0 + 1);
+        await store.reserveHandle(reservation('theirs', 's2'), T0);
+        const moved = reservation('moving', 's2', { reservedBy: 'bob', reservedAt: T0 + 2 * MINUTE, expiresAt: T0 + 20 * MINUTE });
+        expect(await store.reserveHandle(moved, T0 + 2 * MINUTE)).toBe(true);
+        expect(await store.listSessionHandles('s1', Number.NEGATIVE_INFINITY)).toEqual([kept]);
+        expect((await store.listSessionHandles('s2', T0 + 2 * MINUTE)).map((h) => h.handle).sort()).toEqual(['moving', 'theirs']);
+        // The sweep does not take the moved one on the old expiry, and takes it on the new one.
+        expect(await store.takeExpiredHandles(T0 + 2 * MINUTE)).toEqual([]);
+        expect(await store.takeExpiredHandles(T0 + 20 * MINUTE)).toEqual(expect.arrayContaining([moved]));
+        expect(await store.listSessionHandles('s2', Number.NEGATIVE_INFINITY)).toEqual([]);
+        expect(await store.listSessionHandles('s1', Number.NEGATIVE_INFINITY)).toEqual([]);
+        // Released and consumed handles leave their session's list too.
+        await store.reserveHandle(reservation('h1', 's3'), T0);
+        await store.reserveHandle(reservation('h2', 's3', { reservedAt: T0 + 1 }), T0);
+        await store.releaseHandle('h1', 's3');
+        expect((await store.listSessionHandles('s3', T0)).map((h) => h.handle)).toEqual(['h2']);
+        await store.consumeHandle('h2', T0);
+        expect(await store.listSessionHandles('s3', Number.NEGATIVE_INFINITY)).toEqual([]);
+      });
+
+      it('takeExpiredHandles takes each expired reservation once, whatever the order the expiries were made in', async () => {
+        const late = reservation('late', 's1', { expiresAt: T0 + 30 * MINUTE });
+        const soon = reservation('soon', 's1', { expiresAt: T0 + 10 * MINUTE });
+        const mid = reservation('mid', 's2', { expiresAt: T0 + 20 * MINUTE });
+        for (const r of [late, soon, mid]) expect(await store.reserveHandle(r, T0)).toBe(true);
+        expect(await store.takeExpiredHandles(T0 + 5 * MINUTE)).toEqual([]);
+        expect(await store.takeExpiredHandles(T0 + 15 * MINUTE)).toEqual([soon]);
+        expect(await store.takeExpiredHandles(T0 + 15 * MINUTE)).toEqual([]);
+        expect(await store.takeExpiredHandles(T0 + 25 * MINUTE)).toEqual([mid]);
+        expect(await store.getHandle('late', T0 + 25 * MINUTE)).toEqual(late);
+        expect(await store.takeExpiredHandles(T0 + 30 * MINUTE)).toEqual([late]);
+        expect(await store.takeExpiredHandles(Number.POSITIVE_INFINITY)).toEqual([]);
+      });
+
+      it('takeExpiredHandles stays exact through many reservations consumed, released and made anew', async () => {
+        // Many short-lived reservations come and go; a few live long. None is lost or taken twice.
+        const live = new Map<string, HandleReservation>();
+        for (let i = 0; i < 300; i++) {
+          const r = reservation(`h${i % 50}`, `s${i % 7}`, { reservedAt: T0 + i, expiresAt: T0 + i + (i % 3) * MINUTE + 1 });
+          if (await store.reserveHandle(r, T0 + i)) live.set(r.handle, r);
+          if (i % 4 === 0) {
+            if (await store.consumeHandle(r.handle, T0 + i)) live.delete(r.handle);
+          } else if (i % 4 === 1) {
+            if (await store.releaseHandle(r.handle, r.sessionId)) live.delete(r.handle);
+          }
+          for (const h of await store.takeExpiredHandles(T0 + i)) {
+            expect(h).toEqual(live.get(h.handle));
+            expect(h.expiresAt).toBeLessThanOrEqual(T0 + i);
+            live.delete(h.handle);
+          }
+        }
+        for (const [, r] of live) expect(r.expiresAt).toBeGreaterThan(T0 + 299);
+        const rest = await store.takeExpiredHandles(Number.POSITIVE_INFINITY);
+        expect(rest.sort(byHandle)).toEqual([...live.values()].sort(byHandle));
+        for (let s = 0; s < 7; s++) expect(await store.listSessionHandles(`s${s}`, Number.NEGATIVE_INFINITY)).toEqual([]);
+      });
+
+      it('takeExpiredHandles still finds long-lived reservations after many others came and went', async () => {
+        // Reserved latest expiry first, so the store cannot rely on reservation order either.
+        const keepers = Array.from({ length: 15 }, (_, i) => reservation(`keeper-${i}`, 's1', { expiresAt: T0 + (35 - i) * MINUTE }));
+        for (const k of keepers) await store.reserveHandle(k, T0);
+        for (let i = 0; i < 500; i++) {
+          const expiresAt = i % 3 === 0 ? T0 + 20 * MINUTE - i : T0 + 60 * MINUTE + i; // before and after the keepers
+          await store.reserveHandle(reservation(`brief-${i}`, 's2', { reservedAt: T0 + i, expiresAt }), T0 + i);
+          if (i % 2 === 0) await store.consumeHandle(`brief-${i}`, T0 + i);
+          else await store.releaseHandle(`brief-${i}`, 's2');
+        }
+        expect(await store.takeExpiredHandles(T0 + 20 * MINUTE)).toEqual([]);
+        for (let m = 21; m <= 35; m++) expect(await store.takeExpiredHandles(T0 + m * MINUTE)).toEqual([keepers[35 - m]]);
+        expect(await store.listSessionHandles('s1', Number.NEGATIVE_INFINITY)).toEqual([]);
+        expect(await store.takeExpiredHandles(T0 + 120 * MINUTE)).toEqual([]);
+      });
+
+      it('takeExpiredHandles takes, sweep after sweep, exactly what has expired among many scattered expiries', async () => {
+        let seed = 12345;
+        const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+        const all: HandleReservation[] = [];
+        for (let i = 0; i < 200; i++) {
+          const r = reservation(`h${i}`, `s${i % 5}`, { expiresAt: T0 + Math.floor(rand() * 60) * MINUTE + MINUTE });
+          expect(await store.reserveHandle(r, T0)).toBe(true);
+          all.push(r);
+        }
+        for (let m = 0; m <= 61; m += 3) {
+          const due = all.filter((r) => r.expiresAt <= T0 + m * MINUTE && r.expiresAt > T0 + (m - 3) * MINUTE);
+          expect((await store.takeExpiredHandles(T0 + m * MINUTE)).sort(byHandle)).toEqual(due.sort(byHandle));
+        }
+        for (let i = 0; i < 5; i++) expect(await store.listSessionHandles(`s${i}`, Number.NEGATIVE_INFINITY)).toEqual([]);
+      });
     });
 
     // ------------------------------------------------------------------ queue
 
     describe('queue', () => {
-      it('lists waiting requests oldest first, whatever the order they were enqueued in', async () => {
+      it('lists waiting requests in the order they were enqueued (first come, first served), whatever their times', async () => {
         await store.enqueue(request('r2', T0 + 2));
         await store.enqueue(request('r1', T0 + 1));
         await store.enqueue(request('r3', T0 + 3));
-        expect((await store.listQueue()).map((r) => r.requestId)).toEqual(['r1', 'r2', 'r3']);
-        expect(await store.listQueue()).toContainEqual(request('r2', T0 + 2));
+        expect((await store.listQueue()).map((r) => r.requestId)).toEqual(['r2', 'r1', 'r3']);
+        expect(await store.listQueue()).toContainEqual(request('r1', T0 + 1));
+        expect((await store.queueOrder()).requestIds).toEqual(['r2', 'r1', 'r3']);
       });
 
       it('findRequestByTokenHash finds a waiting request by its token hash only', async () => {
@@ -274,25 +368,121 @@ export function storeContract(
         const r = request('r1', T0);
         await store.enqueue(r);
         await store.enqueue(request('r2', T0 + 1));
-        expect(await store.claimRequest('r1')).toEqual(r);
+        expect(await store.claimRequest('r1')).toEqual({ request: r, version: 3, count: 1 });
         expect(await store.claimRequest('r1')).toBeNull();
         expect(await store.findRequestByTokenHash('hash-of-r1')).toBeNull();
         expect((await store.listQueue()).map((x) => x.requestId)).toEqual(['r2']);
         expect(await store.claimRequest('unknown')).toBeNull();
+        expect(await store.findRequestByTokenHash('hash-of-r2')).toEqual(request('r2', T0 + 1));
       });
 
       it('of concurrent claims of one request, exactly one gets it (S1)', async () => {
         await store.enqueue(request('hot', T0));
         const results = await Promise.all(Array.from({ length: 10 }, () => store.claimRequest('hot')));
-        expect(results.filter((x) => x !== null)).toEqual([request('hot', T0)]);
+        expect(results.filter((x) => x !== null)).toEqual([{ request: request('hot', T0), version: 2, count: 0 }]);
         expect(await store.listQueue()).toEqual([]);
+        expect(await store.queueOrder()).toEqual({ version: 2, requestIds: [] });
+      });
+
+      it('the version starts at 0 and goes up by exactly one per enqueue and per successful claim, with the count after it', async () => {
+        expect(await store.queueOrder()).toEqual({ version: 0, requestIds: [] });
+        expect(await store.queueWindow(10)).toEqual({ version: 0, count: 0, requests: [] });
+        expect(await store.enqueue(request('r1', T0))).toEqual({ version: 1, count: 1 });
+        expect(await store.enqueue(request('r2', T0 + 1))).toEqual({ version: 2, count: 2 });
+        expect(await store.enqueue(request('r3', T0 + 2))).toEqual({ version: 3, count: 3 });
+        expect(await store.claimRequest('r2')).toMatchObject({ version: 4, count: 2 });
+        // Failed claims, and a customer going away and coming back, leave the version alone.
+        expect(await store.claimRequest('r2')).toBeNull();
+        expect(await store.claimRequest('unknown')).toBeNull();
+        await store.setRequestOffline('r1', T0 + 5);
+        await store.setRequestOffline('r1', null);
+        await store.setRequestOffline('unknown', T0 + 5);
+        expect(await store.queueOrder()).toEqual({ version: 4, requestIds: ['r1', 'r3'] });
+        expect(await store.claimRequest('r1')).toMatchObject({ version: 5, count: 1 });
+        expect(await store.claimRequest('r3')).toMatchObject({ version: 6, count: 0 });
+        expect(await store.enqueue(request('r4', T0 + 3))).toEqual({ version: 7, count: 1 });
+        expect(await store.queueWindow(1)).toMatchObject({ version: 7, count: 1 });
+      });
+
+      it('of concurrent enqueues and claims, each gets a version of its own', async () => {
+        const enqueued = await Promise.all(Array.from({ length: 10 }, (_, i) => store.enqueue(request(`r${i}`, T0 + i))));
+        expect(enqueued.map((v) => v.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+        const claimed = await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimRequest(`r${i}`)));
+        expect(claimed.map((c) => c!.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 11));
+        expect(claimed.map((c) => c!.count).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      });
+
+      it('queueWindow returns the first `limit` waiting requests in order, with the count and version, as copies', async () => {
+        for (const [i, id] of ['r3', 'r1', 'r2', 'r5', 'r4'].entries()) await store.enqueue(request(id, T0 + 10 - i));
+        await store.claimRequest('r2');
+        const w = await store.queueWindow(2);
+        expect(w).toEqual({ version: 6, count: 4, requests: [request('r3', T0 + 10), request('r1', T0 + 9)] });
+        expect((await store.queueWindow(10)).requests.map((r) => r.requestId)).toEqual(['r3', 'r1', 'r5', 'r4']);
+        expect((await store.queueWindow(4)).requests).toHaveLength(4);
+        expect(await store.queueWindow(0)).toEqual({ version: 6, count: 4, requests: [] });
+        // Copies: changing what a window returned changes nothing stored.
+        w.requests[0]!.name = 'mutated';
+        w.requests[0]!.offlineSince = T0;
+        w.requests.pop();
+        expect((await store.queueWindow(2)).requests).toEqual([request('r3', T0 + 10), request('r1', T0 + 9)]);
+        expect(await store.listOfflineRequests()).toEqual([]);
+      });
+
+      it('queuePosition gives a waiting request its 1-based place as of the version, null once it is claimed', async () => {
+        for (const id of ['a', 'b', 'c', 'd']) await store.enqueue(request(id, T0));
+        expect(await store.queuePosition('a')).toEqual({ position: 1, version: 4 });
+        expect(await store.queuePosition('c')).toEqual({ position: 3, version: 4 });
+        expect(await store.queuePosition('d')).toEqual({ position: 4, version: 4 });
+        expect(await store.queuePosition('unknown')).toBeNull();
+        await store.claimRequest('b');
+        expect(await store.queuePosition('b')).toBeNull();
+        expect(await store.queuePosition('a')).toEqual({ position: 1, version: 5 });
+        expect(await store.queuePosition('c')).toEqual({ position: 2, version: 5 });
+        expect(await store.queuePosition('d')).toEqual({ position: 3, version: 5 });
+        await store.claimRequest('a');
+        await store.enqueue(request('e', T0));
+        expect(await store.queuePosition('c')).toEqual({ position: 1, version: 7 });
+        expect(await store.queuePosition('e')).toEqual({ position: 3, version: 7 });
+        // Going offline does not lose the place.
+        await store.setRequestOffline('c', T0 + 1);
+        expect(await store.queuePosition('c')).toEqual({ position: 1, version: 7 });
+      });
+
+      it('queueOrder lists every waiting id in order with the version', async () => {
+        expect(await store.queueOrder()).toEqual({ version: 0, requestIds: [] });
+        for (const id of ['x', 'y', 'z']) await store.enqueue(request(id, T0));
+        await store.claimRequest('x');
+        await store.enqueue(request('w', T0 - 100));
+        const order = await store.queueOrder();
+        expect(order).toEqual({ version: 5, requestIds: ['y', 'z', 'w'] });
+        order.requestIds.length = 0;
+        expect((await store.queueOrder()).requestIds).toEqual(['y', 'z', 'w']);
+      });
+
+      it('listOfflineRequests lists the waiting requests whose customer is away, and no longer once back or claimed', async () => {
+        expect(await store.listOfflineRequests()).toEqual([]);
+        for (const id of ['r1', 'r2', 'r3', 'r4']) await store.enqueue(request(id, T0));
+        await store.setRequestOffline('r3', T0 + 3);
+        await store.setRequestOffline('r1', T0 + 1);
+        await store.setRequestOffline('r2', T0 + 2);
+        expect((await store.listOfflineRequests()).map((r) => r.requestId).sort()).toEqual(['r1', 'r2', 'r3']);
+        expect(await store.listOfflineRequests()).toContainEqual(request('r3', T0, { offlineSince: T0 + 3 }));
+        await store.setRequestOffline('r2', null);
+        await store.claimRequest('r3');
+        expect(await store.listOfflineRequests()).toEqual([request('r1', T0, { offlineSince: T0 + 1 })]);
+        // Enqueued while already away (a store restored as is): listed too.
+        await store.enqueue(request('r5', T0, { offlineSince: T0 + 5 }));
+        expect((await store.listOfflineRequests()).map((r) => r.requestId).sort()).toEqual(['r1', 'r5']);
+        // Copies.
+        (await store.listOfflineRequests())[0]!.offlineSince = null;
+        expect((await store.listOfflineRequests()).map((r) => r.offlineSince).sort()).toEqual([T0 + 1, T0 + 5]);
       });
 
       it('setRequestOffline records and clears when a waiting customer went away', async () => {
         await store.enqueue(request('r1', T0));
         await store.setRequestOffline('r1', T0 + 5);
         expect((await store.findRequestByTokenHash('hash-of-r1'))?.offlineSince).toBe(T0 + 5);
-        expect((await store.claimRequest('r1'))?.offlineSince).toBe(T0 + 5);
+        expect((await store.claimRequest('r1'))?.request.offlineSince).toBe(T0 + 5);
         await store.enqueue(request('r2', T0));
         await store.setRequestOffline('r2', T0 + 5);
         await store.setRequestOffline('r2', null);
@@ -471,6 +661,115 @@ export function storeContract(
         expect(await store.purgeEndedSessions(Number.POSITIVE_INFINITY)).toBe(2);
         expect((await store.getSession('active'))?.state).toBe('active');
       });
+      it('purgeEndedSessions takes the sessions that ended before the cut-off whatever the order they ended in', async () => {
+        for (const id of ['a', 'b', 'c', 'd']) await createSession(id);
+        // Ended out of time order (a clock step back): each is purged by its own endedAt.
+        await store.endSession('a', 'ended_by_agent', T0 + 300);
+        await store.endSession('b', 'ended_by_agent', T0 + 100);
+        await store.endSession('c', 'ended_by_agent', T0 + 200);
+        await store.endSession('d', 'ended_by_agent', T0 + 100);
+        expect(await store.purgeEndedSessions(T0 + 100)).toBe(0);
+        expect(await store.purgeEndedSessions(T0 + 101)).toBe(2);
+        expect(await store.getSession('b')).toBeNull();
+        expect(await store.getSession('d')).toBeNull();
+        expect(await store.getSession('c')).toMatchObject({ state: 'ended' });
+        expect(await store.purgeEndedSessions(T0 + 250)).toBe(1);
+        expect(await store.getSession('c')).toBeNull();
+        expect(await store.getSession('a')).toMatchObject({ state: 'ended' });
+        expect(await store.purgeEndedSessions(T0 + 301)).toBe(1);
+        expect(await store.purgeEndedSessions(Number.POSITIVE_INFINITY)).toBe(0);
+      });
+
+      it('purgeEndedSessions removes the participants and credentials of the purged sessions only', async () => {
+        const gone = await createSession('gone');
+        const ended = await createSession('ended-later');
+        const live = await createSession('live');
+        for (const [sid, s] of [['gone', gone], ['ended-later', ended], ['live', live]] as const) {
+          await store.putParticipant({ participantId: `${sid}-guest`, sessionId: sid, role: 'guest', name: 'G', joinedAt: T0 + 1, state: 'active' });
+          await store.putCredential(`cred-${sid}-agent`, credential(sid, s.agentParticipantId));
+          await store.putCredential(`cred-${sid}-guest`, credential(sid, `${sid}-guest`));
+        }
+        await store.endSession('gone', 'ended_by_agent', T0 + 10);
+        await store.endSession('ended-later', 'ended_by_agent', T0 + 20);
+        expect(await store.purgeEndedSessions(T0 + 15)).toBe(1);
+        for (const id of [gone.agentParticipantId, gone.customerParticipantId, 'gone-guest']) expect(await store.getParticipant(id)).toBeNull();
+        expect(await store.listParticipants('gone')).toEqual([]);
+        expect(await store.getCredential('cred-gone-agent')).toBeNull();
+        expect(await store.getCredential('cred-gone-guest')).toBeNull();
+        expect(await store.revokeCredentials({ sessionId: 'gone' }, 'session_ended')).toBe(0);
+        for (const sid of ['ended-later', 'live']) {
+          expect(await store.listParticipants(sid)).toHaveLength(3);
+          expect(await store.getParticipant(`${sid}-guest`)).toMatchObject({ sessionId: sid });
+          expect(await store.getCredential(`cred-${sid}-agent`)).toMatchObject({ sessionId: sid, revoked: null });
+          expect(await store.getCredential(`cred-${sid}-guest`)).toMatchObject({ sessionId: sid, revoked: null });
+        }
+      });
+
+      it('listSessionsInGrace lists the active sessions whose agent or customer grace clock runs', async () => {
+        expect(await store.listSessionsInGrace()).toEqual([]);
+        const agentAway = await createSession('agent-away', { agentOfflineSince: T0 + 1 });
+        await createSession('customer-away', { customerOfflineSince: T0 + 2 });
+        await createSession('both-away', { agentOfflineSince: T0 + 3, customerOfflineSince: T0 + 4 });
+        await createSession('attached');
+        const ids = async () => (await store.listSessionsInGrace()).map((s) => s.sessionId).sort();
+        expect(await ids()).toEqual(['agent-away', 'both-away', 'customer-away']);
+        expect(await store.listSessionsInGrace()).toContainEqual(agentAway);
+
+        await store.setOfflineSince('attached', 'customer', T0 + 5);
+        expect(await ids()).toEqual(['agent-away', 'attached', 'both-away', 'customer-away']);
+        await store.setOfflineSince('agent-away', 'agent', null);
+        await store.setOfflineSince('both-away', 'agent', null); // the customer's clock still runs
+        expect(await ids()).toEqual(['attached', 'both-away', 'customer-away']);
+        await store.setOfflineSince('both-away', 'customer', null);
+        expect(await ids()).toEqual(['attached', 'customer-away']);
+        await store.setOfflineSince('attached', 'agent', T0 + 6); // both now
+        await store.setOfflineSince('attached', 'customer', null);
+        expect(await ids()).toEqual(['attached', 'customer-away']);
+
+        // An ended session is no longer in grace, whatever its clocks, nor after setOfflineSince.
+        await store.endSession('customer-away', 'customer_disconnected', T0 + 10);
+        expect(await ids()).toEqual(['attached']);
+        await store.setOfflineSince('customer-away', 'agent', T0 + 11);
+        expect(await ids()).toEqual(['attached']);
+        await store.setOfflineSince('unknown', 'agent', T0);
+        expect(await ids()).toEqual(['attached']);
+        // Copies.
+        (await store.listSessionsInGrace())[0]!.state = 'ended';
+        expect(await store.listSessionsInGrace()).toEqual([
+          session('attached', { agentOfflineSince: T0 + 6, customerOfflineSince: null }),
+        ]);
+      });
+
+      it('listActiveSessions and listAgentSessions leave out sessions once ended, and return copies', async () => {
+        await createSession('s1', { startedAt: T0 + 2 });
+        await createSession('s2', { startedAt: T0 + 1 });
+        await createSession('s3', { agentName: 'bob' });
+        await store.endSession('s2', 'ended_by_agent', T0 + 5);
+        expect((await store.listActiveSessions()).map((s) => s.sessionId).sort()).toEqual(['s1', 's3']);
+        expect((await store.listAgentSessions('alice')).map((s) => s.sessionId)).toEqual(['s1']);
+        (await store.listAgentSessions('alice'))[0]!.agentName = 'mallory';
+        (await store.listActiveSessions())[0]!.state = 'ended';
+        expect(await store.listAgentSessions('alice')).toEqual([session('s1', { startedAt: T0 + 2 })]);
+        expect(await store.listAgentSessions('mallory')).toEqual([]);
+        await store.endSession('s1', 'ended_by_agent', T0 + 6);
+        await store.endSession('s3', 'ended_by_agent', T0 + 6);
+        expect(await store.listActiveSessions()).toEqual([]);
+        expect(await store.listAgentSessions('alice')).toEqual([]);
+        expect(await store.listAgentSessions('bob')).toEqual([]);
+      });
+
+      it('a participant put again under another session moves to that session', async () => {
+        await createSession('s1');
+        await createSession('s2');
+        const guest: ParticipantRecord = { participantId: 'g1', sessionId: 's1', role: 'guest', name: 'Gus', joinedAt: T0 + 5, state: 'active' };
+        await store.putParticipant(guest);
+        await store.putParticipant({ ...guest, sessionId: 's2' });
+        expect((await store.listParticipants('s1')).map((p) => p.participantId)).not.toContain('g1');
+        expect((await store.listParticipants('s2')).map((p) => p.participantId)).toContain('g1');
+        // Copies from the list.
+        (await store.listParticipants('s2')).find((p) => p.participantId === 'g1')!.state = 'removed';
+        expect((await store.getParticipant('g1'))?.state).toBe('active');
+      });
     });
 
     // ------------------------------------------------------------------ credentials
@@ -514,6 +813,26 @@ export function storeContract(
         expect((await store.getCredential('c1'))?.revoked).toBe('session_ended');
         expect(await store.revokeCredentials({ sessionId: 's1' }, 'session_ended')).toBe(0);
         expect(await store.revokeCredentials({ sessionId: 'none' }, 'session_ended')).toBe(0);
+      });
+      it('revokeCredentials touches only the given session, among many', async () => {
+        for (let i = 0; i < 5; i++) {
+          await store.putCredential(`agent-${i}`, credential(`s${i}`, 'agent'));
+          await store.putCredential(`guest-${i}`, credential(`s${i}`, 'guest'));
+        }
+        expect(await store.revokeCredentials({ sessionId: 's2' }, 'session_ended')).toBe(2);
+        expect(await store.revokeCredentials({ sessionId: 's3', participantId: 'guest' }, 'removed')).toBe(1);
+        for (let i = 0; i < 5; i++) {
+          expect((await store.getCredential(`agent-${i}`))?.revoked).toBe(i === 2 ? 'session_ended' : null);
+          expect((await store.getCredential(`guest-${i}`))?.revoked).toBe(i === 2 ? 'session_ended' : i === 3 ? 'removed' : null);
+        }
+        // A credential put again under another session belongs to that session only.
+        await store.putCredential('agent-0', credential('s9', 'agent'));
+        expect(await store.revokeCredentials({ sessionId: 's0' }, 'session_ended')).toBe(1);
+        expect((await store.getCredential('agent-0'))?.revoked).toBeNull();
+        expect(await store.revokeCredentials({ sessionId: 's9' }, 'session_ended')).toBe(1);
+        // Copies: changing a read credential changes nothing stored.
+        (await store.getCredential('guest-4'))!.revoked = 'left';
+        expect((await store.getCredential('guest-4'))?.revoked).toBeNull();
       });
     });
 
@@ -599,6 +918,17 @@ export function storeContract(
         expect(await store.getPeer('p1')).toEqual(taken);
         expect(await store.listPeers('s1')).toEqual([taken]);
       });
+      it('a peer put again under another session moves to that session; listPeers returns copies', async () => {
+        const p1 = peer('p1', 's1', 'agent');
+        await store.putPeer(p1);
+        await store.putPeer({ ...p1, sessionId: 's2' });
+        expect(await store.listPeers('s1')).toEqual([]);
+        expect(await store.listPeers('s2')).toEqual([{ ...p1, sessionId: 's2' }]);
+        (await store.listPeers('s2'))[0]!.connectionId = null;
+        expect(await store.getPeer('p1')).toEqual({ ...p1, sessionId: 's2' });
+        await store.deletePeer('p1');
+        expect(await store.listPeers('s2')).toEqual([]);
+      });
     });
 
     // ------------------------------------------------------------------ agent tokens
@@ -621,6 +951,178 @@ export function storeContract(
         await store.deleteAgentToken('never-issued');
         expect(await store.getAgentToken('t1', T0)).toBeNull();
         expect(await store.getAgentToken('t2', T0)).toMatchObject({ name: 'alice' });
+      });
+    });
+
+    // ------------------------------------------------------------------ against naive models
+
+    describe('against naive models (fast-check)', () => {
+      /** Each run gets a store of its own (the one from beforeEach is left alone). */
+      const withStore = async (run: (st: Store) => Promise<void>): Promise<void> => {
+        const st = await makeStore();
+        try {
+          await run(st);
+        } finally {
+          await teardown?.(st);
+        }
+      };
+
+      type QueueOp =
+        | { kind: 'enqueue'; offline: boolean }
+        | { kind: 'claim'; pick: number }
+        | { kind: 'offline'; pick: number; since: number | null }
+        | { kind: 'window'; limit: number }
+        | { kind: 'position'; pick: number }
+        | { kind: 'order' }
+        | { kind: 'find'; pick: number };
+
+      const queueOp: fc.Arbitrary<QueueOp> = fc.oneof(
+        { arbitrary: fc.record({ kind: fc.constant('enqueue' as const), offline: fc.boolean() }), weight: 4 },
+        { arbitrary: fc.record({ kind: fc.constant('claim' as const), pick: fc.nat() }), weight: 3 },
+        { arbitrary: fc.record({ kind: fc.constant('offline' as const), pick: fc.nat(), since: fc.option(fc.integer({ min: 0, max: 1000 })) }), weight: 2 },
+        { arbitrary: fc.record({ kind: fc.constant('window' as const), limit: fc.integer({ min: 0, max: 12 }) }), weight: 2 },
+        { arbitrary: fc.record({ kind: fc.constant('position' as const), pick: fc.nat() }), weight: 2 },
+        { arbitrary: fc.constant({ kind: 'order' as const }), weight: 1 },
+        { arbitrary: fc.record({ kind: fc.constant('find' as const), pick: fc.nat() }), weight: 1 },
+      );
+
+      it('the queue agrees with a list in enqueue order and a counter: versions, counts, order, positions', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(queueOp, { maxLength: 80 }), async (ops) =>
+            withStore(async (st) => {
+              let version = 0;
+              const waiting: QueueRequest[] = []; // the model: in order
+              const ids: string[] = []; // every id ever enqueued, then one never enqueued
+              const pickId = (pick: number) => (pick % (ids.length + 1) === ids.length ? 'never-enqueued' : ids[pick % (ids.length + 1)]!);
+              for (const op of ops) {
+                switch (op.kind) {
+                  case 'enqueue': {
+                    const id = `q${ids.length}`;
+                    ids.push(id);
+                    // requestedAt deliberately not in enqueue order.
+                    const r = request(id, T0 + ((ids.length * 7919) % 101), { offlineSince: op.offline ? T0 : null });
+                    waiting.push(r);
+                    expect(await st.enqueue(r)).toEqual({ version: ++version, count: waiting.length });
+                    break;
+                  }
+                  case 'claim': {
+                    const id = pickId(op.pick);
+                    const at = waiting.findIndex((r) => r.requestId === id);
+                    const got = await st.claimRequest(id);
+                    if (at < 0) expect(got).toBeNull();
+                    else {
+                      const [r] = waiting.splice(at, 1);
+                      expect(got).toEqual({ request: r, version: ++version, count: waiting.length });
+                    }
+                    break;
+                  }
+                  case 'offline': {
+                    const id = pickId(op.pick);
+                    const r = waiting.find((x) => x.requestId === id);
+                    if (r) r.offlineSince = op.since === null ? null : T0 + op.since;
+                    await st.setRequestOffline(id, op.since === null ? null : T0 + op.since);
+                    break;
+                  }
+                  case 'window':
+                    expect(await st.queueWindow(op.limit)).toEqual({ version, count: waiting.length, requests: waiting.slice(0, op.limit) });
+                    break;
+                  case 'position': {
+                    const id = pickId(op.pick);
+                    const at = waiting.findIndex((r) => r.requestId === id);
+                    expect(await st.queuePosition(id)).toEqual(at < 0 ? null : { position: at + 1, version });
+                    break;
+                  }
+                  case 'order':
+                    expect(await st.queueOrder()).toEqual({ version, requestIds: waiting.map((r) => r.requestId) });
+                    break;
+                  case 'find': {
+                    const id = pickId(op.pick);
+                    expect(await st.findRequestByTokenHash(`hash-of-${id}`)).toEqual(waiting.find((r) => r.requestId === id) ?? null);
+                    break;
+                  }
+                }
+              }
+              expect(await st.listQueue()).toEqual(waiting);
+              expect(await st.queueOrder()).toEqual({ version, requestIds: waiting.map((r) => r.requestId) });
+              const byId = (a: QueueRequest, b: QueueRequest) => a.requestId.localeCompare(b.requestId);
+              expect((await st.listOfflineRequests()).sort(byId)).toEqual(waiting.filter((r) => r.offlineSince !== null).sort(byId));
+              for (const [i, r] of waiting.entries()) expect(await st.queuePosition(r.requestId)).toEqual({ position: i + 1, version });
+            }),
+          ),
+          { numRuns: 60 },
+        );
+      });
+
+      type HandleOp =
+        | { kind: 'reserve'; handle: number; session: number; ttl: number }
+        | { kind: 'consume'; handle: number }
+        | { kind: 'release'; handle: number; session: number }
+        | { kind: 'take' }
+        | { kind: 'list'; session: number };
+
+      const handleOp: fc.Arbitrary<{ op: HandleOp; step: number }> = fc.record({
+        op: fc.oneof(
+          { arbitrary: fc.record({ kind: fc.constant('reserve' as const), handle: fc.nat(15), session: fc.nat(2), ttl: fc.integer({ min: 1, max: 60 }) }), weight: 4 },
+          { arbitrary: fc.record({ kind: fc.constant('consume' as const), handle: fc.nat(15) }), weight: 1 },
+          { arbitrary: fc.record({ kind: fc.constant('release' as const), handle: fc.nat(15), session: fc.nat(2) }), weight: 1 },
+          { arbitrary: fc.constant({ kind: 'take' as const }), weight: 2 },
+          { arbitrary: fc.record({ kind: fc.constant('list' as const), session: fc.nat(2) }), weight: 1 },
+        ),
+        // Mostly forward, sometimes back: the store must not rely on a monotonic clock.
+        step: fc.integer({ min: -5, max: 20 }),
+      });
+
+      it('handles agree with a plain map: each expired reservation taken exactly once, never a live one', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.array(handleOp, { maxLength: 120 }), async (steps) =>
+            withStore(async (st) => {
+              const held = new Map<string, HandleReservation>();
+              let now = T0;
+              for (const { op, step } of steps) {
+                now += step * 1000;
+                switch (op.kind) {
+                  case 'reserve': {
+                    const r = reservation(`h${op.handle}`, `s${op.session}`, { reservedAt: now, expiresAt: now + op.ttl * 1000 });
+                    const old = held.get(r.handle);
+                    const ok = !old || old.expiresAt <= now;
+                    if (ok) held.set(r.handle, r);
+                    expect(await st.reserveHandle(r, now)).toBe(ok);
+                    break;
+                  }
+                  case 'consume': {
+                    const old = held.get(`h${op.handle}`);
+                    held.delete(`h${op.handle}`);
+                    expect(await st.consumeHandle(`h${op.handle}`, now)).toEqual(old && old.expiresAt > now ? old : null);
+                    break;
+                  }
+                  case 'release': {
+                    const old = held.get(`h${op.handle}`);
+                    const mine = old?.sessionId === `s${op.session}`;
+                    if (mine) held.delete(`h${op.handle}`);
+                    expect(await st.releaseHandle(`h${op.handle}`, `s${op.session}`)).toEqual(mine ? old : null);
+                    break;
+                  }
+                  case 'take': {
+                    const expired = [...held.values()].filter((h) => h.expiresAt <= now);
+                    for (const h of expired) held.delete(h.handle);
+                    expect((await st.takeExpiredHandles(now)).sort(byHandle)).toEqual(expired.sort(byHandle));
+                    break;
+                  }
+                  case 'list': {
+                    const mine = [...held.values()].filter((h) => h.sessionId === `s${op.session}`);
+                    expect((await st.listSessionHandles(`s${op.session}`, now)).sort(byHandle)).toEqual(
+                      mine.filter((h) => h.expiresAt > now).sort(byHandle),
+                    );
+                    expect((await st.listSessionHandles(`s${op.session}`, Number.NEGATIVE_INFINITY)).sort(byHandle)).toEqual(mine.sort(byHandle));
+                    break;
+                  }
+                }
+              }
+              expect((await st.takeExpiredHandles(Number.POSITIVE_INFINITY)).sort(byHandle)).toEqual([...held.values()].sort(byHandle));
+            }),
+          ),
+          { numRuns: 60 },
+        );
       });
     });
   });

@@ -43,6 +43,8 @@ export const AGENTS = [
   'fay', // media: C8 screen sharing
   'gil', // media: C7 no microphone, refused
   'hal', // turn: voice and screen through the relay
+  'ida', // queue: a long queue, first agent
+  'jay', // queue: a long queue, second agent
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 
