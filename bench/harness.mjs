@@ -128,3 +128,34 @@ export function summarize(xs) {
     max: round(ok[ok.length - 1]),
   };
 }
+
+/**
+ * Runs one bench part on its own (`npm run bench:voice`, `npm run bench:queue`): a log with elapsed
+ * seconds, a watchdog at `budgetMs`, cleanup of every child on a signal or a crash, and the exit code
+ * (1 when `run` throws). `run({ log, started })` does the measuring and printing.
+ */
+export async function runAlone(name, budgetMs, run) {
+  const started = Date.now();
+  const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
+  const watchdog = setTimeout(() => {
+    console.error(`${name}: over the ${budgetMs / 1000} s budget, giving up`);
+    void cleanup().finally(() => process.exit(1));
+  }, budgetMs);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().finally(() => process.exit(130)));
+  for (const event of ['unhandledRejection', 'uncaughtException']) {
+    process.on(event, (err) => {
+      console.error(`${name} failed (${event}): ${err?.stack ?? err}`);
+      void cleanup().finally(() => process.exit(1));
+    });
+  }
+  let code = 0;
+  try {
+    await run({ log, started });
+  } catch (err) {
+    console.error(`${name} failed: ${err?.stack ?? err}`);
+    code = 1;
+  }
+  clearTimeout(watchdog);
+  await cleanup();
+  process.exit(code);
+}

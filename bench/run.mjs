@@ -16,7 +16,11 @@
 //   f. the product, voice (C7) in sessions of 2, 4 and 6 (bench/voice.mjs): per participant, CPU and
 //      up/downstream kbit/s with nobody in voice and with everyone in voice (also `npm run bench:voice`);
 //   g. media slots (bench/media-slots.mjs, decision 0011): connection set-up with and without the audio
-//      and video transceivers in the first offer, adding them later by renegotiation, voice start.
+//      and video transceivers in the first offer, adding them later by renegotiation, voice start;
+//   h. the queue at scale (bench/queue-scale.mjs, issue 9): the product server alone in its own process
+//      with 1,000 agent consoles and 1,000 waiting customers, 20 queue changes a second for 30 s:
+//      console latency, customer position updates, what was missed or wrong, server CPU and RSS
+//      (also `npm run bench:queue`). Last, once the browser parts are done.
 // a and b run in interleaved rounds; a time budget cuts rounds short on a slow machine (n is shown).
 //
 // Environment (all optional): BENCH_REPS (default 15), BENCH_LARGE_REPS (default 5),
@@ -34,6 +38,7 @@ import { measureFanout } from './fanout.mjs';
 import { joinLarge, prepareLargeSession } from './large-session.mjs';
 import { measureVoice, printVoiceTable, voiceReserveMs } from './voice.mjs';
 import { measureMediaSlots } from './media-slots.mjs';
+import { measureQueueScale, printQueueTable, queueReserveMs } from './queue-scale.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const appDir = process.env.BENCH_APP_DIR ?? root;
@@ -49,10 +54,12 @@ const LARGE = { entries: Number(process.env.BENCH_LARGE_ENTRIES ?? 1000), entryC
 const VOICE_RESERVE_MS = voiceReserveMs();
 /** Part g, the media slots: about 15 s on this machine. */
 const SLOTS_RESERVE_MS = 30_000;
-/** Hard limit for the whole run, build included (480 s before f, plus f's and g's reserves). */
-const BUDGET_MS = 480_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS;
-/** What the fan-out, large-document, large-session and voice runs (stock's timeout included) and cleanup need at the end. */
-const LARGE_RESERVE_MS = 235_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS;
+/** Part h, the queue at scale: about 40 s here (server start, set-up, the 30 s window, settling); 90 s reserved. */
+const QUEUE_RESERVE_MS = queueReserveMs();
+/** Hard limit for the whole run, build included (480 s before f, plus f's, g's and h's reserves). */
+const BUDGET_MS = 480_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS + QUEUE_RESERVE_MS;
+/** What the fan-out, large-document, large-session, voice, slots and queue runs (stock's timeout included) and cleanup need at the end. */
+const LARGE_RESERVE_MS = 235_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS + QUEUE_RESERVE_MS;
 
 const started = Date.now();
 /** Leave this much of the budget for the large-document runs and cleanup. */
@@ -203,7 +210,7 @@ async function main() {
   const quietBy = Date.now() + 5000;
   while (Date.now() < quietBy && (await pairs.stock.senderStats()).maxMessageBytes < 256 * 1024) await sleep(100);
   for (let i = 0; i < LARGE_REPS; i++) {
-    if (timeShort(125_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS)) {
+    if (timeShort(125_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS + QUEUE_RESERVE_MS)) {
       log(`providers: large document, time is short: ${i} of ${LARGE_REPS} repetitions of ours`);
       break;
     }
@@ -247,7 +254,7 @@ async function main() {
   const bigSession = await prepareLargeSession(browser, product);
   const bigJoins = [];
   for (let i = 0; i < SESSION_REPS; i++) {
-    if (timeShort(20_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS)) {
+    if (timeShort(20_000 + VOICE_RESERVE_MS + SLOTS_RESERVE_MS + QUEUE_RESERVE_MS)) {
       log(`product: large session, time is short: ${i} of ${SESSION_REPS} joins`);
       break;
     }
@@ -271,11 +278,20 @@ async function main() {
 
   // f. The product, voice in sessions of 2, 4 and 6 (its sizes are skipped if they no longer fit).
   log('product: voice, sessions of 2, 4 and 6, nobody then everyone in voice');
-  results.voice = await measureVoice({ browser, product, log, deadline: started + BUDGET_MS - SLOTS_RESERVE_MS - 10_000 });
+  results.voice = await measureVoice({ browser, product, log, deadline: started + BUDGET_MS - SLOTS_RESERVE_MS - QUEUE_RESERVE_MS - 10_000 });
 
   // g. What the media slots cost a connection (decision 0011).
   log('media slots: connection set-up with and without the slots in the first offer');
   results.mediaSlots = await measureMediaSlots({ reps: 20, log });
+
+  // h. The queue at scale, on a server of its own (the browser and the other servers sit idle).
+  log('queue at scale: 1,000 consoles, 1,000 waiting, 20 changes a second');
+  try {
+    results.queueScale = await measureQueueScale({ appDir, log });
+  } catch (err) {
+    log(`queue at scale failed: ${String(err?.message ?? err).split('\n')[0]}`);
+    results.queueScale = { what: 'queue at scale', error: String(err?.message ?? err).split('\n')[0] };
+  }
 
   results.machine.loadavgAtEnd = loadavg().map((x) => Math.round(x * 100) / 100);
   results.durationMs = Date.now() - started;
@@ -288,6 +304,7 @@ async function main() {
   );
   printTable(results);
   printVoiceTable(results.voice);
+  printQueueTable(results.queueScale);
   console.log(`\nwrote .bench/results.json and .bench/voice.json (${(results.durationMs / 1000).toFixed(0)} s)`);
 
   const empty = [
@@ -300,7 +317,7 @@ async function main() {
     results.fanout.fullMesh.reachMs,
     results.fanout.onePairBlocked.fromBlockedPairMs,
     results.largeSession.clickToCompleteMs,
-  ].some((s) => s.n === 0) || !results.voice.runs.some((r) => r.voice);
+  ].some((s) => s.n === 0) || !results.voice.runs.some((r) => r.voice) || !results.queueScale.agentLatencyMs?.n;
   if (empty) throw new Error('a scenario produced no successful sample; see .bench/results.json');
 }
 

@@ -25,7 +25,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { cleanup, launchBrowser, sleep, summarize } from './harness.mjs';
+import { launchBrowser, runAlone, sleep, summarize } from './harness.mjs';
 import { addGuest, buildIfStale, openSession, startProduct } from './product.mjs';
 
 export const VOICE_WINDOW_MS = Number(process.env.BENCH_VOICE_WINDOW_MS ?? 10_000);
@@ -474,22 +474,8 @@ const isMain = process.argv[1] && import.meta.url === pathToFileURL(process.argv
 if (isMain) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const appDir = process.env.BENCH_APP_DIR ?? root;
-  const started = Date.now();
-  const log = (msg) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
   const BUDGET_MS = 240_000 + voiceReserveMs();
-  const watchdog = setTimeout(() => {
-    console.error(`bench:voice: over the ${BUDGET_MS / 1000} s budget, giving up`);
-    void cleanup().finally(() => process.exit(1));
-  }, BUDGET_MS);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => void cleanup().finally(() => process.exit(130)));
-  for (const event of ['unhandledRejection', 'uncaughtException']) {
-    process.on(event, (err) => {
-      console.error(`bench:voice failed (${event}): ${err?.stack ?? err}`);
-      void cleanup().finally(() => process.exit(1));
-    });
-  }
-  let code = 0;
-  try {
+  await runAlone('bench:voice', BUDGET_MS, async ({ log, started }) => {
     const buildMs = buildIfStale(appDir, log);
     if (buildMs !== null) log(`product: built in ${(buildMs / 1000).toFixed(1)} s`);
     const [browser, product] = await Promise.all([launchBrowser(), startProduct(appDir)]);
@@ -508,11 +494,5 @@ if (isMain) {
     printVoiceTable(voice);
     console.log(`\nwrote .bench/voice.json (${(results.durationMs / 1000).toFixed(0)} s)`);
     if (!voice.runs.some((r) => r.voice)) throw new Error('no session size was measured; see .bench/voice.json');
-  } catch (err) {
-    console.error(`bench:voice failed: ${err?.stack ?? err}`);
-    code = 1;
-  }
-  clearTimeout(watchdog);
-  await cleanup();
-  process.exit(code);
+  });
 }
