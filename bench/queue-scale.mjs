@@ -208,6 +208,7 @@ export function printQueueTable(q) {
     ['  (console, change) pairs missed (must be 0)', `${q.agentCheck.missed} of ${q.agentCheck.expectedSamples}`],
     ['  out of order / version gaps / count jumps (must be 0)', `${q.agentCheck.outOfOrder} / ${q.agentCheck.gaps} / ${q.agentCheck.countJumps}`],
     ['  consoles with a wrong final count / first entries (must be 0)', `${q.agentCheck.wrongFinalCount} / ${q.agentCheck.wrongWindow}`],
+    ['  consoles asking for more (queue:list): asked / failed / disagreed (must be 0 / 0 / 0)', `${q.agentCheck.fetches} / ${q.agentCheck.fetchErrors} / ${q.agentCheck.fetchMismatches}`],
     [
       'customer position updates a second: most over the window / in any 1 s; shortest gap',
       `${q.customer.maxMeanUpdatesPerSecond} / ${q.customer.maxUpdatesPerSecond}; ${q.customer.minGapMs} ms (${q.customer.updates} updates)`,

@@ -102,6 +102,11 @@ export const Limits = {
   frameBytes: 64 * 1024,
   /** Waiting customers an agent's console may ask for at once (`queue:list`). */
   queuePage: 200,
+  /**
+   * The head of the queue every console holds: its sign-in gives the first this many, and each
+   * removal among them comes with the one that moves into the last place (`QueueChange.next`).
+   */
+  queueHead: 20,
 } as const;
 
 export const Messages = {
@@ -203,6 +208,11 @@ export interface QueueChange {
   added?: QueueEntry;
   /** A customer left the queue: accepted by an agent (`taken`) or gone (`left`: cancelled, or away too long). */
   removed?: { requestId: string; because: 'taken' | 'left' };
+  /**
+   * With a removal among the first `Limits.queueHead`: the customer now at that place, so that a
+   * console holding the head of the queue keeps holding it without asking (absent when nobody is).
+   */
+  next?: { place: number; entry: QueueEntry };
 }
 
 export interface AgentSessionSummary {

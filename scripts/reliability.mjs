@@ -46,7 +46,8 @@ if (q) {
     ['  console latency, change made → console has it', ms(q.agentLatencyMs)],
     ['  changes missed by a console (must be 0)', q.agentCheck.missed],
     ['  out of order / version gaps (must be 0)', `${q.agentCheck.outOfOrder} / ${q.agentCheck.gaps}`],
-    ['  consoles with a wrong final count (must be 0)', q.agentCheck.wrongFinalCount],
+    ['  consoles with a wrong final count / first entries (must be 0)', `${q.agentCheck.wrongFinalCount} / ${q.agentCheck.wrongWindow}`],
+    ['  consoles asking for more: asked / failed / disagreed (must be 0 / 0 / 0)', `${q.agentCheck.fetches} / ${q.agentCheck.fetchErrors} / ${q.agentCheck.fetchMismatches}`],
     [
       '  customer: position updates a second, most',
       `${q.customer.maxMeanUpdatesPerSecond} over the window, ${q.customer.maxUpdatesPerSecond} in any 1 s of receipt times`,

@@ -58,6 +58,7 @@ export class QueuePositions {
       await this.tell();
     } catch (err) {
       this.deps.onError(err);
+      this.dirty = true; // tried again at the next interval: nobody is left with a wrong place
     } finally {
       this.timer = null;
       // A change during the read above may not be in it: another batch, no sooner than the interval.

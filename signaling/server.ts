@@ -34,8 +34,6 @@ import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, typ
 
 /** Requests that may wait at once; beyond it new customers are asked to come back. */
 const MAX_QUEUE = 1000;
-/** The waiting customers an agent's console gets when it signs in (it asks for more with `queue:list`). */
-export const QUEUE_FIRST_PAGE = 20;
 
 export { defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
@@ -348,7 +346,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       if (before && before !== name) await socket.leave(rooms.agent(before));
       socket.data.agent = { name, token };
       await socket.join([rooms.agents, rooms.agent(name)]);
-      return { name, sessions: await core.agentSessions(name), queue: await core.queueSnapshot(QUEUE_FIRST_PAGE) };
+      return { name, sessions: await core.agentSessions(name), queue: await core.queueSnapshot(Limits.queueHead) };
     };
 
     on('agent:signIn', async ({ username, password, proof }) => {
@@ -413,27 +411,33 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         return fail(ErrorReason.rateLimited, 'All our agents are busy and the queue is full. Please try again in a few minutes.', 60_000);
       }
       await forgetRequest();
-      const r = await core.requestHelp(name, topic);
+      // In the request's room before the request exists: its acceptance and every batch of
+      // positions after the answer below reach this connection.
+      const r = await core.requestHelp(name, topic, { beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)) });
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
-      await socket.join(rooms.request(r.requestId));
-      // The queue may have moved before this socket was in its room: answer with the position as of
-      // now, after which every batch of positions reaches the room.
-      const at = (await core.queuePosition(r.requestId)) ?? { position: r.position, version: r.version };
-      positions.answered(r.requestId, at);
-      return { ok: true, value: { ...r, ...at } };
+      positions.answered(r.requestId, r);
+      return { ok: true, value: r };
     });
 
     on('customer:resume', async ({ requestToken }) => {
-      const r = await core.resumeRequest(requestToken);
-      if (!r.ok) return r;
-      if ('requestId' in r.value) {
-        if (socket.data.request?.requestId !== r.value.requestId) await forgetRequest();
-        socket.data.request = { requestId: r.value.requestId, requestToken };
-        await socket.join(rooms.request(r.value.requestId));
-        // Read again now that this connection hears the batches: none is missed in between.
-        const at = (await core.queuePosition(r.value.requestId)) ?? { position: r.value.position, version: r.value.version };
-        positions.answered(r.value.requestId, at);
-        return { ok: true, value: { requestId: r.value.requestId, ...at } };
+      let joined: string | null = null;
+      const r = await core.resumeRequest(requestToken, {
+        // In the room before the place is read: no batch and no acceptance after it is missed.
+        beforeResume: async (requestId) => {
+          if (socket.data.request?.requestId !== requestId) await forgetRequest();
+          socket.data.request = { requestId, requestToken };
+          joined = requestId;
+          await socket.join(rooms.request(requestId));
+        },
+      });
+      if (r.ok && 'requestId' in r.value) {
+        positions.answered(r.value.requestId, r.value);
+        return r;
+      }
+      // Taken or gone meanwhile: the answer says which; this connection holds no waiting request.
+      if (joined) {
+        await socket.leave(rooms.request(joined));
+        if (socket.data.request?.requestId === joined) delete socket.data.request;
       }
       return r;
     });

@@ -17,15 +17,29 @@ interface OpenSession {
   conn: SessionConnection;
 }
 
+/** Does `list` name a session this console does not hold yet? */
+function hasUnknown(held: OpenSession[], list: { sessionId: string }[]): boolean {
+  const known = new Set(held.map((o) => o.summary.sessionId));
+  return list.some((x) => !known.has(x.sessionId));
+}
+
 export function AgentConsole() {
   const { socket, connected, trouble } = useSocket();
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   const queue = useQueueFeed(socket, auth.state === 'signed-in');
   const startQueue = queue.start;
+  const clearQueue = queue.clear;
   const [sessions, setSessions] = useState<OpenSession[]>([]);
   const [active, setActive] = useState<string | null>(null);
   const [queueError, setQueueError] = useState<string | null>(null);
   const sessionsRef = useRef<OpenSession[]>([]);
+  /**
+   * Accepts under way in this tab, and the session list that arrived meanwhile: the accepted session
+   * is in it before the accept is answered, and is not "accepted in another tab".
+   */
+  const accepting = useRef(0);
+  const listDuringAccept = useRef<{ sessionId: string }[] | null>(null);
+  const resumeRef = useRef<() => Promise<void>>(async () => {});
   useEffect(() => {
     sessionsRef.current = sessions;
   }, [sessions]);
@@ -59,10 +73,14 @@ export function AgentConsole() {
       startQueue(r.queue);
       adopt(socket, r.sessions);
     };
+    resumeRef.current = resume;
     const onSessions = ({ sessions: list }: { sessions: Omit<AgentSessionSummary, 'credential'>[] }) => {
-      const known = new Set(sessionsRef.current.map((o) => o.summary.sessionId));
+      if (accepting.current > 0) {
+        listDuringAccept.current = list;
+        return;
+      }
       // A session accepted in another tab of this agent: fetch a credential for this console.
-      if (list.some((s) => !known.has(s.sessionId))) void resume();
+      if (hasUnknown(sessionsRef.current, list)) void resume();
     };
     socket.on('connect', resume);
     socket.on('agent:sessions', onSessions);
@@ -101,15 +119,27 @@ export function AgentConsole() {
 
   const accept = async (requestId: string) => {
     setQueueError(null);
-    const r = await request(socket, 'queue:accept', { requestId });
-    if (!r.ok) return setQueueError(r.error.message);
-    adopt(socket, [r.session]);
-    setActive(r.session.sessionId);
+    accepting.current++;
+    try {
+      const r = await request(socket, 'queue:accept', { requestId });
+      if (!r.ok) return setQueueError(r.error.message);
+      adopt(socket, [r.session]);
+      setActive(r.session.sessionId);
+    } finally {
+      accepting.current--;
+      const list = listDuringAccept.current;
+      if (accepting.current === 0 && list) {
+        listDuringAccept.current = null;
+        // Another tab may have accepted meanwhile too.
+        if (hasUnknown(sessionsRef.current, list)) void resumeRef.current();
+      }
+    }
   };
 
   const signOut = async () => {
     await request(socket, 'agent:signOut', {});
     localStorage.removeItem(storageKeys.agentToken);
+    clearQueue();
     for (const s of sessions) s.conn.destroy();
     setSessions([]);
     setActive(null);

@@ -7,86 +7,134 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { Limits, type QueueChange, type QueueSnapshot } from '@/lib/protocol';
 import { request, type ClientSocket } from '@/lib/client/socket';
-import { applyChange, applySnapshot, freshView, needsMore, stalled, type QueueView } from '@/lib/client/queue-view';
+import { applyChange, applySnapshot, emptyQueueView, needsMore, reconnected, stalled, type QueueView } from '@/lib/client/queue-view';
 import { useNow } from '../_components/hooks';
 
 /** Shown at first, and added by each "Show more". */
 const STEP = 10;
-/** Held beyond what is shown, so that a few customers taken do not each cost a fetch. */
-const SLACK = 10;
+/** "Show more" stops here: past it the console shows the count only. */
+const MAX_SHOWN = 100;
+/**
+ * Held beyond what is shown (as many again, at least 10): a console showing 100 holds 200 and asks
+ * again only after 100 have left the head, not on every customer taken.
+ */
+const fetchLimit = (shown: number) => Math.min(Limits.queuePage, shown + Math.max(STEP, shown));
 /** Changes missing for this long (a gap that does not fill): fetch a snapshot instead. */
 const STALL_MS = 1000;
+/** After a failed fetch, the next try waits this long. */
+const RETRY_MS = 2000;
 
-type Action = { type: 'fresh'; snap: QueueSnapshot } | { type: 'snapshot'; snap: QueueSnapshot } | { type: 'change'; change: QueueChange };
+type Action =
+  | { type: 'connected' }
+  | { type: 'signed-out' }
+  | { type: 'snapshot'; snap: QueueSnapshot }
+  | { type: 'change'; change: QueueChange };
 
-function reduce(view: QueueView | null, a: Action): QueueView | null {
-  if (a.type === 'fresh') return freshView(a.snap);
-  // Changes before the first snapshot (sign-in still answering) are covered by it.
-  if (!view) return a.type === 'snapshot' ? freshView(a.snap) : null;
-  return a.type === 'change' ? applyChange(view, a.change) : applySnapshot(view, a.snap);
+function reduce(view: QueueView, a: Action): QueueView {
+  switch (a.type) {
+    case 'connected':
+      return reconnected(view);
+    case 'signed-out':
+      return emptyQueueView;
+    case 'snapshot':
+      return applySnapshot(view, a.snap);
+    case 'change':
+      return applyChange(view, a.change);
+  }
 }
 
 export interface QueueFeed {
-  view: QueueView | null;
-  /** A snapshot that came with a sign-in or a resume: a new connection, nothing to replay. */
+  view: QueueView;
+  /** The snapshot a sign-in or a resume answered with. */
   start(snap: QueueSnapshot): void;
+  /** Signed out: forget the queue. */
+  clear(): void;
   shown: number;
   showMore(): void;
   showFewer(): void;
-  /** A fetch of more entries failed. */
+  /** A fetch of more entries failed (cleared by the next snapshot). */
   trouble: string | null;
 }
 
-/** The queue as this console follows it, on `socket` while signed in. */
+/**
+ * The queue as this console follows it on `socket`. Changes are listened to from the moment the
+ * socket exists, so that those sent between the server reading a snapshot and the snapshot arriving
+ * are kept and replayed over it; a new connection starts over.
+ */
 export function useQueueFeed(socket: ClientSocket | null, signedIn: boolean): QueueFeed {
-  const [view, dispatch] = useReducer(reduce, null);
+  const [view, dispatch] = useReducer(reduce, emptyQueueView);
   const [shown, setShown] = useState(STEP);
   const [trouble, setTrouble] = useState<string | null>(null);
-  const fetching = useRef(false);
+  /** A fetch in flight (its end lets the effect below look again), and when the last one failed. */
+  const [fetching, setFetching] = useState(false);
+  const [failedAt, setFailedAt] = useState(0);
+  /** Bumped by every new connection: answers to fetches sent before it are dropped. */
+  const connection = useRef(0);
 
   useEffect(() => {
-    if (!socket || !signedIn) return;
+    if (!socket) return;
     const onChange = (change: QueueChange) => dispatch({ type: 'change', change });
+    const onConnect = () => {
+      connection.current++;
+      setTrouble(null);
+      dispatch({ type: 'connected' });
+    };
     socket.on('queue:changed', onChange);
+    socket.on('connect', onConnect);
     return () => {
       socket.off('queue:changed', onChange);
+      socket.off('connect', onConnect);
     };
-  }, [socket, signedIn]);
+  }, [socket]);
 
   const fetchMore = useCallback(
     async (limit: number) => {
-      if (!socket || fetching.current) return;
-      fetching.current = true;
+      if (!socket) return;
+      const sentOn = connection.current;
+      setFetching(true);
       try {
-        const r = await request(socket, 'queue:list', { limit: Math.min(limit, Limits.queuePage) });
+        const r = await request(socket, 'queue:list', { limit });
+        if (sentOn !== connection.current) return;
         if (r.ok) {
           setTrouble(null);
+          setFailedAt(0);
           dispatch({ type: 'snapshot', snap: r });
-        } else setTrouble(r.error.message);
+        } else {
+          setTrouble(r.error.message);
+          setFailedAt(Date.now());
+        }
       } finally {
-        fetching.current = false;
+        setFetching(false);
       }
     },
     [socket],
   );
 
-  const short = view ? needsMore(view, shown) : false;
-  const isStalled = view ? stalled(view) : false;
+  // Fetch when the console holds fewer than it shows, or when changes are missing (after a second);
+  // after a failure, again a little later. One fetch at a time: its end brings this effect back.
+  const short = signedIn && needsMore(view, shown);
+  const isStalled = signedIn && stalled(view);
   useEffect(() => {
-    if (!signedIn || !short) return;
-    void fetchMore(shown + SLACK);
-  }, [signedIn, short, shown, fetchMore, view?.version]);
-  useEffect(() => {
-    if (!signedIn || !isStalled) return;
-    const t = setTimeout(() => void fetchMore(shown + SLACK), STALL_MS);
+    if (fetching || (!short && !isStalled)) return;
+    const delay = Math.max(short ? 0 : STALL_MS, failedAt ? failedAt + RETRY_MS - Date.now() : 0);
+    const t = setTimeout(() => void fetchMore(fetchLimit(shown)), delay);
     return () => clearTimeout(t);
-  }, [signedIn, isStalled, shown, fetchMore]);
+  }, [fetching, short, isStalled, shown, failedAt, fetchMore]);
 
   return {
     view,
-    start: useCallback((snap: QueueSnapshot) => dispatch({ type: 'fresh', snap }), []),
+    start: useCallback((snap: QueueSnapshot) => {
+      setTrouble(null);
+      dispatch({ type: 'snapshot', snap });
+    }, []),
+    clear: useCallback(() => {
+      setShown(STEP);
+      setTrouble(null);
+      setFailedAt(0);
+      dispatch({ type: 'signed-out' });
+    }, []),
     shown,
-    showMore: () => setShown((n) => Math.min(n + STEP, Limits.queuePage)),
+    showMore: () => setShown((n) => Math.min(n + STEP, MAX_SHOWN)),
     showFewer: () => setShown(STEP),
     trouble,
   };
@@ -95,8 +143,8 @@ export function useQueueFeed(socket: ClientSocket | null, signedIn: boolean): Qu
 export function WaitingCustomers({ feed, onAccept }: { feed: QueueFeed; onAccept: (requestId: string) => void }) {
   const now = useNow(5000);
   const view = feed.view;
-  const count = view?.count ?? 0;
-  const visible = view?.entries.slice(0, feed.shown) ?? [];
+  const count = view.count;
+  const visible = view.entries.slice(0, feed.shown);
   const more = count > visible.length;
   return (
     <>
@@ -125,7 +173,7 @@ export function WaitingCustomers({ feed, onAccept }: { feed: QueueFeed; onAccept
       </ul>
       {more || feed.shown > STEP ? (
         <div className="row" style={{ marginTop: 8 }}>
-          {more && feed.shown < Limits.queuePage ? (
+          {more && feed.shown < MAX_SHOWN ? (
             <button type="button" className="secondary small" onClick={feed.showMore}>
               Show more
             </button>

@@ -1,7 +1,7 @@
 'use client';
 /** The customer's entry: ask for help, wait with the queue position shown, land in the session. */
 import { useRouter } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Limits, type ProtocolError } from '@/lib/protocol';
 import { request } from '@/lib/client/socket';
 import { storageKeys, useSocket } from '../_components/hooks';
@@ -25,6 +25,16 @@ export function HelpForm() {
   const [waiting, setWaiting] = useState<Waiting | null>(null);
   const [error, setError] = useState<ProtocolError | null>(null);
   const [busy, setBusy] = useState(false);
+  /**
+   * The newest place heard on this connection, even before the request or resume was answered: the
+   * server tells a place once, and it may arrive ahead of an answer that is older than it.
+   */
+  const heard = useRef<{ position: number; version: number } | null>(null);
+  /** The answer's place, or the newer one heard ahead of it. */
+  const placed = (requestToken: string, answer: { position: number; version: number }): Waiting => {
+    const h = heard.current;
+    return newer({ requestToken, ...answer }, h && h.version > answer.version ? h : answer);
+  };
 
   useEffect(() => {
     if (!socket) return;
@@ -35,7 +45,10 @@ export function HelpForm() {
       sessionStorage.removeItem(storageKeys.request);
       router.push(`/session/${sessionId}`);
     };
-    const position = (at: { position: number; version: number }) => setWaiting((w) => (w ? newer(w, at) : w));
+    const position = (at: { position: number; version: number }) => {
+      if (!heard.current || at.version >= heard.current.version) heard.current = at;
+      setWaiting((w) => (w ? newer(w, at) : w));
+    };
     // Coming back (reload or reconnect) while waiting: pick the request up again.
     const resume = async () => {
       const token = sessionStorage.getItem(storageKeys.request);
@@ -52,16 +65,20 @@ export function HelpForm() {
       }
       setError(null);
       if ('admitted' in r) admitted(r.admitted);
-      else setWaiting((w) => (w?.requestToken === token ? newer(w, r) : { requestToken: token, position: r.position, version: r.version }));
+      else setWaiting((w) => (w?.requestToken === token ? newer(w, r) : placed(token, r)));
     };
     socket.on('customer:admitted', admitted);
     socket.on('queue:position', position);
-    socket.on('connect', resume);
+    const onConnect = () => {
+      heard.current = null; // a new connection: what the old one heard is no guide
+      void resume();
+    };
+    socket.on('connect', onConnect);
     if (socket.connected) void resume();
     return () => {
       socket.off('customer:admitted', admitted);
       socket.off('queue:position', position);
-      socket.off('connect', resume);
+      socket.off('connect', onConnect);
     };
   }, [socket, router]);
 
@@ -73,12 +90,13 @@ export function HelpForm() {
     setBusy(false);
     if (!r.ok) return setError(r.error);
     sessionStorage.setItem(storageKeys.request, r.requestToken);
-    setWaiting({ requestToken: r.requestToken, position: r.position, version: r.version });
+    setWaiting(placed(r.requestToken, r));
   };
 
   const cancel = async () => {
     if (!socket || !waiting) return;
     await request(socket, 'customer:cancel', { requestToken: waiting.requestToken });
+    heard.current = null;
     sessionStorage.removeItem(storageKeys.request);
     setWaiting(null);
   };

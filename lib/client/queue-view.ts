@@ -11,6 +11,11 @@
 import type { QueueChange, QueueEntry, QueueSnapshot } from '../protocol';
 
 export interface QueueView {
+  /**
+   * Whether the view rests on a snapshot of this connection. Until it does (the sign-in or resume
+   * not yet answered), changes are only kept in `recent`, to be replayed over that snapshot.
+   */
+  ready: boolean;
   version: number;
   count: number;
   entries: QueueEntry[];
@@ -23,13 +28,17 @@ export interface QueueView {
 /** How many recent changes are kept for bringing a snapshot up to date. */
 const RECENT = 256;
 
-export const emptyQueueView: QueueView = { version: 0, count: 0, entries: [], pending: [], recent: [] };
+export const emptyQueueView: QueueView = { ready: false, version: 0, count: 0, entries: [], pending: [], recent: [] };
 
 function applyOne(view: QueueView, c: QueueChange): QueueView {
   let entries = view.entries;
   if (c.removed) {
     const gone = c.removed.requestId;
-    if (entries.some((e) => e.requestId === gone)) entries = entries.filter((e) => e.requestId !== gone);
+    if (entries.some((e) => e.requestId === gone)) {
+      entries = entries.filter((e) => e.requestId !== gone);
+      // The one who moved into the last place of the head this view holds: it keeps holding the head.
+      if (c.next && entries.length === c.next.place - 1) entries = [...entries, c.next.entry];
+    }
   }
   // The view held the whole queue before this change: the newcomer, last in line, belongs in it.
   if (c.added && view.entries.length >= view.count && !entries.some((e) => e.requestId === c.added!.requestId)) {
@@ -45,48 +54,51 @@ function settle(view: QueueView, incoming: QueueChange[]): QueueView {
     .sort((a, b) => a.version - b.version);
   let v: QueueView = { ...view, pending: [] };
   const left: QueueChange[] = [];
+  // In version order, so one pass applies every change that follows on; the rest are behind a gap.
   for (const c of waiting) {
     if (c.version <= v.version) continue; // a duplicate
     if (c.version === v.version + 1) v = applyOne(v, c);
-    else left.push(c);
+    else if (left.at(-1)?.version !== c.version) left.push(c);
   }
-  // What was left behind a gap may now follow on.
-  const still = left.filter((c) => c.version > v.version);
-  if (still.length > 0 && still.length < left.length) return settle(v, still);
-  return { ...v, pending: still };
+  return { ...v, pending: left };
 }
 
 /** One change from the server. */
 export function applyChange(view: QueueView, change: QueueChange): QueueView {
   const recent = [...view.recent, change];
   if (recent.length > RECENT) recent.splice(0, recent.length - RECENT);
+  if (!view.ready) return { ...view, recent };
   return settle({ ...view, recent }, [change]);
 }
 
 /**
  * A snapshot (sign-in, resume, `queue:list`): it replaces the view, then the changes received after
- * the version it was read at are applied over it. An older snapshot than the view is still welcome
- * when it carries more entries; those recent changes bring it up to date.
+ * the version it was read at are applied over it. A snapshot older than changes already received
+ * (read before them, answered after) is brought up to date by them, not taken as it is.
  */
-export function applySnapshot(view: QueueView | null, snap: QueueSnapshot): QueueView {
+export function applySnapshot(view: QueueView, snap: QueueSnapshot): QueueView {
   const base: QueueView = {
+    ready: true,
     version: snap.version,
     count: snap.count,
     entries: snap.entries,
     pending: [],
-    recent: view?.recent ?? [],
+    recent: view.recent,
   };
-  if (!view) return base;
   return settle(base, [...view.pending, ...view.recent]);
 }
 
-/** A fresh connection's snapshot: nothing from the old connection is replayed over it. */
-export function freshView(snap: QueueSnapshot): QueueView {
-  return applySnapshot(null, snap);
+/**
+ * The socket connected again: what it received before means nothing for the next snapshot (the
+ * server may even have restarted, and its versions with it). The entries stay on screen until that
+ * snapshot comes; changes meanwhile wait for it.
+ */
+export function reconnected(view: QueueView): QueueView {
+  return { ...view, ready: false, pending: [], recent: [] };
 }
 
 /** Changes are missing (a gap not filled): the console should ask for a snapshot. */
-export const stalled = (view: QueueView) => view.pending.length > 0;
+export const stalled = (view: QueueView) => view.ready && view.pending.length > 0;
 
 /** The console shows `shown` entries: does the view hold fewer than there are to show? */
-export const needsMore = (view: QueueView, shown: number) => view.entries.length < Math.min(shown, view.count);
+export const needsMore = (view: QueueView, shown: number) => view.ready && view.entries.length < Math.min(shown, view.count);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import {
   ErrorReason,
+  Limits,
   MAX_KEYS_PER_PARTICIPANT,
   Messages,
   type AgentSessionSummary,
@@ -189,9 +190,14 @@ export class JoinUsCore {
     return this.store.queuePosition(requestId);
   }
 
+  /**
+   * S1: a customer asks for help. `beforeEnqueue` runs before anyone can know of the request: the
+   * shell puts the connection in the request's room there, so an agent accepting at once is heard.
+   */
   async requestHelp(
     name: string,
     topic: string,
+    opts: { beforeEnqueue?: (requestId: string) => Promise<void> } = {},
   ): Promise<{ requestId: string; requestToken: string; position: number; version: number }> {
     const requestToken = this.secret();
     const request: QueueRequest = {
@@ -202,6 +208,7 @@ export class JoinUsCore {
       requestedAt: this.clock.now(),
       offlineSince: null,
     };
+    await opts.beforeEnqueue?.(request.requestId);
     const added = await this.store.enqueue(request);
     this.onEffect({ type: 'queue_changed', change: { ...added, added: queueEntry(request) } });
     // Where it stands now (an agent may have taken someone ahead of it meanwhile).
@@ -215,10 +222,19 @@ export class JoinUsCore {
    */
   async resumeRequest(
     requestToken: string,
+    opts: {
+      /**
+       * Runs once the waiting request is found, before its place is read: the shell puts the
+       * connection in the request's room there, so an acceptance after it is heard and one before it
+       * is found below.
+       */
+      beforeResume?: (requestId: string) => Promise<void>;
+    } = {},
   ): Promise<Result<{ requestId: string; position: number; version: number } | { admitted: { sessionId: string } }>> {
     const tokenHash = hashSecret(requestToken);
     const waiting = await this.store.findRequestByTokenHash(tokenHash);
     if (waiting) {
+      await opts.beforeResume?.(waiting.requestId);
       await this.store.setRequestOffline(waiting.requestId, null);
       const at = await this.store.queuePosition(waiting.requestId);
       if (at) return ok({ requestId: waiting.requestId, ...at });
@@ -236,11 +252,16 @@ export class JoinUsCore {
 
   /** Take a request out of the queue and tell the agents; null if it was no longer there. */
   private async claim(requestId: string, because: 'taken' | 'left'): Promise<QueueRequest | null> {
-    const claimed = await this.store.claimRequest(requestId);
+    const claimed = await this.store.claimRequest(requestId, Limits.queueHead);
     if (!claimed) return null;
     this.onEffect({
       type: 'queue_changed',
-      change: { version: claimed.version, count: claimed.count, removed: { requestId, because } },
+      change: {
+        version: claimed.version,
+        count: claimed.count,
+        removed: { requestId, because },
+        ...(claimed.next ? { next: { place: Limits.queueHead, entry: queueEntry(claimed.next) } } : {}),
+      },
     });
     return claimed.request;
   }

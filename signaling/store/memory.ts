@@ -175,11 +175,13 @@ export class MemoryStore implements Store {
     return { version: this.queueVersion, requestIds: this.queue.map((w) => w.request.requestId) };
   }
 
-  async claimRequest(requestId: string): Promise<(QueueVersion & { request: QueueRequest }) | null> {
+  async claimRequest(requestId: string, head = 0): Promise<(QueueVersion & { request: QueueRequest; next: QueueRequest | null }) | null> {
     const w = this.waiting.get(requestId);
     if (!w) return null;
+    const wasInHead = this.queueIndex(w) < head;
     this.removeWaiting(w);
-    return { request: { ...w.request }, ...this.bumpQueue() };
+    const next = wasInHead ? this.queue[head - 1] : undefined;
+    return { request: { ...w.request }, ...this.bumpQueue(), next: next ? { ...next.request } : null };
   }
 
   async setRequestOffline(requestId: string, offlineSince: number | null): Promise<void> {

@@ -117,8 +117,12 @@ export interface Store {
   queuePosition(requestId: string): Promise<{ position: number; version: number } | null>;
   /** Every waiting request's id in order, as of `version` (one read per batch of position updates). */
   queueOrder(): Promise<{ version: number; requestIds: string[] }>;
-  /** Atomically remove a waiting request: of concurrent claims, exactly one gets it. */
-  claimRequest(requestId: string): Promise<(QueueVersion & { request: QueueRequest }) | null>;
+  /**
+   * Atomically remove a waiting request: of concurrent claims, exactly one gets it. `next`: when the
+   * request was among the first `head` (default 0), the request now at place `head` (null if none),
+   * so that whoever holds the first `head` can keep holding them.
+   */
+  claimRequest(requestId: string, head?: number): Promise<(QueueVersion & { request: QueueRequest; next: QueueRequest | null }) | null>;
   setRequestOffline(requestId: string, offlineSince: number | null): Promise<void>;
   /** Waiting requests whose customer has no connection (the sweep's work list). */
   listOfflineRequests(): Promise<QueueRequest[]>;

@@ -65,13 +65,19 @@ test('[S1] a long queue: the first ten and the count, more on request, every cha
   await expect(waitingEntry(agent, 'Late Lou')).toBeVisible();
   await expect(other.getByText('25 customers waiting · showing the first 10')).toBeVisible();
 
-  // Someone ahead leaves and another is taken: both consoles follow, the one showing ten fetches the
-  // next in line, and the late customer moves up.
+  // The second console shows twenty: it holds exactly what its sign-in gave it, the first twenty.
+  await other.getByRole('button', { name: 'Show more', exact: true }).click();
+  await expect(other.getByText('25 customers waiting · showing the first 20')).toBeVisible();
+  expect(await shownNames(other)).toEqual(names.slice(0, 20));
+
+  // Someone ahead leaves and another is taken: both consoles follow; the second shows the next in
+  // line (Waiting 21 and 22 were not in its sign-in: each removal brought the one moving up into
+  // the head it holds); the late customer moves up.
   customers[3]!.socket.emit('customer:cancel', { requestToken: customers[3]!.requestToken }, () => {});
   await expect(waitingEntry(other, names[3]!)).toHaveCount(0);
   await acceptCustomer(agent, names[0]!);
-  await expect(other.getByText('23 customers waiting · showing the first 10')).toBeVisible();
-  expect(await shownNames(other)).toEqual([...names.slice(1, 3), ...names.slice(4, 12)]);
+  await expect(other.getByText('23 customers waiting · showing the first 20')).toBeVisible();
+  await expect.poll(() => shownNames(other)).toEqual([...names.slice(1, 3), ...names.slice(4, 22)]);
   await expect(waitingEntry(agent, names[0]!)).toHaveCount(0);
   await expect(statusWith(late, 'You are number 23 in the queue.')).toBeVisible();
   await expect(statusWith(late, Text.queueStatus)).toBeVisible();

@@ -261,6 +261,11 @@ describe('reliability', () => {
       countJumps: 0,
       wrongFinalCount: 0,
       wrongWindow: 0,
+      // Customers taken from the head never left a console holding fewer than it shows: each removal
+      // brought the one moving into the head's last place (QueueChange.next), so nobody asked.
+      fetches: 0,
+      fetchErrors: 0,
+      fetchMismatches: 0,
     });
     expect(r.agentLatencyMs.n).toBe(r.agentCheck.expectedSamples);
     expect(r.final.count).toBe(size.queue - r.changes.taken - r.changes.left + r.changes.added);

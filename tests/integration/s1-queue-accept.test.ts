@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { eventually, expectOk, expectRefused, startSignaling } from '../support/signaling';
 import { requestHelp, signInAgent } from '../support/flows';
+import { MemoryStore } from '../../signaling/store/memory';
+import type { Store } from '../../signaling/store/types';
 
 const agents = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`agent${i}`, `password-${i}`]));
 
@@ -168,6 +170,50 @@ describe('the customer queue', () => {
     const admitted = back.waitFor('customer:admitted');
     const { session } = expectOk(await alice.client.request('queue:accept', { requestId: stays.requestId }));
     expect((await admitted).sessionId).toBe(session.sessionId);
+  });
+
+  it('[S3] a customer coming back while an agent accepts it is told it was accepted', async () => {
+    // The store answers the resume's read of the place only after the agent has accepted: the
+    // acceptance lands between the resume finding the request and answering it.
+    let entered: () => void = () => {};
+    const inRead = new Promise<void>((resolve) => (entered = resolve));
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = false;
+    const inner = new MemoryStore();
+    const store = new Proxy(inner, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (typeof value !== 'function') return value;
+        if (key !== 'queuePosition') return value.bind(target);
+        return async (requestId: string) => {
+          const at = await inner.queuePosition(requestId);
+          if (holding) {
+            entered();
+            await held;
+          }
+          return at;
+        };
+      },
+    }) as Store;
+    const h = await startSignaling({ store });
+    const alice = await signInAgent(h);
+    const customer = await requestHelp(h);
+    customer.client.close();
+    await eventually(async () => (await h.store.listOfflineRequests()).length === 1, 'the request is offline');
+
+    const back = await h.client({ name: 'customer, reloaded' });
+    const admitted = back.waitFor('customer:admitted');
+    holding = true;
+    const resumed = back.request('customer:resume', { requestToken: customer.requestToken });
+    await inRead;
+    holding = false;
+    const { session } = expectOk(await alice.client.request('queue:accept', { requestId: customer.requestId }));
+    release();
+    await resumed;
+    // However the answer reads, the page hears the acceptance and can attach.
+    expect((await admitted).sessionId).toBe(session.sessionId);
+    expectOk(await back.request('session:attach', { credential: customer.requestToken }));
   });
 
   it('[S3] a customer accepted while away learns it on resume and attaches with its request token', async () => {

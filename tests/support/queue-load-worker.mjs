@@ -11,6 +11,15 @@ import { io } from 'socket.io-client';
 
 const now = () => performance.timeOrigin + performance.now();
 const ACK_MS = 30_000;
+/**
+ * What the product's console does (app/agent/WaitingCustomers.tsx): it shows ten and holds the head
+ * of the queue (twenty), kept whole by each removal's `next`; should it ever hold fewer than ten
+ * while more wait, it asks for twenty.
+ */
+const SHOWN = 10;
+const FETCH_LIMIT = 20;
+/** Changes kept per console to bring a `queue:list` answer up to date. */
+const RECENT = 256;
 
 /**
  * Waiting customers: what the request was answered with, every `queue:position` received, the
@@ -91,26 +100,68 @@ async function addCustomers({ url, list, concurrency }) {
   return out;
 }
 
+/** One change to a prefix of the queue and its count (a newcomer is appended only to the whole queue). */
+function step(known, count, c) {
+  const complete = known.length === count;
+  if (c.removed) {
+    const i = known.indexOf(c.removed.requestId);
+    if (i >= 0) {
+      known.splice(i, 1);
+      // The one who moved into the last place of the head it holds (lib/client/queue-view.ts).
+      if (c.next && known.length === c.next.place - 1) known.push(c.next.entry.requestId);
+    }
+  }
+  if (c.added && complete) known.push(c.added.requestId);
+  return c.count;
+}
+
+/**
+ * The console holds fewer than it shows: it asks for more, and brings the answer up to date with
+ * the changes it received after the version the answer was read at.
+ */
+function maybeFetch(k) {
+  if (!k.ready || k.fetching || k.known.length >= Math.min(SHOWN, k.count)) return;
+  k.fetching = true;
+  k.fetches++;
+  request(k.socket, 'queue:list', { limit: FETCH_LIMIT })
+    .then((ack) => {
+      k.fetching = false;
+      if (!ack.ok) {
+        k.fetchErrors++;
+        return;
+      }
+      const known = ack.entries.map((e) => e.requestId);
+      let count = ack.count;
+      let version = ack.version;
+      for (const c of k.recent) {
+        if (c.version <= version) continue;
+        count = step(known, count, c);
+        version = c.version;
+      }
+      // Brought up to date, the answer must agree with what the changes told this console.
+      if (version !== k.version || count !== k.count) k.fetchMismatches++;
+      k.known = known;
+      maybeFetch(k);
+    })
+    .catch(() => {
+      k.fetching = false;
+      k.fetchErrors++;
+    });
+}
+
 /** A console applies one change to what it knows: the queue's count and its first entries. */
 function apply(k, c) {
+  k.recent.push(c);
+  if (k.recent.length > RECENT) k.recent.shift();
   if (c.version <= k.version) {
     k.outOfOrder++;
     return;
   }
   if (c.version !== k.version + 1) k.gaps++;
-  const complete = k.known.length === k.count;
-  if (c.removed) {
-    const i = k.known.indexOf(c.removed.requestId);
-    if (i >= 0) k.known.splice(i, 1);
-    if (c.count !== k.count - 1) k.countJumps++;
-  }
-  if (c.added) {
-    // Its first entries stay a true prefix of the queue only while it knew all of them.
-    if (complete) k.known.push(c.added.requestId);
-    if (c.count !== k.count + 1) k.countJumps++;
-  }
+  if (c.count !== k.count + (c.added ? 1 : 0) - (c.removed ? 1 : 0)) k.countJumps++;
+  k.count = step(k.known, k.count, c);
   k.version = c.version;
-  k.count = c.count;
+  maybeFetch(k);
 }
 
 async function signInAgents({ url, list, concurrency }) {
@@ -128,6 +179,11 @@ async function signInAgents({ url, list, concurrency }) {
       known: [],
       rv: [],
       rt: [],
+      recent: [],
+      fetching: false,
+      fetches: 0,
+      fetchErrors: 0,
+      fetchMismatches: 0,
       outOfOrder: 0,
       gaps: 0,
       countJumps: 0,
@@ -147,6 +203,7 @@ async function signInAgents({ url, list, concurrency }) {
         // Changes that came before the answer: the snapshot already includes those up to its version.
         for (const c of k.buffered.splice(0)) if (c.version > k.version) apply(k, c);
         k.ready = true;
+        maybeFetch(k);
         versions.push(k.version);
         break;
       }
@@ -218,6 +275,9 @@ async function finish({ changes, finalVersion, finalCount, firstIds, settleMs, w
   let countJumps = 0;
   let wrongCount = 0;
   let wrongWindow = 0;
+  let fetches = 0;
+  let fetchErrors = 0;
+  let fetchMismatches = 0;
   for (const k of consoles) {
     const seen = new Set();
     for (let j = 0; j < k.rv.length; j++) {
@@ -237,6 +297,9 @@ async function finish({ changes, finalVersion, finalCount, firstIds, settleMs, w
     outOfOrder += k.outOfOrder;
     gaps += k.gaps;
     countJumps += k.countJumps;
+    fetches += k.fetches;
+    fetchErrors += k.fetchErrors;
+    fetchMismatches += k.fetchMismatches;
     if (k.count !== finalCount) wrongCount++;
     if (k.known.some((id, i) => firstIds[i] !== id) || k.known.length > firstIds.length) wrongWindow++;
   }
@@ -318,7 +381,7 @@ async function finish({ changes, finalVersion, finalCount, firstIds, settleMs, w
       settled,
       settleWaitMs,
       thread,
-      agents: { consoles: consoles.length, latencies: lat, firstAt, lastAt, missed, unexpected, outOfOrder, gaps, countJumps, wrongCount, wrongWindow },
+      agents: { consoles: consoles.length, latencies: lat, firstAt, lastAt, missed, unexpected, outOfOrder, gaps, countJumps, wrongCount, wrongWindow, fetches, fetchErrors, fetchMismatches },
       customers: {
         customers: customers.length,
         updates,

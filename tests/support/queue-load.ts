@@ -104,6 +104,12 @@ export interface QueueLoadResult {
     wrongFinalCount: number;
     /** Consoles whose first entries are not the server's first entries (must be 0). */
     wrongWindow: number;
+    /** `queue:list` asked by consoles holding fewer than they show, as the product's console does. */
+    fetches: number;
+    /** … refused or unanswered (must be 0). */
+    fetchErrors: number;
+    /** … whose answer, brought up to date with the changes after it, disagreed with them (must be 0). */
+    fetchMismatches: number;
   };
   customer: {
     customers: number;
@@ -240,6 +246,9 @@ interface WorkerFinish {
     countJumps: number;
     wrongCount: number;
     wrongWindow: number;
+    fetches: number;
+    fetchErrors: number;
+    fetchMismatches: number;
   };
   customers: {
     customers: number;
@@ -552,6 +561,9 @@ export async function runQueueLoad(opts: QueueLoadOptions): Promise<QueueLoadRes
         countJumps: sum((w) => w.agents.countJumps),
         wrongFinalCount: sum((w) => w.agents.wrongCount),
         wrongWindow: sum((w) => w.agents.wrongWindow),
+        fetches: sum((w) => w.agents.fetches),
+        fetchErrors: sum((w) => w.agents.fetchErrors),
+        fetchMismatches: sum((w) => w.agents.fetchMismatches),
       },
       customer: {
         customers: sum((w) => w.customers.customers),

@@ -135,6 +135,30 @@ describe('[S1] queue positions', () => {
     expect(r.sent.at(-1)).toEqual({ requestId: 'c', position: 1, version: 3 });
   });
 
+  it('a batch whose read fails is tried again at the next interval', async () => {
+    let fail = true;
+    const sent: string[] = [];
+    const errors: unknown[] = [];
+    const positions = new QueuePositions({
+      order: async () => {
+        if (fail) throw new Error('store unavailable');
+        return { version: 2, requestIds: ['b'] };
+      },
+      isHere: () => true,
+      send: (requestId) => sent.push(requestId),
+      onError: (err) => errors.push(err),
+      intervalMs: 250,
+      now: () => Date.now(),
+    });
+    positions.changed();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(errors).toHaveLength(1);
+    fail = false;
+    await vi.advanceTimersByTimeAsync(250);
+    expect(sent).toEqual(['b']);
+    positions.close();
+  });
+
   it('after close nothing more is sent', async () => {
     const r = rig(['a', 'b']);
     r.positions.close();

@@ -368,7 +368,7 @@ export function storeContract(
         const r = request('r1', T0);
         await store.enqueue(r);
         await store.enqueue(request('r2', T0 + 1));
-        expect(await store.claimRequest('r1')).toEqual({ request: r, version: 3, count: 1 });
+        expect(await store.claimRequest('r1')).toEqual({ request: r, version: 3, count: 1, next: null });
         expect(await store.claimRequest('r1')).toBeNull();
         expect(await store.findRequestByTokenHash('hash-of-r1')).toBeNull();
         expect((await store.listQueue()).map((x) => x.requestId)).toEqual(['r2']);
@@ -376,10 +376,21 @@ export function storeContract(
         expect(await store.findRequestByTokenHash('hash-of-r2')).toEqual(request('r2', T0 + 1));
       });
 
+      it('claimRequest with a head: a claim among the first `head` names the request now at place `head`', async () => {
+        for (let i = 1; i <= 5; i++) await store.enqueue(request(`r${i}`, T0 + i));
+        // r2 is among the first 3: r4 moves into place 3.
+        expect((await store.claimRequest('r2', 3))?.next).toEqual(request('r4', T0 + 4));
+        // r5 is 4th now, behind the head: nobody moves into it.
+        expect((await store.claimRequest('r5', 3))?.next).toBeNull();
+        // r1 is first, but only two would be left in three places: nobody is at place 3.
+        expect((await store.claimRequest('r1', 3))?.next).toBeNull();
+        expect((await store.listQueue()).map((x) => x.requestId)).toEqual(['r3', 'r4']);
+      });
+
       it('of concurrent claims of one request, exactly one gets it (S1)', async () => {
         await store.enqueue(request('hot', T0));
         const results = await Promise.all(Array.from({ length: 10 }, () => store.claimRequest('hot')));
-        expect(results.filter((x) => x !== null)).toEqual([{ request: request('hot', T0), version: 2, count: 0 }]);
+        expect(results.filter((x) => x !== null)).toEqual([{ request: request('hot', T0), version: 2, count: 0, next: null }]);
         expect(await store.listQueue()).toEqual([]);
         expect(await store.queueOrder()).toEqual({ version: 2, requestIds: [] });
       });
@@ -1008,11 +1019,13 @@ export function storeContract(
                   case 'claim': {
                     const id = pickId(op.pick);
                     const at = waiting.findIndex((r) => r.requestId === id);
-                    const got = await st.claimRequest(id);
+                    const head = 3;
+                    const got = await st.claimRequest(id, head);
                     if (at < 0) expect(got).toBeNull();
                     else {
                       const [r] = waiting.splice(at, 1);
-                      expect(got).toEqual({ request: r, version: ++version, count: waiting.length });
+                      const next = at < head ? (waiting[head - 1] ?? null) : null;
+                      expect(got).toEqual({ request: r, version: ++version, count: waiting.length, next });
                     }
                     break;
                   }
