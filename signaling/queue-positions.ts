@@ -39,7 +39,8 @@ export class QueuePositions {
   /** The customer was answered with this place (its request, its resume): no need to repeat it. */
   answered(requestId: string, at: { position: number; version: number }): void {
     const before = this.told.get(requestId);
-    if (!before || at.version >= before.version) this.told.set(requestId, { ...at });
+    // The two numbers only: callers pass answers that carry more (the request token among them).
+    if (!before || at.version >= before.version) this.told.set(requestId, { position: at.position, version: at.version });
   }
 
   /** The queue changed in a way that may move customers (someone left it): tell them soon. */

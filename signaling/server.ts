@@ -415,7 +415,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       // positions after the answer below reach this connection.
       const r = await core.requestHelp(name, topic, { beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)) });
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
-      positions.answered(r.requestId, r);
+      positions.answered(r.requestId, { position: r.position, version: r.version });
       return { ok: true, value: r };
     });
 
@@ -431,7 +431,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         },
       });
       if (r.ok && 'requestId' in r.value) {
-        positions.answered(r.value.requestId, r.value);
+        positions.answered(r.value.requestId, { position: r.value.position, version: r.value.version });
         return r;
       }
       // Taken or gone meanwhile: the answer says which; this connection holds no waiting request.
