@@ -3,10 +3,12 @@
  * (issue 9): a snapshot of the first waiting customers, then one `queue:changed` per change.
  *
  * The view holds a prefix of the queue (`entries`, oldest first) and the true `count`. A removal
- * keeps it a prefix; a newcomer is appended only when the view holds the whole queue (otherwise it
- * is somewhere past the view's end). When the prefix runs shorter than what the console shows, the
- * console asks for more (`queue:list`), and the answer, read at some version, is brought up to date
- * with the changes received after that version (`recent`).
+ * keeps it a prefix, and one among the head (`Limits.queueHead`) brings the customer who moves into
+ * the head's last place (`next`), so a view holding the head keeps holding it; a newcomer is
+ * appended only when the view holds the whole queue (otherwise it is somewhere past the view's end).
+ * When the prefix runs shorter than what the console shows ("Show more"), the console asks for more
+ * (`queue:list`), and the answer, read at some version, is brought up to date with the changes
+ * received after that version (`recent`).
  */
 import type { QueueChange, QueueEntry, QueueSnapshot } from '../protocol';
 

@@ -206,16 +206,9 @@ export class MemoryStore implements Store {
 
   /** Where a waiting request is in `queue`: a binary search on its sequence number. */
   private queueIndex(w: Waiting): number {
-    let lo = 0;
-    let hi = this.queue.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const seq = this.queue[mid]!.seq;
-      if (seq === w.seq) return mid;
-      if (seq < w.seq) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    throw new Error(`queue index out of step: ${w.request.requestId}`);
+    const i = lowerBound(this.queue, bySeq, w.seq);
+    if (this.queue[i] !== w) throw new Error(`queue index out of step: ${w.request.requestId}`);
+    return i;
   }
 
   private removeWaiting(w: Waiting): void {
@@ -283,7 +276,7 @@ export class MemoryStore implements Store {
   }
 
   async purgeEndedSessions(beforeMs: number): Promise<number> {
-    const gone = this.ended.splice(0, lowerBound(this.ended, beforeMs));
+    const gone = this.ended.splice(0, lowerBound(this.ended, byEnd, beforeMs));
     for (const { sessionId } of gone) {
       this.sessions.delete(sessionId);
       for (const pid of this.participantsBySession.get(sessionId) ?? []) this.participants.delete(pid);
@@ -302,7 +295,7 @@ export class MemoryStore implements Store {
     } else {
       const endedAt = s.endedAt ?? 0;
       // After any that ended at the same time: ties stay in end order.
-      const at = lowerBound(this.ended, endedAt, true);
+      const at = lowerBound(this.ended, byEnd, endedAt, true);
       this.ended.splice(at, 0, { sessionId: s.sessionId, endedAt });
     }
   }
@@ -314,7 +307,7 @@ export class MemoryStore implements Store {
       this.sessionsInGrace.delete(s.sessionId);
     } else {
       const endedAt = s.endedAt ?? 0;
-      for (let i = lowerBound(this.ended, endedAt); i < this.ended.length && this.ended[i]!.endedAt === endedAt; i++) {
+      for (let i = lowerBound(this.ended, byEnd, endedAt); i < this.ended.length && this.ended[i]!.endedAt === endedAt; i++) {
         if (this.ended[i]!.sessionId !== s.sessionId) continue;
         this.ended.splice(i, 1);
         break;
@@ -478,14 +471,17 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
   if (ids.size === 0) index.delete(key);
 }
 
-/** The first index whose endedAt is at or after `t` (with `after`, strictly after `t`). */
-function lowerBound(ended: Ended[], t: number, after = false): number {
+const bySeq = (w: Waiting) => w.seq;
+const byEnd = (e: Ended) => e.endedAt;
+
+/** In `items`, sorted by `key`: the first index whose key is at or after `t` (with `after`, strictly after). */
+function lowerBound<T>(items: readonly T[], key: (item: T) => number, t: number, after = false): number {
   let lo = 0;
-  let hi = ended.length;
+  let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const e = ended[mid]!.endedAt;
-    if (e < t || (after && e === t)) lo = mid + 1;
+    const k = key(items[mid]!);
+    if (k < t || (after && k === t)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
