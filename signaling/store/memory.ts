@@ -22,6 +22,7 @@ import type {
   SessionRecord,
   Store,
 } from './types';
+import { nodeOf } from './types';
 import type { EndReason } from '../../lib/protocol';
 
 /** A waiting request and its place in enqueue order (increasing along the queue, never reused). */
@@ -74,6 +75,13 @@ export class MemoryStore implements Store {
   /** Ids of peers whose connection is gone: the sweep looks at these only. */
   private readonly awayPeers = new Set<string>();
   private readonly agentTokens = new Map<string, AgentTokenRecord>();
+  /** Peers by the node of their connection (connected peers only). */
+  private readonly peersByNode = new Map<string, Set<string>>();
+  /** Connections holding each waiting request, and the same holds by node (`requestId\nconnectionId`). */
+  private readonly requestHolds = new Map<string, Set<string>>();
+  private readonly holdsByNode = new Map<string, Set<string>>();
+  private readonly nodeLeases = new Map<string, number>();
+  private readonly turns = new Map<string, { owner: string; until: number }>();
 
   // ---------------------------------------------------------------- handles
 
@@ -217,6 +225,27 @@ export class MemoryStore implements Store {
     this.waiting.delete(id);
     if (this.requestByTokenHash.get(w.request.tokenHash) === id) this.requestByTokenHash.delete(w.request.tokenHash);
     this.offlineRequests.delete(id);
+    for (const connectionId of this.requestHolds.get(id) ?? []) removeFrom(this.holdsByNode, nodeOf(connectionId), holdKey(id, connectionId));
+    this.requestHolds.delete(id);
+  }
+
+  async holdRequest(requestId: string, connectionId: string): Promise<void> {
+    if (!this.waiting.has(requestId)) return;
+    addTo(this.requestHolds, requestId, connectionId);
+    addTo(this.holdsByNode, nodeOf(connectionId), holdKey(requestId, connectionId));
+  }
+
+  async releaseRequest(requestId: string, connectionId: string): Promise<number> {
+    removeFrom(this.requestHolds, requestId, connectionId);
+    removeFrom(this.holdsByNode, nodeOf(connectionId), holdKey(requestId, connectionId));
+    return this.requestHolds.get(requestId)?.size ?? 0;
+  }
+
+  async listNodeRequestHolds(nodeId: string): Promise<{ requestId: string; connectionId: string }[]> {
+    return [...(this.holdsByNode.get(nodeId) ?? [])].map((key) => {
+      const [requestId, connectionId] = key.split('\n') as [string, string];
+      return { requestId, connectionId };
+    });
   }
 
   // ---------------------------------------------------------------- sessions
@@ -390,6 +419,8 @@ export class MemoryStore implements Store {
   async putPeer(p: PeerRecord): Promise<void> {
     const old = this.peers.get(p.peerId);
     if (old && old.sessionId !== p.sessionId) removeFrom(this.peersBySession, old.sessionId, p.peerId);
+    if (old?.connectionId) removeFrom(this.peersByNode, nodeOf(old.connectionId), p.peerId);
+    if (p.connectionId) addTo(this.peersByNode, nodeOf(p.connectionId), p.peerId);
     this.peers.set(p.peerId, { ...p });
     addTo(this.peersBySession, p.sessionId, p.peerId);
     if (p.connectionId === null) this.awayPeers.add(p.peerId);
@@ -404,6 +435,7 @@ export class MemoryStore implements Store {
   async markPeerAway(peerId: string, connectionId: string, nowMs: number): Promise<PeerRecord | null> {
     const p = this.peers.get(peerId);
     if (!p || p.connectionId !== connectionId) return null;
+    removeFrom(this.peersByNode, nodeOf(connectionId), peerId);
     p.connectionId = null;
     p.disconnectedAt = nowMs;
     this.awayPeers.add(peerId);
@@ -425,12 +457,45 @@ export class MemoryStore implements Store {
     if (!p) return null;
     this.peers.delete(peerId);
     removeFrom(this.peersBySession, p.sessionId, peerId);
+    if (p.connectionId) removeFrom(this.peersByNode, nodeOf(p.connectionId), peerId);
     this.awayPeers.delete(peerId);
     return { ...p };
   }
 
   async listPeers(sessionId: string): Promise<PeerRecord[]> {
     return [...(this.peersBySession.get(sessionId) ?? [])].map((id) => ({ ...this.peers.get(id)! }));
+  }
+
+  async listNodePeers(nodeId: string): Promise<PeerRecord[]> {
+    return [...(this.peersByNode.get(nodeId) ?? [])].map((id) => ({ ...this.peers.get(id)! }));
+  }
+
+  // ---------------------------------------------------------------- nodes and turns
+
+  async renewNodeLease(nodeId: string, expiresAt: number): Promise<void> {
+    this.nodeLeases.set(nodeId, expiresAt);
+  }
+
+  async dropNodeLease(nodeId: string): Promise<void> {
+    this.nodeLeases.delete(nodeId);
+  }
+
+  /** One process has one node, so this map has a handful of entries: a scan is fine. */
+  async takeExpiredNodes(nowMs: number): Promise<string[]> {
+    const out: string[] = [];
+    for (const [nodeId, expiresAt] of this.nodeLeases) {
+      if (expiresAt > nowMs) continue;
+      this.nodeLeases.delete(nodeId);
+      out.push(nodeId);
+    }
+    return out;
+  }
+
+  async takeTurn(name: string, owner: string, nowMs: number, forMs: number): Promise<boolean> {
+    const turn = this.turns.get(name);
+    if (turn && turn.owner !== owner && turn.until > nowMs) return false;
+    this.turns.set(name, { owner, until: nowMs + forMs });
+    return true;
   }
 
   // ---------------------------------------------------------------- agent tokens
@@ -470,6 +535,8 @@ function removeFrom(index: Map<string, Set<string>>, key: string, id: string): v
   ids.delete(id);
   if (ids.size === 0) index.delete(key);
 }
+
+const holdKey = (requestId: string, connectionId: string) => `${requestId}\n${connectionId}`;
 
 const bySeq = (w: Waiting) => w.seq;
 const byEnd = (e: Ended) => e.endedAt;

@@ -78,6 +78,14 @@ export interface PeerRecord {
   disconnectedAt: number | null;
 }
 
+/** A connection id names its node: `<nodeId>/<socket id>`. */
+export const connectionIdOf = (nodeId: string, socketId: string): string => `${nodeId}/${socketId}`;
+/** The node of a connection id (`''` for one without a node). */
+export const nodeOf = (connectionId: string): string => {
+  const slash = connectionId.indexOf('/');
+  return slash < 0 ? '' : connectionId.slice(0, slash);
+};
+
 export interface AgentTokenRecord {
   name: string;
   issuedAt: number;
@@ -184,8 +192,46 @@ export interface Store {
   /** Every peer that is away (its connection gone), whatever its session: the sweep's work list. */
   listAwayPeers(): Promise<PeerRecord[]>;
 
+  // Liveness across nodes (issue 10). A connection id is `<nodeId>/<socket id>` (`connectionId`);
+  // each signaling node holds a lease, renewed while it runs. When a node's lease runs out (it died
+  // without saying goodbye), the sweep treats every peer and every request hold of that node as
+  // disconnected, so S4's grace clocks start and nothing is held for ever.
+  /** Create or extend the node's lease until `expiresAt`. */
+  renewNodeLease(nodeId: string, expiresAt: number): Promise<void>;
+  /** A node going away cleanly: forget its lease (its connections were closed one by one). */
+  dropNodeLease(nodeId: string): Promise<void>;
+  /** Remove and return the nodes whose lease ran out at or before `nowMs` (each to one caller). */
+  takeExpiredNodes(nowMs: number): Promise<string[]>;
+  /** Peers whose connection belongs to this node (`connectionId` starts with `<nodeId>/`). */
+  listNodePeers(nodeId: string): Promise<PeerRecord[]>;
+
+  // Which connections wait on a request (a customer's tabs): the request is offline when none does.
+  /** This connection holds the request (idempotent). */
+  holdRequest(requestId: string, connectionId: string): Promise<void>;
+  /** This connection no longer holds the request; returns how many connections still do. */
+  releaseRequest(requestId: string, connectionId: string): Promise<number>;
+  /** The request holds of this node's connections. */
+  listNodeRequestHolds(nodeId: string): Promise<{ requestId: string; connectionId: string }[]>;
+
+  /**
+   * Periodic work done by one node at a time (the sweep): true for the one caller that takes the
+   * turn named `name` until `nowMs + forMs`; false while another owner's turn lasts.
+   */
+  takeTurn(name: string, owner: string, nowMs: number, forMs: number): Promise<boolean>;
+
   // Agent sign-in tokens (stored by hash only)
   putAgentToken(hash: string, t: AgentTokenRecord): Promise<void>;
   getAgentToken(hash: string, nowMs: number): Promise<AgentTokenRecord | null>;
   deleteAgentToken(hash: string): Promise<void>;
+}
+
+/**
+ * The store cannot be reached right now (Redis down or reconnecting). Thrown by a store method; the
+ * signaling server answers "temporarily unavailable" and keeps running.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message = 'The store is temporarily unavailable.', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
 }
