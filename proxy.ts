@@ -15,9 +15,11 @@ export function proxy(request: NextRequest) {
     nonce,
     dev: process.env.NODE_ENV === 'development',
     path: request.nextUrl.pathname,
-    // Validated at start-up by signaling/config.ts; the composition root passes the form endpoints.
+    // Validated at start-up by signaling/config.ts (loadPagesConfig: server.ts, or instrumentation.ts
+    // under `next start`), which also puts the form endpoints here.
     helpEmbedOrigins: list(process.env.JOINUS_HELP_EMBED_ORIGINS),
     connectOrigins: list(process.env.JOINUS_FORM_ENDPOINT_ORIGINS),
+    signalingOrigin: process.env.JOINUS_SIGNALING_URL || null,
   });
   // Next.js reads the nonce from the request's CSP and puts it on the scripts it renders.
   const requestHeaders = new Headers(request.headers);

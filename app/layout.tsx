@@ -13,8 +13,11 @@ export const viewport: Viewport = { width: 'device-width', initialScale: 1 };
 export default async function RootLayout({ children }: { children: React.ReactNode }) {
   // Rendered per request: every page carries a fresh CSP nonce on its scripts (proxy.ts).
   await connection();
+  // JOINUS_SIGNALING_URL (validated at start-up): where the page's signaling connection goes.
+  const signaling = process.env.JOINUS_SIGNALING_URL;
   return (
     <html lang="en">
+      <head>{signaling ? <meta name="joinus-signaling" content={signaling} /> : null}</head>
       <body>
         <header className="topbar">
           <Link href="/" className="brand" aria-label="Home">

@@ -31,6 +31,8 @@ export const ErrorReason = {
   tooLarge: 'too_large',
   /** The peer a signal is for is in the room but its tab is reconnecting: send it again when it is back. */
   peerAway: 'peer_away',
+  /** The server cannot reach its store right now (Redis down): try again shortly (`retryAfterMs`). */
+  unavailable: 'unavailable',
   internal: 'internal',
 } as const;
 export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];

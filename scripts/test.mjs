@@ -6,18 +6,21 @@
 // Ends with one line `N passed, M failed` (both runners added up) for CI, and exits non-zero when
 // either runner failed.
 //
-// Debian's Chromium (browser tests) and coturn (TURN tests, which start their own turnserver) are
-// installed with apt-get first when missing.
+// Debian's Chromium (browser tests), coturn (TURN tests, which start their own turnserver) and
+// redis-server (scale-out tests, which start their own on free ports; a system service the package
+// may start on 6379 is left alone) are installed with apt-get first when missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TURNSERVER = '/usr/bin/turnserver';
+const REDIS = '/usr/bin/redis-server';
 /** Debian packages the tests need, by the file that shows each is installed. */
 const SYSTEM_PACKAGES = [
   { name: 'chromium', path: CHROMIUM, what: 'The browser tests need Chromium' },
   { name: 'coturn', path: TURNSERVER, what: 'The TURN tests need coturn' },
+  { name: 'redis-server', path: REDIS, what: 'The scale-out tests need Redis' },
 ];
 const root = new URL('..', import.meta.url).pathname;
 const results = join(root, 'test-results');

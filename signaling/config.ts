@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   JOINUS_AGENTS_FILE: z.string().optional(),
   JOINUS_HANDLE_TTL_MS: positiveMs(defaultCoreConfig.handleTtlMs),
   JOINUS_GRACE_MS: positiveMs(defaultCoreConfig.graceMs),
+  JOINUS_NODE_LEASE_MS: z.coerce.number().int().min(300).max(5 * 60_000).default(defaultCoreConfig.nodeLeaseMs),
   JOINUS_ICE_SERVERS: z.string().optional(),
   JOINUS_TURN_URLS: z.string().optional(),
   JOINUS_TURN_SECRET: z.string().optional(),
@@ -43,7 +44,15 @@ const EnvSchema = z.object({
   JOINUS_HELP_EMBED_ORIGINS: z.string().optional(),
   JOINUS_LOBBY: z.enum(['on', 'off']).default('off'),
   JOINUS_POW_STEPS: z.coerce.number().int().min(1).max(1_000_000).default(defaultJoinRateLimits.proofSteps),
-  REDIS_URL: z.string().optional(),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^rediss?:\/\/[^\s]+$/.test(v), 'must be a redis:// or rediss:// URL'),
+  /** Names this deployment's keys and channels in Redis (several deployments may share one Redis). */
+  JOINUS_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." or "-", at most 64')
+    .default('joinus'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -67,6 +76,8 @@ export interface AppConfig {
   lobby: boolean;
   handleTtlMs: number;
   graceMs: number;
+  /** With Redis: how long a node's hold on its connections lasts unless renewed (JOINUS_NODE_LEASE_MS). */
+  nodeLeaseMs: number;
   iceServers: IceServer[];
   /** A TURN relay with per-participant credentials (JOINUS_TURN_URLS + JOINUS_TURN_SECRET), or null. */
   turn: TurnConfig | null;
@@ -76,6 +87,8 @@ export interface AppConfig {
   /** C4: the built-in forms with the operator's (JOINUS_FORMS_FILE) over them. */
   forms: FormDefinition[];
   redisUrl: string | null;
+  /** JOINUS_REDIS_PREFIX: the deployment's key prefix in Redis. */
+  redisPrefix: string;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
 
@@ -208,12 +221,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     lobby: e.JOINUS_LOBBY === 'on',
     handleTtlMs: e.JOINUS_HANDLE_TTL_MS,
     graceMs: e.JOINUS_GRACE_MS,
+    nodeLeaseMs: e.JOINUS_NODE_LEASE_MS,
     iceServers,
     turn,
     iceTransportPolicy: e.JOINUS_ICE_TRANSPORT_POLICY,
     frameCheck: e.JOINUS_FRAME_CHECK === 'on',
     forms: mergeCatalog(builtInForms, e.JOINUS_FORMS_FILE ? readForms(e.JOINUS_FORMS_FILE) : []),
     redisUrl: e.REDIS_URL ?? null,
+    redisPrefix: e.JOINUS_REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
   };
 }
@@ -294,4 +309,36 @@ function readForms(path: string): FormDefinition[] {
     throw new ConfigError(`JOINUS_FORMS_FILE: ${issue.path.join('.') || 'the list'}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * What the pages need (the process that serves them: `npm start`, or `next start` alone when the
+ * signaling nodes run elsewhere). Read by proxy.ts and the root layout through the environment.
+ */
+export interface PagesConfig {
+  /** JOINUS_SIGNALING_URL: where the pages' socket.io connection goes; null = the pages' own origin. */
+  signalingUrl: string | null;
+  helpEmbedOrigins: string[];
+  /** Origins that C4 forms submit to (from JOINUS_FORMS_FILE), allowed in the pages' connect-src. */
+  formEndpointOrigins: string[];
+}
+
+export function loadPagesConfig(env: NodeJS.ProcessEnv = process.env): PagesConfig {
+  const signaling = parseOrigins(env.JOINUS_SIGNALING_URL, 'JOINUS_SIGNALING_URL');
+  if (signaling.length > 1) throw new ConfigError('JOINUS_SIGNALING_URL: one origin (the signaling nodes behind their load balancer).');
+  const forms = mergeCatalog(builtInForms, env.JOINUS_FORMS_FILE ? readForms(env.JOINUS_FORMS_FILE) : []);
+  return {
+    signalingUrl: signaling[0] ?? null,
+    helpEmbedOrigins: parseOrigins(env.JOINUS_HELP_EMBED_ORIGINS, 'JOINUS_HELP_EMBED_ORIGINS'),
+    formEndpointOrigins: [...new Set(forms.flatMap((f) => (f.submitTo ? [new URL(f.submitTo).origin] : [])))],
+  };
+}
+
+/** The pages' configuration as the environment proxy.ts and the layout read (validated, normalised). */
+export function pagesEnvironment(c: PagesConfig): Record<string, string> {
+  return {
+    JOINUS_SIGNALING_URL: c.signalingUrl ?? '',
+    JOINUS_HELP_EMBED_ORIGINS: c.helpEmbedOrigins.join(','),
+    JOINUS_FORM_ENDPOINT_ORIGINS: c.formEndpointOrigins.join(','),
+  };
 }

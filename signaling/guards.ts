@@ -4,7 +4,8 @@
  * The reasoning and the figures are in docs/decisions/0007-guessing-costs-work.md.
  */
 import { randomBytes } from 'node:crypto';
-import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { memoryLimiters, type LimiterFactory } from './limiters';
 import { createChallenge, randomInt, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import { ErrorReason, PROOF_ALGORITHM, PROOF_COST, type Proof, type ProofChallenge, type ProtocolError } from '../lib/protocol';
@@ -156,14 +157,17 @@ export class ProofOfWork {
 const over = (r: RateLimiterRes, points: number) => r.consumedPoints > points;
 
 export class JoinGuard {
-  private readonly perClient: RateLimiterMemory;
-  private readonly total: RateLimiterMemory;
+  private readonly perClient: RateLimiterAbstract;
+  private readonly total: RateLimiterAbstract;
   readonly proofs: ProofOfWork;
 
-  constructor(private readonly limits: JoinRateLimits) {
+  constructor(
+    private readonly limits: JoinRateLimits,
+    limiters: LimiterFactory = memoryLimiters,
+  ) {
     const duration = Math.max(1, Math.round(limits.windowMs / 1000));
-    this.perClient = new RateLimiterMemory({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration });
-    this.total = new RateLimiterMemory({ keyPrefix: 'join-all', points: limits.totalFailures, duration });
+    this.perClient = limiters({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration });
+    this.total = limiters({ keyPrefix: 'join-all', points: limits.totalFailures, duration });
     this.proofs = new ProofOfWork(limits.proofSteps);
   }
 
@@ -231,20 +235,21 @@ export const defaultSignInLimits: SignInLimits = {
  * back on success; at most `concurrentChecks` password checks run at once, one per address.
  */
 export class SignInGuard {
-  private readonly pair: RateLimiterMemory;
-  private readonly address: RateLimiterMemory;
-  private readonly account: RateLimiterMemory;
+  private readonly pair: RateLimiterAbstract;
+  private readonly address: RateLimiterAbstract;
+  private readonly account: RateLimiterAbstract;
   private checking = 0;
   private readonly checkingFrom = new Map<string, number>();
 
   constructor(
     private readonly limits: SignInLimits,
     private readonly proofs: ProofOfWork,
+    limiters: LimiterFactory = memoryLimiters,
   ) {
     const duration = Math.max(1, Math.round(limits.windowMs / 1000));
-    this.pair = new RateLimiterMemory({ keyPrefix: 'signin-pair', points: limits.perAccountAndAddress, duration });
-    this.address = new RateLimiterMemory({ keyPrefix: 'signin-ip', points: limits.perAddress, duration });
-    this.account = new RateLimiterMemory({ keyPrefix: 'signin-account', points: limits.perAccount, duration });
+    this.pair = limiters({ keyPrefix: 'signin-pair', points: limits.perAccountAndAddress, duration });
+    this.address = limiters({ keyPrefix: 'signin-ip', points: limits.perAddress, duration });
+    this.account = limiters({ keyPrefix: 'signin-account', points: limits.perAccount, duration });
   }
 
   private static pairKey = (account: string, address: string) => `${account.toLowerCase()}|${address}`;

@@ -3,7 +3,8 @@
  * Nothing here decides a rule; every handler is a few lines.
  */
 import type { Server as HttpServer } from 'node:http';
-import { Server, type Socket } from 'socket.io';
+import { randomBytes } from 'node:crypto';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from 'pino';
 import {
@@ -27,7 +28,8 @@ import { checkFraming } from './frame-check';
 import { builtInForms } from '../features/forms/catalog';
 import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
-import type { Store } from './store/types';
+import { connectionIdOf, StoreUnavailableError, type Store } from './store/types';
+import { memoryLimiters, type LimiterFactory } from './limiters';
 import { QueuePositions } from './queue-positions';
 import { clientAddressResolver, originAllowed, type TrustProxy } from './edge';
 import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
@@ -67,6 +69,27 @@ export interface SignalingOptions {
   frameCheck?: boolean;
   /** C4: the forms handed to every admitted participant. @default the built-in catalog */
   forms?: FormDefinition[];
+  /**
+   * Where counted limits live (help requests, H8, sign-ins, frame checks): in Redis with several
+   * nodes, so that they hold in total. Per-connection flood control stays in this process.
+   * @default in memory
+   */
+  limiters?: LimiterFactory;
+  /** socket.io's adapter: its Redis adapter carries room events across nodes. @default in memory */
+  adapter?: ServerOptions['adapter'];
+  /** This node's name in connection ids and leases. @default random */
+  nodeId?: string;
+  /**
+   * Hold a lease on this node's connections (a store shared with other nodes: Redis). With the
+   * embedded store the connections and the store live and die together: no lease. @default false
+   */
+  leases?: boolean;
+}
+
+/** Events between signaling nodes (through the adapter). */
+interface InterServerEvents {
+  /** Someone left the queue: every node tells its own waiting customers their new places. */
+  'queue:moved': () => void;
 }
 
 interface Attachment {
@@ -81,7 +104,7 @@ interface SocketData {
   attachments: Map<string, Attachment>;
 }
 
-type JoinUsSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+type JoinUsSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type Reply<E extends ClientEvent> = Result<AckData[E]> | Promise<Result<AckData[E]>>;
 
 const rooms = {
@@ -95,6 +118,8 @@ const rooms = {
   lobby: (participantId: string) => `lobby:${participantId}`,
   lobbySession: (sessionId: string) => `lobby-session:${sessionId}`,
 };
+
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Stands for "not exactly one payload argument": no schema accepts it. */
 const invalidArgs = Symbol('invalid arguments');
@@ -115,8 +140,10 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
 }
 
 export interface Signaling {
-  io: Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+  io: Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
   core: JoinUsCore;
+  /** This node's name in connection ids and leases. */
+  nodeId: string;
   close(): Promise<void>;
 }
 
@@ -124,8 +151,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const log = opts.logger;
   const allowedOrigins = new Set(opts.allowedOrigins ?? []);
   const addressOf = clientAddressResolver(opts.trustProxy ?? null);
-  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(httpServer, {
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(httpServer, {
     serveClient: false,
+    ...(opts.adapter ? { adapter: opts.adapter } : {}),
     maxHttpBufferSize: Limits.frameBytes,
     // Pages are served from the same origin; nothing else may open a connection from a browser.
     cors: { origin: false },
@@ -162,7 +190,10 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         // One message per agent whatever the queue's length; the customers behind one who left move
         // up, and hear it in the next batch. A newcomer is last: nobody else moves.
         io.to(rooms.agents).emit('queue:changed', effect.change);
-        if (effect.change.removed) positions.changed();
+        if (effect.change.removed) {
+          positions.changed();
+          io.serverSideEmit('queue:moved');
+        }
         return;
       case 'customer_admitted':
         io.to(rooms.request(effect.requestId)).emit('customer:admitted', { sessionId: effect.sessionId });
@@ -239,14 +270,33 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     }
   }
 
+  io.on('queue:moved', () => positions.changed());
+
+  const nodeId = opts.nodeId ?? randomBytes(6).toString('hex');
+  const limiters = opts.limiters ?? memoryLimiters;
   const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
-  const joinGuard = new JoinGuard(limits);
-  const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits, joinGuard.proofs);
+  const joinGuard = new JoinGuard(limits, limiters);
+  const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits, joinGuard.proofs, limiters);
   /** Help requests one client address may start per window (a queue is not a free-for-all). */
-  const requests = new RateLimiterMemory({ keyPrefix: 'help', points: 30, duration: windowSec });
+  const requests = limiters({ keyPrefix: 'help', points: 30, duration: windowSec });
   /** C3 frame checks an agent may make (each is a request from this server to some site). */
-  const pageChecks = new RateLimiterMemory({ keyPrefix: 'page-check', points: 30, duration: windowSec });
+  const pageChecks = limiters({ keyPrefix: 'page-check', points: 30, duration: windowSec });
+  /** Disconnect clean-ups still writing to the store (a clean shutdown waits for them). */
+  const cleanups = new Set<Promise<unknown>>();
+  /** Clean-ups that failed (the store was out of reach): each is idempotent and tried again. */
+  const failedCleanups: (() => Promise<unknown>)[] = [];
+  const settleCleanup = async (work: () => Promise<unknown>): Promise<void> => {
+    try {
+      await work();
+    } catch (err) {
+      log.warn({ err: errorText(err) }, 'disconnect clean-up failed: trying again later');
+      failedCleanups.push(work);
+    }
+  };
+  const retryCleanups = async () => {
+    for (const work of failedCleanups.splice(0)) await settleCleanup(work);
+  };
   const flood = new RateLimiterMemory({ keyPrefix: 'events', points: opts.eventsPerSecond ?? 200, duration: 1 });
   const forms = opts.forms ?? builtInForms;
 
@@ -254,6 +304,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     const socket = rawSocket as JoinUsSocket;
     socket.data.attachments = new Map();
     const address = addressOf(socket.request);
+    /** This connection in the store: node-qualified, so a dead node's connections can be found. */
+    const connectionId = connectionIdOf(nodeId, socket.id);
 
     // One connection's events are handled strictly in arrival order: WebRTC signaling (an offer,
     // then its ICE candidates) breaks if a later message overtakes an earlier one.
@@ -301,6 +353,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         try {
           reply(await handler(parsed.data as Parsed<E>));
         } catch (err) {
+          if (err instanceof StoreUnavailableError) {
+            log.warn({ event, err: err.message }, 'store unavailable');
+            reply(fail(ErrorReason.unavailable, 'Join Us is temporarily unavailable. Try again in a few seconds.', 2000));
+            return;
+          }
           log.error({ err, event }, 'handler failed');
           reply(fail(ErrorReason.internal, 'Something went wrong on our side. Try again.'));
         }
@@ -320,13 +377,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     /**
-     * A waiting request is offline only when no connection at all holds it: the customer's new
-     * connection (after a reload) may have resumed it before this one's disconnect was noticed.
+     * A waiting request is offline only when no connection at all, on any node, holds it: the
+     * customer's new connection (after a reload) may have resumed it before this one's disconnect
+     * was noticed. The store counts the holds (no cluster-wide look at sockets).
      */
-    const requestMaybeOffline = async (requestId: string) => {
-      const holders = await io.in(rooms.request(requestId)).fetchSockets();
-      if (holders.every((s) => s.id === socket.id)) await core.requestConnection(requestId, false);
-    };
+    const requestMaybeOffline = (requestId: string) => core.releaseRequest(requestId, connectionId);
 
     /** This connection stops holding its current request (it resumes or starts another). */
     const forgetRequest = async () => {
@@ -415,6 +470,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       // positions after the answer below reach this connection.
       const r = await core.requestHelp(name, topic, { beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)) });
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
+      await core.holdRequest(r.requestId, connectionId);
       positions.answered(r.requestId, { position: r.position, version: r.version });
       return { ok: true, value: r };
     });
@@ -431,6 +487,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         },
       });
       if (r.ok && 'requestId' in r.value) {
+        await core.holdRequest(r.value.requestId, connectionId);
         positions.answered(r.value.requestId, { position: r.value.position, version: r.value.version });
         return r;
       }
@@ -445,6 +502,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     on('customer:cancel', async ({ requestToken }) => {
       await core.cancelRequest(requestToken);
       if (socket.data.request?.requestToken === requestToken) {
+        await core.releaseRequest(socket.data.request.requestId, connectionId);
         socket.leave(rooms.request(socket.data.request.requestId));
         delete socket.data.request;
       }
@@ -485,7 +543,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         void socket.leave(rooms.sessionAgent(p.sessionId));
         void socket.leave(rooms.peer(p.peerId));
       };
-      const r = await core.attach(credential, socket.id, {
+      const r = await core.attach(credential, connectionId, {
         ...(resumePeerId ? { resumePeerId } : {}),
         ...(publicKey ? { publicKey } : {}),
         // In the rooms before the peer is listed or announced: nothing said about it is missed.
@@ -502,7 +560,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const a = r.value;
       if (socket.disconnected) {
         // The connection went while we admitted it: its disconnect cleanup has run already.
-        await core.disconnect(a.peerId, socket.id);
+        await core.disconnect(a.peerId, connectionId);
         return fail(ErrorReason.internal, 'The connection closed. Reconnecting…');
       }
       const previous = attachment(a.sessionId);
@@ -627,29 +685,68 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     socket.on('disconnect', () => {
-      const pending: Promise<unknown>[] = [];
       // Away, not gone: the tab may take its peer back on a new connection within the grace period.
-      for (const a of socket.data.attachments.values()) pending.push(core.disconnect(a.peerId, socket.id));
+      const attached = new Set([...socket.data.attachments.values()].map((a) => a.peerId));
+      const request = socket.data.request?.requestId;
       socket.data.attachments.clear();
-      if (socket.data.request) pending.push(requestMaybeOffline(socket.data.request.requestId));
-      void Promise.all(pending).catch((err: unknown) => log.error({ err }, 'disconnect cleanup failed'));
+      // Not lost if the store cannot be written now (Redis down): tried again until it is.
+      const cleanup = settleCleanup(() => Promise.all([
+        ...[...attached].map((peerId) => core.disconnect(peerId, connectionId)),
+        ...(request ? [requestMaybeOffline(request)] : []),
+      ]));
+      cleanups.add(cleanup);
+      void cleanup.finally(() => cleanups.delete(cleanup));
     });
   });
 
+  // One node sweeps at a time: the turn is taken for one interval, and kept by the node that has it.
+  const sweepEveryMs = opts.sweepIntervalMs ?? 1000;
   const sweeper = setInterval(() => {
-    core.sweep().catch((err: unknown) => log.error({ err }, 'sweep failed'));
-  }, opts.sweepIntervalMs ?? 1000);
+    void (async () => {
+      if (!(await opts.store.takeTurn('sweep', nodeId, opts.clock.now(), sweepEveryMs * 2))) return;
+      await core.sweep();
+    })().catch((err: unknown) => log.error({ err: errorText(err) }, 'sweep failed'));
+  }, sweepEveryMs);
   sweeper.unref();
+
+  // This node's hold on its connections (S4 across nodes), renewed every third of the lease. Had
+  // the sweep already taken it (Redis was out of reach for longer than the lease), the store counts
+  // this node's connections as gone: every one is closed, and its client reconnects and attaches
+  // again with the credential it holds, so the store and the connections agree again.
+  const leaseMs = opts.config.nodeLeaseMs;
+  let registered = false;
+  const renewLease = async () => {
+    if (!opts.leases) return retryCleanups();
+    const held = await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
+    if (registered && !held) {
+      log.warn({ nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients");
+      io.local.disconnectSockets(true);
+    }
+    registered = true;
+    await retryCleanups();
+  };
+  const leaseTimer = setInterval(() => {
+    renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'node lease renewal failed'));
+  }, Math.max(50, Math.floor(leaseMs / 3)));
+  leaseTimer.unref();
+  void renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'node lease renewal failed'));
 
   return {
     io,
     core,
+    nodeId,
     async close() {
       clearInterval(sweeper);
+      clearInterval(leaseTimer);
       positions.close();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });
+      // Every connection's clean-up written: nothing left for the lease to hold. Otherwise the
+      // lease runs out and the sweep frees what is left.
+      await Promise.all(cleanups);
+      await retryCleanups();
+      if (opts.leases && failedCleanups.length === 0) await opts.store.dropNodeLease(nodeId).catch(() => {});
     },
   };
 }

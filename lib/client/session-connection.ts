@@ -42,6 +42,10 @@ import { request, type ClientSocket } from './socket';
 import { newId } from '../collab/ids';
 import { holdLocalCopy, localCopyName } from './local-copies';
 
+/** Shown when the server no longer knows a session this page was in (README "Restarts"). */
+export const SERVER_FORGOT =
+  'The Join Us server was restarted and no longer knows this session, so it has ended for everyone. Your copy of the conversation is still here.';
+
 export type Phase =
   | { kind: 'connecting' }
   /** Admission lobby: logged in with a handle, not yet let in by the agent. */
@@ -428,7 +432,12 @@ export class SessionConnection {
       if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
       if (r.error.reason === 'left') return this.finish('left');
       if (r.error.reason === 'waiting') return this.waitInLobby();
-      if (r.error.reason === 'internal' || r.error.reason === 'rate_limited') {
+      if (r.error.reason === 'unauthorized' && this.attach) {
+        // Admitted with this credential a moment ago, unknown now: the server lost what it held
+        // (an embedded server restarted; with Redis, nodes restart without forgetting).
+        return this.finish('ended', SERVER_FORGOT);
+      }
+      if (r.error.reason === 'internal' || r.error.reason === 'rate_limited' || r.error.reason === 'unavailable') {
         // Transient: try again with a growing pause (a reconnect of the socket also brings us back).
         this.set({ phase: { kind: 'reconnecting' } });
         const delayMs = Math.min(10_000, 500 * 2 ** this.attachFailures++);

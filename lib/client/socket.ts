@@ -5,11 +5,19 @@ import type { Ack, AckData, ClientEvent, ClientToServerEvents, Payload, ServerTo
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
+/** The signaling nodes' origin when the pages are served elsewhere (JOINUS_SIGNALING_URL, via the layout). */
+export function signalingOrigin(): string | undefined {
+  const meta = typeof document === 'undefined' ? null : document.querySelector<HTMLMetaElement>('meta[name="joinus-signaling"]');
+  return meta?.content || undefined;
+}
+
 export function connectSocket(): ClientSocket {
+  const options = { transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000, timeout: 6000 };
   // WebSocket only: no long-polling fallback, so several signaling nodes need no sticky sessions.
   // A connection attempt that has not completed in 6 s is given up and tried again (socket.io waits
   // 20 s by default): a handshake lost on the way must not keep the page "reconnecting" for long.
-  return io({ transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000, timeout: 6000 });
+  const origin = signalingOrigin();
+  return origin ? io(origin, options) : io(options);
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;

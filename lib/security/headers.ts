@@ -15,6 +15,13 @@ export interface PageHeaderOptions {
   helpEmbedOrigins: readonly string[];
   /** Origins the pages may send requests to besides their own (operators' form endpoints). */
   connectOrigins: readonly string[];
+  /** JOINUS_SIGNALING_URL: the signaling nodes' origin when not the pages' own (null: same origin). */
+  signalingOrigin?: string | null;
+}
+
+/** An http(s) origin and its WebSocket twin (ws/wss), both named: not every browser infers one from the other. */
+export function withWebSocketOrigin(origin: string): string[] {
+  return [origin, origin.replace(/^http/, 'ws')];
 }
 
 export function isHelpPage(path: string): boolean {
@@ -35,8 +42,9 @@ export function pageSecurityHeaders(o: PageHeaderOptions): Record<string, string
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' blob: data:",
     "font-src 'self'",
-    // Signaling is same-origin ('self' covers its WebSocket in every current browser).
-    ['connect-src', "'self'", ...o.connectOrigins].join(' '),
+    // Signaling is same-origin ('self' covers its WebSocket in every current browser) unless
+    // JOINUS_SIGNALING_URL points the pages at signaling nodes elsewhere.
+    ['connect-src', "'self'", ...(o.signalingOrigin ? withWebSocketOrigin(o.signalingOrigin) : []), ...o.connectOrigins].join(' '),
     "media-src 'self' blob:",
     "worker-src 'self' blob:",
     // C3: a pushed page is any http(s) site, shown in a sandboxed frame.

@@ -38,6 +38,12 @@ export interface CoreConfig {
   endedRetentionMs: number;
   /** Admission lobby on in new sessions (JOINUS_LOBBY); the agent switches it per session. */
   lobbyByDefault: boolean;
+  /**
+   * How long a signaling node's hold on its connections lasts unless renewed (it renews every third
+   * of it). A node dead for this long has its connections counted as gone since it went quiet, so
+   * S4's grace clocks start from about its death. @default 10_000
+   */
+  nodeLeaseMs: number;
 }
 
 export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
@@ -46,6 +52,7 @@ export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
   agentTokenTtlMs: 12 * 60 * 60_000,
   endedRetentionMs: 60 * 60_000,
   lobbyByDefault: false,
+  nodeLeaseMs: 10_000,
 };
 
 export type Effect =
@@ -268,6 +275,20 @@ export class JoinUsCore {
 
   async requestConnection(requestId: string, online: boolean): Promise<void> {
     await this.store.setRequestOffline(requestId, online ? null : this.clock.now());
+  }
+
+  /** A connection (one of the customer's tabs) waits on the request. */
+  async holdRequest(requestId: string, connectionId: string): Promise<void> {
+    await this.store.holdRequest(requestId, connectionId);
+  }
+
+  /**
+   * A connection stops waiting on the request (closed, or moved to another request). The request is
+   * offline, and its grace clock runs, once no connection on any node holds it.
+   */
+  async releaseRequest(requestId: string, connectionId: string, at = this.clock.now()): Promise<void> {
+    const left = await this.store.releaseRequest(requestId, connectionId);
+    if (left === 0) await this.store.setRequestOffline(requestId, at);
   }
 
   /** S1: of several agents accepting at once, exactly one gets the session. */
@@ -569,8 +590,7 @@ export class JoinUsCore {
    * period, so a tab that reconnects takes it back and nobody's data channel to it closes. For the
    * agent and the customer, S4's grace clock starts once none of their tabs is connected.
    */
-  async disconnect(peerId: string, connectionId: string): Promise<void> {
-    const now = this.clock.now();
+  async disconnect(peerId: string, connectionId: string, now = this.clock.now()): Promise<void> {
     const peer = await this.store.markPeerAway(peerId, connectionId, now);
     if (!peer) return;
     await this.startGraceIfAway(peer, now);
@@ -680,6 +700,7 @@ export class JoinUsCore {
   /** Called periodically by the shell (and by tests after advancing a fake clock). */
   async sweep(): Promise<void> {
     const now = this.clock.now();
+    await this.reapDeadNodes(now);
     const touched = new Set((await this.store.takeExpiredHandles(now)).map((h) => h.sessionId));
     for (const sessionId of touched) await this.handlesChanged(sessionId);
 
@@ -704,6 +725,21 @@ export class JoinUsCore {
     }
 
     await this.store.purgeEndedSessions(now - this.config.endedRetentionMs);
+  }
+
+  /**
+   * S4 across nodes: a node whose lease ran out died without closing its connections. Each of its
+   * peers and request holds is disconnected as of when it last renewed at the latest (a lease back),
+   * so the grace period counts from about its death, and what it held is freed like any other drop.
+   */
+  private async reapDeadNodes(now: number): Promise<void> {
+    const since = now - this.config.nodeLeaseMs;
+    for (const nodeId of await this.store.takeExpiredNodes(now)) {
+      for (const p of await this.store.listNodePeers(nodeId)) {
+        if (p.connectionId !== null) await this.disconnect(p.peerId, p.connectionId, since);
+      }
+      for (const h of await this.store.listNodeRequestHolds(nodeId)) await this.releaseRequest(h.requestId, h.connectionId, since);
+    }
   }
 }
 

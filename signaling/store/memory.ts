@@ -472,8 +472,10 @@ export class MemoryStore implements Store {
 
   // ---------------------------------------------------------------- nodes and turns
 
-  async renewNodeLease(nodeId: string, expiresAt: number): Promise<void> {
+  async renewNodeLease(nodeId: string, expiresAt: number): Promise<boolean> {
+    const held = this.nodeLeases.has(nodeId);
     this.nodeLeases.set(nodeId, expiresAt);
+    return held;
   }
 
   async dropNodeLease(nodeId: string): Promise<void> {

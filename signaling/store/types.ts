@@ -196,8 +196,12 @@ export interface Store {
   // each signaling node holds a lease, renewed while it runs. When a node's lease runs out (it died
   // without saying goodbye), the sweep treats every peer and every request hold of that node as
   // disconnected, so S4's grace clocks start and nothing is held for ever.
-  /** Create or extend the node's lease until `expiresAt`. */
-  renewNodeLease(nodeId: string, expiresAt: number): Promise<void>;
+  /**
+   * Create or extend the node's lease until `expiresAt`. True when the node held a lease (expired or
+   * not) that the sweep had not taken yet; false when it had none: new, or taken (its connections
+   * already counted as gone).
+   */
+  renewNodeLease(nodeId: string, expiresAt: number): Promise<boolean>;
   /** A node going away cleanly: forget its lease (its connections were closed one by one). */
   dropNodeLease(nodeId: string): Promise<void>;
   /** Remove and return the nodes whose lease ran out at or before `nowMs` (each to one caller). */

@@ -116,7 +116,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     await reconnected;
     await eventually(async () => {
       const peer = await h.store.getPeer(peerId);
-      return peer?.connectionId === guest.socket.id && guest.conn.getSnapshot().phase.kind === 'live';
+      return !!peer?.connectionId?.endsWith(`/${guest.socket.id}`) && guest.conn.getSnapshot().phase.kind === 'live';
     }, 'the guest took its peer back', SLOW_MS);
     guest.conn.sendChat('after the blip');
 

@@ -24,12 +24,14 @@ describe('loadConfig', () => {
       lobby: false,
       handleTtlMs: 15 * 60_000,
       graceMs: 30_000,
+      nodeLeaseMs: 10_000,
       iceServers: [],
       turn: null,
       iceTransportPolicy: 'all',
       frameCheck: true,
       forms: builtInForms,
       redisUrl: null,
+      redisPrefix: 'joinus',
       logLevel: 'info',
     });
   });
@@ -71,6 +73,7 @@ describe('loadConfig', () => {
       lobby: true,
       handleTtlMs: 60_000,
       graceMs: 5_000,
+      nodeLeaseMs: 10_000,
       iceServers: [
         { urls: 'stun:stun.example.org:3478' },
         { urls: ['turn:t.example.org'], username: 'u', credential: 'p' },
@@ -84,6 +87,7 @@ describe('loadConfig', () => {
       frameCheck: false,
       forms: builtInForms,
       redisUrl: 'redis://localhost:6379',
+      redisPrefix: 'joinus',
       logLevel: 'debug',
     });
   });

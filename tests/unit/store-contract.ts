@@ -19,6 +19,7 @@ import type {
   SessionRecord,
   Store,
 } from '../../signaling/store/types';
+import { connectionIdOf } from '../../signaling/store/types';
 
 const MINUTE = 60_000;
 
@@ -939,6 +940,185 @@ export function storeContract(
         expect(await store.getPeer('p1')).toEqual({ ...p1, sessionId: 's2' });
         await store.deletePeer('p1');
         expect(await store.listPeers('s2')).toEqual([]);
+      });
+    });
+
+    // ------------------------------------------------------------------ nodes, request holds and turns
+
+    describe('nodes, request holds and turns', () => {
+      const SECOND = 1000;
+      const byPeerId = (a: PeerRecord, b: PeerRecord) => a.peerId.localeCompare(b.peerId);
+      const onNode = (peerId: string, sessionId: string, nodeId: string, socketId = `sock-${peerId}`): PeerRecord => ({
+        peerId,
+        sessionId,
+        participantId: `${peerId}-participant`,
+        connectionId: connectionIdOf(nodeId, socketId),
+        disconnectedAt: null,
+      });
+      const holdsOf = async (nodeId: string) =>
+        (await store.listNodeRequestHolds(nodeId)).sort((a, b) => `${a.requestId} ${a.connectionId}`.localeCompare(`${b.requestId} ${b.connectionId}`));
+
+      it('takeExpiredNodes takes the nodes whose lease ran out at or before now, each once; renewing extends a lease', async () => {
+        await store.renewNodeLease('n1', T0 + 10 * SECOND);
+        await store.renewNodeLease('n2', T0 + 20 * SECOND);
+        await store.renewNodeLease('n3', T0 + 30 * SECOND);
+        expect(await store.takeExpiredNodes(T0 + 10 * SECOND - 1)).toEqual([]);
+        expect(await store.takeExpiredNodes(T0 + 10 * SECOND)).toEqual(['n1']);
+        expect(await store.takeExpiredNodes(T0 + 10 * SECOND)).toEqual([]);
+        // n2 renews in time: its lease now runs past n3's.
+        await store.renewNodeLease('n2', T0 + 40 * SECOND);
+        expect(await store.takeExpiredNodes(T0 + 35 * SECOND)).toEqual(['n3']);
+        expect(await store.takeExpiredNodes(T0 + 39 * SECOND)).toEqual([]);
+        // A node taken as dead that comes back holds a lease again.
+        await store.renewNodeLease('n1', T0 + 50 * SECOND);
+        expect((await store.takeExpiredNodes(Number.POSITIVE_INFINITY)).sort()).toEqual(['n1', 'n2']);
+        expect(await store.takeExpiredNodes(Number.POSITIVE_INFINITY)).toEqual([]);
+      });
+
+      it('renewNodeLease says whether the node still held a lease: not when new, taken by the sweep or dropped', async () => {
+        expect(await store.renewNodeLease('n1', T0 + 10 * SECOND)).toBe(false); // new
+        expect(await store.renewNodeLease('n1', T0 + 20 * SECOND)).toBe(true);
+        // Run out but not taken yet: still held (its connections were not counted as gone).
+        expect(await store.renewNodeLease('n1', T0 + 5 * SECOND)).toBe(true);
+        expect(await store.takeExpiredNodes(T0 + 5 * SECOND)).toEqual(['n1']);
+        // Taken: the node comes back to a lease of its own, and is told it had none.
+        expect(await store.renewNodeLease('n1', T0 + 30 * SECOND)).toBe(false);
+        expect(await store.renewNodeLease('n1', T0 + 40 * SECOND)).toBe(true);
+        await store.dropNodeLease('n1');
+        expect(await store.renewNodeLease('n1', T0 + 50 * SECOND)).toBe(false);
+        // Leases of other nodes change nothing.
+        expect(await store.renewNodeLease('n2', T0 + 50 * SECOND)).toBe(false);
+      });
+
+      it('dropNodeLease forgets a lease: a node that left cleanly is never taken as expired', async () => {
+        await store.renewNodeLease('leaving', T0 + SECOND);
+        await store.renewNodeLease('staying', T0 + SECOND);
+        await store.dropNodeLease('leaving');
+        await store.dropNodeLease('never-had-one');
+        expect(await store.takeExpiredNodes(T0 + 2 * SECOND)).toEqual(['staying']);
+      });
+
+      it('of concurrent takeExpiredNodes calls (several sweeps), each expired node goes to exactly one', async () => {
+        const nodes = Array.from({ length: 8 }, (_, i) => `node-${i}`);
+        for (const [i, n] of nodes.entries()) await store.renewNodeLease(n, T0 + i * SECOND);
+        await store.renewNodeLease('alive', T0 + 60 * SECOND);
+        const taken = (await Promise.all(Array.from({ length: 10 }, () => store.takeExpiredNodes(T0 + 10 * SECOND)))).flat();
+        expect(taken.sort()).toEqual([...nodes].sort());
+      });
+
+      it("listNodePeers lists the connected peers whose connection is the node's, and no longer once away, deleted or moved", async () => {
+        const a1 = onNode('a1', 's1', 'node-a');
+        const a2 = onNode('a2', 's2', 'node-a');
+        const b1 = onNode('b1', 's1', 'node-b');
+        for (const p of [a1, a2, b1]) await store.putPeer(p);
+        // Without a node in its connection id, and away from the start: on no node's list.
+        await store.putPeer({ ...onNode('plain', 's1', 'node-a'), connectionId: 'conn-plain' });
+        await store.putPeer({ ...onNode('gone', 's1', 'node-a'), connectionId: null, disconnectedAt: T0 });
+        expect((await store.listNodePeers('node-a')).sort(byPeerId)).toEqual([a1, a2]);
+        expect(await store.listNodePeers('node-b')).toEqual([b1]);
+        expect(await store.listNodePeers('node-c')).toEqual([]);
+        // A node id that is a prefix of another is a node of its own.
+        expect(await store.listNodePeers('node')).toEqual([]);
+
+        // Marked away: off the list; the tab taking it back on the same node: on it again.
+        await store.markPeerAway('a1', a1.connectionId!, T0 + 1);
+        expect(await store.listNodePeers('node-a')).toEqual([a2]);
+        const back = onNode('a1', 's1', 'node-a', 'sock-new');
+        await store.putPeer(back);
+        expect((await store.listNodePeers('node-a')).sort(byPeerId)).toEqual([back, a2]);
+        // Taken over on another node's connection: it moves.
+        const moved = onNode('a2', 's2', 'node-b');
+        await store.putPeer(moved);
+        expect(await store.listNodePeers('node-a')).toEqual([back]);
+        expect((await store.listNodePeers('node-b')).sort(byPeerId)).toEqual([moved, b1]);
+        // Deleted, or retired after being away: gone from the list.
+        await store.deletePeer('b1');
+        await store.markPeerAway('a1', back.connectionId!, T0 + 2);
+        await store.deletePeerIfAway('a1', T0 + 2);
+        expect(await store.listNodePeers('node-a')).toEqual([]);
+        expect(await store.listNodePeers('node-b')).toEqual([moved]);
+        // Copies.
+        (await store.listNodePeers('node-b'))[0]!.connectionId = null;
+        expect(await store.getPeer('a2')).toEqual(moved);
+      });
+
+      it('holdRequest records which connections hold a waiting request; releaseRequest says how many still do', async () => {
+        await store.enqueue(request('r1', T0));
+        await store.enqueue(request('r2', T0 + 1));
+        const tab1 = connectionIdOf('node-a', 'sock-1');
+        const tab2 = connectionIdOf('node-b', 'sock-2');
+        const tab3 = connectionIdOf('node-a', 'sock-3');
+        await store.holdRequest('r1', tab1);
+        await store.holdRequest('r1', tab1); // idempotent
+        await store.holdRequest('r1', tab2);
+        await store.holdRequest('r2', tab3);
+        expect(await holdsOf('node-a')).toEqual([
+          { requestId: 'r1', connectionId: tab1 },
+          { requestId: 'r2', connectionId: tab3 },
+        ]);
+        expect(await holdsOf('node-b')).toEqual([{ requestId: 'r1', connectionId: tab2 }]);
+        expect(await holdsOf('node-c')).toEqual([]);
+
+        expect(await store.releaseRequest('r1', tab1)).toBe(1);
+        expect(await store.releaseRequest('r1', tab1)).toBe(1); // released already: nothing changes
+        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'never-held'))).toBe(1);
+        expect(await holdsOf('node-a')).toEqual([{ requestId: 'r2', connectionId: tab3 }]);
+        expect(await store.releaseRequest('r1', tab2)).toBe(0);
+        expect(await holdsOf('node-b')).toEqual([]);
+        expect(await store.releaseRequest('unknown', tab2)).toBe(0);
+        // Held again after all had let go (a tab reconnecting).
+        await store.holdRequest('r1', tab2);
+        expect(await store.releaseRequest('r1', tab1)).toBe(1);
+      });
+
+      it('holdRequest on a request that is not waiting does nothing', async () => {
+        const tab = connectionIdOf('node-a', 'sock-1');
+        await store.holdRequest('unknown', tab);
+        await store.enqueue(request('r1', T0));
+        await store.claimRequest('r1');
+        await store.holdRequest('r1', tab);
+        expect(await store.listNodeRequestHolds('node-a')).toEqual([]);
+        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'sock-other'))).toBe(0);
+        expect(await store.releaseRequest('unknown', connectionIdOf('node-a', 'sock-other'))).toBe(0);
+      });
+
+      it("claiming a request drops its holds, on every node, and leaves other requests' holds", async () => {
+        await store.enqueue(request('r1', T0));
+        await store.enqueue(request('r2', T0 + 1));
+        const tab1 = connectionIdOf('node-a', 'sock-1');
+        const tab2 = connectionIdOf('node-b', 'sock-2');
+        await store.holdRequest('r1', tab1);
+        await store.holdRequest('r1', tab2);
+        await store.holdRequest('r2', tab1);
+        expect(await store.claimRequest('r1')).not.toBeNull();
+        expect(await holdsOf('node-a')).toEqual([{ requestId: 'r2', connectionId: tab1 }]);
+        expect(await holdsOf('node-b')).toEqual([]);
+        // Its holds are gone: a tab letting go later finds none left.
+        expect(await store.releaseRequest('r1', tab1)).toBe(0);
+        expect(await store.releaseRequest('r2', tab1)).toBe(0);
+        expect(await holdsOf('node-a')).toEqual([]);
+      });
+
+      it('takeTurn: the owner may take its turn again, another owner only once the turn has run out', async () => {
+        expect(await store.takeTurn('sweep', 'node-a', T0, 10 * SECOND)).toBe(true);
+        expect(await store.takeTurn('sweep', 'node-b', T0 + 1, 10 * SECOND)).toBe(false);
+        // The owner renews: its turn now lasts until T0 + 15 s.
+        expect(await store.takeTurn('sweep', 'node-a', T0 + 5 * SECOND, 10 * SECOND)).toBe(true);
+        expect(await store.takeTurn('sweep', 'node-b', T0 + 10 * SECOND, 10 * SECOND)).toBe(false);
+        expect(await store.takeTurn('sweep', 'node-b', T0 + 15 * SECOND - 1, 10 * SECOND)).toBe(false);
+        // Run out (at `until`): another owner takes it, and holds it against the first.
+        expect(await store.takeTurn('sweep', 'node-b', T0 + 15 * SECOND, 10 * SECOND)).toBe(true);
+        expect(await store.takeTurn('sweep', 'node-a', T0 + 16 * SECOND, 10 * SECOND)).toBe(false);
+        // Turns of other names are independent.
+        expect(await store.takeTurn('purge', 'node-a', T0 + 16 * SECOND, 10 * SECOND)).toBe(true);
+      });
+
+      it('of concurrent takeTurn calls by different owners, exactly one gets the turn', async () => {
+        const owners = Array.from({ length: 10 }, (_, i) => `node-${i}`);
+        const results = await Promise.all(owners.map((o) => store.takeTurn('sweep', o, T0, 10 * SECOND)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        const winner = owners[results.indexOf(true)]!;
+        for (const o of owners) expect(await store.takeTurn('sweep', o, T0 + SECOND, 10 * SECOND)).toBe(o === winner);
       });
     });
 
