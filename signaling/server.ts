@@ -22,7 +22,7 @@ import {
 } from '../lib/protocol';
 import { JoinUsCore, type CoreConfig, type Effect } from './core/core';
 import type { Clock, RandomBytes } from './core/clock';
-import { fail, type Result } from './core/result';
+import { fail, Refusals, type Result } from './core/result';
 import { turnCredential, type TurnConfig } from './core/turn';
 import { checkFraming } from './frame-check';
 import { builtInForms } from '../features/forms/catalog';
@@ -92,16 +92,15 @@ interface InterServerEvents {
   'queue:moved': () => void;
 }
 
-interface Attachment {
-  peerId: string;
-  participantId: string;
-  role: Role;
-}
-
 interface SocketData {
   agent?: { name: string; token: string };
   request?: { requestId: string; requestToken: string };
-  attachments: Map<string, Attachment>;
+  /**
+   * Which peer this connection holds in each session it attached to: a pointer only. Whether it
+   * still holds it, and as whom, is the store's to say (`core.attachedAs`), on every node alike; the
+   * socket.io rooms only deliver.
+   */
+  peers: Map<string, string>;
 }
 
 type JoinUsSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -302,7 +301,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
   io.on('connection', (rawSocket) => {
     const socket = rawSocket as JoinUsSocket;
-    socket.data.attachments = new Map();
+    socket.data.peers = new Map();
     const address = addressOf(socket.request);
     /** This connection in the store: node-qualified, so a dead node's connections can be found. */
     const connectionId = connectionIdOf(nodeId, socket.id);
@@ -393,7 +392,14 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     };
 
     const requireAgent = () => socket.data.agent ?? null;
-    const attachment = (sessionId: string) => socket.data.attachments.get(sessionId) ?? null;
+    /** This connection's peer in the session, as the store has it now; refused when it holds none. */
+    const attachment = async (sessionId: string) => {
+      const peerId = socket.data.peers.get(sessionId);
+      if (!peerId) return Refusals.notAttached();
+      const a = await core.attachedAs(sessionId, peerId, connectionId);
+      if (!a.ok) socket.data.peers.delete(sessionId);
+      return a;
+    };
 
     const signedIn = async (name: string, token: string) => {
       // Another account on this connection before: stop hearing that account's queue and sessions.
@@ -563,12 +569,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         await core.disconnect(a.peerId, connectionId);
         return fail(ErrorReason.internal, 'The connection closed. Reconnecting…');
       }
-      const previous = attachment(a.sessionId);
-      if (previous && previous.peerId !== a.peerId) {
-        await core.detach(previous.peerId);
-        void socket.leave(rooms.peer(previous.peerId));
+      const previous = socket.data.peers.get(a.sessionId);
+      if (previous && previous !== a.peerId) {
+        await core.detach(previous);
+        void socket.leave(rooms.peer(previous));
       }
-      socket.data.attachments.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId, role: a.role });
+      socket.data.peers.set(a.sessionId, a.peerId);
       const iceServers = opts.turn
         ? [...opts.iceServers, turnCredential(opts.turn, a.participantId, opts.clock.now())]
         : opts.iceServers;
@@ -619,40 +625,42 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     on('session:detach', async ({ sessionId }) => {
-      const a = attachment(sessionId);
-      if (a) {
-        socket.data.attachments.delete(sessionId);
-        await core.detach(a.peerId);
+      const peerId = socket.data.peers.get(sessionId);
+      if (peerId) {
+        socket.data.peers.delete(sessionId);
+        if ((await core.attachedAs(sessionId, peerId, connectionId)).ok) await core.detach(peerId);
         socket.leave(rooms.session(sessionId));
         socket.leave(rooms.sessionAgent(sessionId));
-        socket.leave(rooms.peer(a.peerId));
+        socket.leave(rooms.peer(peerId));
       }
       return { ok: true, value: {} };
     });
 
     on('session:end', async ({ sessionId }) => {
-      const a = attachment(sessionId);
-      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
-      return core.endSession(sessionId, a.participantId);
+      const a = await attachment(sessionId);
+      if (!a.ok) return a;
+      return core.endSession(sessionId, a.value.participantId);
     });
 
     on('session:leave', async ({ sessionId }) => {
-      const a = attachment(sessionId);
-      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
-      const r = await core.leave(sessionId, a.participantId);
-      if (r.ok) socket.data.attachments.delete(sessionId);
+      const a = await attachment(sessionId);
+      if (!a.ok) return a;
+      const r = await core.leave(sessionId, a.value.participantId);
+      if (r.ok) socket.data.peers.delete(sessionId);
       return r;
     });
 
     on('participant:remove', async ({ sessionId, participantId }) => {
-      const a = attachment(sessionId);
-      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
-      return core.removeParticipant(sessionId, a.participantId, participantId);
+      const a = await attachment(sessionId);
+      if (!a.ok) return a;
+      return core.removeParticipant(sessionId, a.value.participantId, participantId);
     });
 
     on('page:check', async ({ sessionId, url }) => {
-      const a = attachment(sessionId);
-      if (!a || a.role !== 'agent') return fail(ErrorReason.forbidden, 'Only the agent pushes pages.');
+      const attached = await attachment(sessionId);
+      if (!attached.ok) return attached;
+      const a = attached.value;
+      if (a.role !== 'agent') return fail(ErrorReason.forbidden, 'Only the agent pushes pages.');
       const address = checkWebAddress(url);
       if (!address.ok) return fail(ErrorReason.invalidRequest, address.message);
       try {
@@ -669,8 +677,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     on('signal:send', async ({ sessionId, to, data }) => {
-      const a = attachment(sessionId);
-      if (!a) return fail(ErrorReason.forbidden, 'Join the session first.');
+      // The hot path: checkRelay reads both peers anyway, and checks this connection holds the sender.
+      const from = socket.data.peers.get(sessionId);
+      if (!from) return fail(ErrorReason.forbidden, 'Join the session first.');
       // Checked first: JSON.stringify and socket.io's encoder recurse, and overflow the stack.
       if (nestedDeeperThan(data, maxSignalDepth)) {
         return fail(ErrorReason.invalidRequest, `data: nested deeper than ${maxSignalDepth} levels.`);
@@ -678,17 +687,17 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       if (Buffer.byteLength(JSON.stringify(data)) > Limits.signalBytes) {
         return fail(ErrorReason.tooLarge, `A signaling message can be at most ${Limits.signalBytes} bytes.`);
       }
-      const r = await core.checkRelay(a.peerId, sessionId, to);
+      const r = await core.checkRelay(from, sessionId, to, connectionId);
       if (!r.ok) return r;
-      io.to(rooms.peer(to)).emit('signal:recv', { sessionId, from: a.peerId, data });
+      io.to(rooms.peer(to)).emit('signal:recv', { sessionId, from, data });
       return r;
     });
 
     socket.on('disconnect', () => {
       // Away, not gone: the tab may take its peer back on a new connection within the grace period.
-      const attached = new Set([...socket.data.attachments.values()].map((a) => a.peerId));
+      const attached = new Set(socket.data.peers.values());
       const request = socket.data.request?.requestId;
-      socket.data.attachments.clear();
+      socket.data.peers.clear();
       // Not lost if the store cannot be written now (Redis down): tried again until it is.
       const cleanup = settleCleanup(() => Promise.all([
         ...[...attached].map((peerId) => core.disconnect(peerId, connectionId)),

@@ -586,6 +586,26 @@ export class JoinUsCore {
   }
 
   /**
+   * Who a connection is in a session, from the store (the one source of truth on every node): the
+   * peer it holds there, if the peer still exists on this very connection (not ended, removed, left,
+   * retired, or taken back by the tab on another connection). Refused with `session_ended` once the
+   * session is over, with "join first" otherwise.
+   */
+  async attachedAs(
+    sessionId: string,
+    peerId: string,
+    connectionId: string,
+  ): Promise<Result<{ peerId: string; sessionId: string; participantId: string; role: Role }>> {
+    const peer = await this.store.getPeer(peerId);
+    const participant = peer && peer.sessionId === sessionId && peer.connectionId === connectionId ? await this.store.getParticipant(peer.participantId) : null;
+    if (!participant || participant.state !== 'active') {
+      const session = await this.store.getSession(sessionId);
+      return session && session.state === 'ended' ? Refusals.sessionEnded() : Refusals.notAttached();
+    }
+    return ok({ peerId, sessionId, participantId: participant.participantId, role: participant.role });
+  }
+
+  /**
    * The connection holding a peer went away (S3): the peer stays in the room, away, for the grace
    * period, so a tab that reconnects takes it back and nobody's data channel to it closes. For the
    * agent and the customer, S4's grace clock starts once none of their tabs is connected.
@@ -624,9 +644,10 @@ export class JoinUsCore {
    * S2: signaling flows only between two peers of the same session. A peer that is away (its tab
    * reconnecting) is refused with `peer_away`, so the sender keeps the message until it is back.
    */
-  async checkRelay(fromPeerId: string, sessionId: string, toPeerId: string): Promise<Result<object>> {
+  async checkRelay(fromPeerId: string, sessionId: string, toPeerId: string, fromConnectionId?: string): Promise<Result<object>> {
     const [from, to] = await Promise.all([this.store.getPeer(fromPeerId), this.store.getPeer(toPeerId)]);
     if (!from || from.sessionId !== sessionId) return Refusals.notAttached();
+    if (fromConnectionId !== undefined && from.connectionId !== fromConnectionId) return Refusals.notAttached();
     if (!to || to.sessionId !== sessionId) return fail(ErrorReason.notFound, 'That participant is no longer connected.');
     if (to.connectionId === null) return fail(ErrorReason.peerAway, 'That participant is reconnecting.');
     return ok({});

@@ -127,4 +127,27 @@ describe('admission and relay', () => {
     expect(guest.attach.peers).toHaveLength(2);
     expect(guest.attach.iceServers).toEqual(iceServers);
   });
+
+  it('[S2][S3] what a connection may do comes from the store: once its tab took the peer back elsewhere, or was removed, the old connection is refused', async () => {
+    const h = await startSignaling();
+    const s = await openSession(h);
+    const guest = await inviteGuest(h, s, { handle: 'two-connections' });
+
+    // The guest's tab comes back on a new connection and takes its peer id back: the old connection
+    // (still open, say half-dead) holds nothing any more, on this node or any other.
+    const again = await h.client({ name: 'guest again' });
+    expectOk(await again.request('session:attach', { credential: guest.credential, peerId: guest.peerId }));
+    expectRefused(await guest.client.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }), 'forbidden');
+    expectRefused(await guest.client.request('session:leave', { sessionId: s.sessionId }), 'forbidden');
+    const atCustomer = s.customer.client.waitFor('signal:recv');
+    expectOk(await again.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }));
+    expect((await atCustomer).from).toBe(guest.peerId);
+
+    // Removed by the agent: the connection that held the peer can no longer act in the session.
+    expectOk(await s.agent.client.request('participant:remove', { sessionId: s.sessionId, participantId: guest.participantId }));
+    expectRefused(await again.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }), 'forbidden');
+    // The session over: the agent's connection is told so, not "join first".
+    expectOk(await s.agent.client.request('session:end', { sessionId: s.sessionId }));
+    expectRefused(await s.agent.client.request('page:check', { sessionId: s.sessionId, url: 'https://example.com/' }), 'session_ended');
+  });
 });
