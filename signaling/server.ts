@@ -191,7 +191,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         io.to(rooms.agents).emit('queue:changed', effect.change);
         if (effect.change.removed) {
           positions.changed();
-          io.serverSideEmit('queue:moved');
+          // The other nodes' waiting customers move up too (the in-memory adapter has no others).
+          if (opts.adapter) io.serverSideEmit('queue:moved');
         }
         return;
       case 'customer_admitted':
