@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     void handle(req, res);
   });
   const node = await startSignalingNode(httpServer, config, logger);
+  // With Redis: serve no connection before this node holds a lease (signaling/server.ts).
+  await node.signaling.leaseHeld;
   if (dev) {
     // Next's dev server needs its own upgrade handling for hot reload; socket.io owns /socket.io/.
     const upgrade = app.getUpgradeHandler();

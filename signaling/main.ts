@@ -32,6 +32,8 @@ async function main(): Promise<void> {
   });
   node = await startSignalingNode(httpServer, config, logger);
   const started = node;
+  // Serve no connection before this node holds a lease: one it took and then died with would never be reaped.
+  await node.signaling.leaseHeld;
 
   httpServer.listen(config.port, config.host, () => {
     const address = httpServer.address();

@@ -143,6 +143,8 @@ export interface Signaling {
   core: JoinUsCore;
   /** This node's name in connection ids and leases. */
   nodeId: string;
+  /** Resolves once the node holds its first lease (at once without leases). */
+  leaseHeld: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -730,7 +732,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     const held = await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
     if (registered && !held) {
       log.warn({ nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients");
-      io.local.disconnectSockets(true);
+      // Close the transports without a DISCONNECT packet: the clients reconnect by themselves.
+      for (const socket of io.of('/').sockets.values()) socket.conn.close();
     }
     registered = true;
     await retryCleanups();
@@ -739,13 +742,24 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'node lease renewal failed'));
   }, Math.max(50, Math.floor(leaseMs / 3)));
   leaseTimer.unref();
-  void renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'node lease renewal failed'));
+  // The first lease is awaited before the node serves anyone (signaling/main.ts, server.ts): a node
+  // that took connections and died before its first lease was written would never be reaped.
+  let closed = false;
+  const leaseHeld = (async () => {
+    if (!opts.leases) return;
+    while (!registered && !closed) {
+      await renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'waiting for the store to hold this node\'s lease'));
+      if (!registered) await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
 
   return {
     io,
     core,
     nodeId,
+    leaseHeld,
     async close() {
+      closed = true;
       clearInterval(sweeper);
       clearInterval(leaseTimer);
       positions.close();
