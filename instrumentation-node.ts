@@ -1,13 +1,10 @@
 /**
  * The Node.js half of instrumentation.ts (kept apart so the Edge build never sees process.exit):
  * validate the pages' settings and hand them to proxy.ts and the layout through the environment.
+ * Under `npm start`, server.ts has done so already in this process.
  */
-import { ConfigError, loadPagesConfig, pagesEnvironment } from './signaling/config';
+import { loadPagesConfig, orExit, pagesEnvironment } from './signaling/config';
 
-try {
-  Object.assign(process.env, pagesEnvironment(loadPagesConfig()));
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(`Configuration error: ${err.message}`);
-  process.exit(2);
+if (process.env.JOINUS_PAGES_CHECKED !== '1') {
+  Object.assign(process.env, pagesEnvironment(orExit(() => loadPagesConfig())), { JOINUS_PAGES_CHECKED: '1' });
 }

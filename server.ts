@@ -5,8 +5,8 @@
 import { createServer } from 'node:http';
 import next from 'next';
 import pino from 'pino';
-import { loadConfigOrExit, orExit, startSignalingNode, warnAboutAccounts } from './signaling/compose';
-import { loadPagesConfig, pagesEnvironment } from './signaling/config';
+import { loadConfigOrExit, startSignalingNode, warnAboutAccounts } from './signaling/compose';
+import { loadPagesConfig, orExit, pagesEnvironment } from './signaling/config';
 
 async function main(): Promise<void> {
   const dev = process.argv.includes('--dev');
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
 
   // Read by proxy.ts and the root layout, which build each page in this same process (and by
   // instrumentation.ts when the pages are served by `next start` alone).
-  Object.assign(process.env, pagesEnvironment(orExit(() => loadPagesConfig())));
+  Object.assign(process.env, pagesEnvironment(orExit(() => loadPagesConfig())), { JOINUS_PAGES_CHECKED: '1' });
 
   const app = next({ dev, dir: process.cwd() });
   const handle = app.getRequestHandler();

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Redis } from 'ioredis';
 import { createAdapter } from '@socket.io/redis-adapter';
-import { ConfigError, loadConfig, type AppConfig } from './config';
+import { loadConfig, orExit, type AppConfig } from './config';
 import { hashPlaintextPasswords } from './core/passwords';
 import { systemClock } from './core/clock';
 import { defaultCoreConfig } from './core/core';
@@ -19,19 +19,6 @@ import { MemoryStore } from './store/memory';
 import { RedisStore, createRedisClient } from './store/redis';
 import type { Store } from './store/types';
 import { memoryLimiters, redisLimiters } from './limiters';
-
-/** A configuration read, or a clear message and exit code 2. */
-export function orExit<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`Configuration error: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
 
 /** The signaling configuration, or a clear message and exit code 2. */
 export const loadConfigOrExit = (): AppConfig => orExit(() => loadConfig());
@@ -141,7 +128,8 @@ export async function startSignalingNode(
     ready: () => data === null || data.status === 'ready',
     async close() {
       await signaling.close();
-      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+      // QUIT waits for Redis, for ever while it is away: then just close the connection.
+      await Promise.all(clients.map((c) => (c.status === 'ready' ? c.quit().catch(() => c.disconnect()) : c.disconnect())));
     },
   };
 }

@@ -94,6 +94,19 @@ export interface AppConfig {
 
 export class ConfigError extends Error {}
 
+/** A configuration read, or a clear message on stderr and exit code 2. */
+export function orExit<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`Configuration error: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
 const AGENT_NAME = /^[A-Za-z0-9._@-]{1,64}$/;
 const NOT_A_PAIR = 'not a name:password pair (names: letters, digits, . _ @ -; passwords not empty)';
 

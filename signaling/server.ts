@@ -92,6 +92,12 @@ interface InterServerEvents {
   'queue:moved': () => void;
 }
 
+/** What a connection remembers of a peer it attached: who, never what state (the store's). */
+interface Held {
+  peerId: string;
+  participantId: string;
+}
+
 interface SocketData {
   agent?: { name: string; token: string };
   request?: { requestId: string; requestToken: string };
@@ -100,7 +106,7 @@ interface SocketData {
    * still holds it, and as whom, is the store's to say (`core.attachedAs`), on every node alike; the
    * socket.io rooms only deliver.
    */
-  peers: Map<string, string>;
+  peers: Map<string, Held>;
 }
 
 type JoinUsSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -274,7 +280,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
   io.on('queue:moved', () => positions.changed());
 
-  const nodeId = opts.nodeId ?? randomBytes(6).toString('hex');
+  /**
+   * This node's name in connection ids, leases and turns. A node whose lease was taken (the sweep
+   * counted its connections as gone) comes back under a new name, so that what is being reaped
+   * under the old one is never a connection made since.
+   */
+  let nodeId = opts.nodeId ?? randomBytes(6).toString('hex');
   const limiters = opts.limiters ?? memoryLimiters;
   const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
@@ -292,7 +303,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     try {
       await work();
     } catch (err) {
-      log.warn({ err: errorText(err) }, 'disconnect clean-up failed: trying again later');
+      if (!(err instanceof StoreUnavailableError)) {
+        log.error({ err }, 'disconnect clean-up failed');
+        return;
+      }
+      log.warn({ err: errorText(err) }, 'disconnect clean-up failed: trying again when the store is back');
       failedCleanups.push(work);
     }
   };
@@ -379,29 +394,25 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     /**
-     * A waiting request is offline only when no connection at all, on any node, holds it: the
-     * customer's new connection (after a reload) may have resumed it before this one's disconnect
-     * was noticed. The store counts the holds (no cluster-wide look at sockets).
+     * This connection stops holding its current request (it resumes or starts another). A waiting
+     * request is offline only when no connection at all, on any node, holds it: the customer's new
+     * connection (after a reload) may have resumed it before this one's disconnect was noticed. The
+     * store counts the holds (no cluster-wide look at sockets).
      */
-    const requestMaybeOffline = (requestId: string) => core.releaseRequest(requestId, connectionId);
-
-    /** This connection stops holding its current request (it resumes or starts another). */
     const forgetRequest = async () => {
       const old = socket.data.request;
       if (!old) return;
       delete socket.data.request;
       await socket.leave(rooms.request(old.requestId));
-      await requestMaybeOffline(old.requestId);
+      await core.releaseRequest(old.requestId, connectionId);
     };
 
     const requireAgent = () => socket.data.agent ?? null;
     /** This connection's peer in the session, as the store has it now; refused when it holds none. */
     const attachment = async (sessionId: string) => {
-      const peerId = socket.data.peers.get(sessionId);
-      if (!peerId) return Refusals.notAttached();
-      const a = await core.attachedAs(sessionId, peerId, connectionId);
-      if (!a.ok) socket.data.peers.delete(sessionId);
-      return a;
+      const held = socket.data.peers.get(sessionId);
+      if (!held) return Refusals.notAttached();
+      return core.attachedAs(sessionId, held, connectionId);
     };
 
     const signedIn = async (name: string, token: string) => {
@@ -477,9 +488,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       await forgetRequest();
       // In the request's room before the request exists: its acceptance and every batch of
       // positions after the answer below reach this connection.
-      const r = await core.requestHelp(name, topic, { beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)) });
+      const r = await core.requestHelp(name, topic, {
+        beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)),
+        connectionId,
+      });
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
-      await core.holdRequest(r.requestId, connectionId);
       positions.answered(r.requestId, { position: r.position, version: r.version });
       return { ok: true, value: r };
     });
@@ -487,6 +500,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     on('customer:resume', async ({ requestToken }) => {
       let joined: string | null = null;
       const r = await core.resumeRequest(requestToken, {
+        connectionId,
         // In the room before the place is read: no batch and no acceptance after it is missed.
         beforeResume: async (requestId) => {
           if (socket.data.request?.requestId !== requestId) await forgetRequest();
@@ -496,7 +510,6 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         },
       });
       if (r.ok && 'requestId' in r.value) {
-        await core.holdRequest(r.value.requestId, connectionId);
         positions.answered(r.value.requestId, { position: r.value.position, version: r.value.version });
         return r;
       }
@@ -572,12 +585,14 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         await core.disconnect(a.peerId, connectionId);
         return fail(ErrorReason.internal, 'The connection closed. Reconnecting…');
       }
+      // The pointer first, with no wait since the check above: a disconnect from here on finds it.
       const previous = socket.data.peers.get(a.sessionId);
-      if (previous && previous !== a.peerId) {
-        await core.detach(previous);
-        void socket.leave(rooms.peer(previous));
+      socket.data.peers.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId });
+      if (previous && previous.peerId !== a.peerId) {
+        // Only if this connection still holds it: another tab may have taken it back meanwhile.
+        if ((await core.attachedAs(a.sessionId, previous, connectionId)).ok) await core.detach(previous.peerId);
+        void socket.leave(rooms.peer(previous.peerId));
       }
-      socket.data.peers.set(a.sessionId, a.peerId);
       const iceServers = opts.turn
         ? [...opts.iceServers, turnCredential(opts.turn, a.participantId, opts.clock.now())]
         : opts.iceServers;
@@ -628,13 +643,15 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     });
 
     on('session:detach', async ({ sessionId }) => {
-      const peerId = socket.data.peers.get(sessionId);
-      if (peerId) {
+      const held = socket.data.peers.get(sessionId);
+      if (held) {
+        // The pointer goes only once the store has the peer gone: should the store be out of reach,
+        // the disconnect's clean-up still knows this connection's peer.
+        if ((await core.attachedAs(sessionId, held, connectionId)).ok) await core.detach(held.peerId);
         socket.data.peers.delete(sessionId);
-        if ((await core.attachedAs(sessionId, peerId, connectionId)).ok) await core.detach(peerId);
         socket.leave(rooms.session(sessionId));
         socket.leave(rooms.sessionAgent(sessionId));
-        socket.leave(rooms.peer(peerId));
+        socket.leave(rooms.peer(held.peerId));
       }
       return { ok: true, value: {} };
     });
@@ -681,7 +698,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
     on('signal:send', async ({ sessionId, to, data }) => {
       // The hot path: checkRelay reads both peers anyway, and checks this connection holds the sender.
-      const from = socket.data.peers.get(sessionId);
+      const from = socket.data.peers.get(sessionId)?.peerId;
       if (!from) return fail(ErrorReason.forbidden, 'Join the session first.');
       // Checked first: JSON.stringify and socket.io's encoder recurse, and overflow the stack.
       if (nestedDeeperThan(data, maxSignalDepth)) {
@@ -698,13 +715,13 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
     socket.on('disconnect', () => {
       // Away, not gone: the tab may take its peer back on a new connection within the grace period.
-      const attached = new Set(socket.data.peers.values());
+      const attached = new Set([...socket.data.peers.values()].map((p) => p.peerId));
       const request = socket.data.request?.requestId;
       socket.data.peers.clear();
       // Not lost if the store cannot be written now (Redis down): tried again until it is.
       const cleanup = settleCleanup(() => Promise.all([
         ...[...attached].map((peerId) => core.disconnect(peerId, connectionId)),
-        ...(request ? [requestMaybeOffline(request)] : []),
+        ...(request ? [core.releaseRequest(request, connectionId)] : []),
       ]));
       cleanups.add(cleanup);
       void cleanup.finally(() => cleanups.delete(cleanup));
@@ -731,8 +748,12 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     if (!opts.leases) return retryCleanups();
     const held = await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
     if (registered && !held) {
-      log.warn({ nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients");
-      // Close the transports without a DISCONNECT packet: the clients reconnect by themselves.
+      const was = nodeId;
+      nodeId = randomBytes(6).toString('hex');
+      await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
+      log.warn({ was, nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients under a new node id");
+      // Close the transports without a DISCONNECT packet: the clients reconnect by themselves (to
+      // this node under its new id, or another) and attach again with the credentials they hold.
       for (const socket of io.of('/').sockets.values()) socket.conn.close();
     }
     registered = true;
@@ -756,7 +777,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   return {
     io,
     core,
-    nodeId,
+    get nodeId() {
+      return nodeId;
+    },
     leaseHeld,
     async close() {
       closed = true;

@@ -44,7 +44,24 @@ import { holdLocalCopy, localCopyName } from './local-copies';
 
 /** Shown when the server no longer knows a session this page was in (README "Restarts"). */
 export const SERVER_FORGOT =
-  'The Join Us server was restarted and no longer knows this session, so it has ended for everyone. Your copy of the conversation is still here.';
+  'The Join Us server was restarted and no longer knows this session, so it has ended for everyone.';
+
+/** This tab was admitted to the session once (sessionStorage: kept across reloads of the tab). */
+const admittedKey = (sessionId: string) => `joinus:admitted:${sessionId}`;
+function rememberAdmitted(sessionId: string): void {
+  try {
+    globalThis.sessionStorage?.setItem(admittedKey(sessionId), '1');
+  } catch {
+    /* storage refused (private mode, quota): only the message after a restart is less precise */
+  }
+}
+function wasAdmitted(sessionId: string): boolean {
+  try {
+    return globalThis.sessionStorage?.getItem(admittedKey(sessionId)) === '1';
+  } catch {
+    return false;
+  }
+}
 
 export type Phase =
   | { kind: 'connecting' }
@@ -432,9 +449,10 @@ export class SessionConnection {
       if (r.error.reason === 'removed') return this.finish('removed', r.error.message);
       if (r.error.reason === 'left') return this.finish('left');
       if (r.error.reason === 'waiting') return this.waitInLobby();
-      if (r.error.reason === 'unauthorized' && this.attach) {
-        // Admitted with this credential a moment ago, unknown now: the server lost what it held
-        // (an embedded server restarted; with Redis, nodes restart without forgetting).
+      if (r.error.reason === 'unauthorized' && (this.attach || wasAdmitted(this.sessionId))) {
+        // Admitted with this credential before (in this page, or before a reload of this tab),
+        // unknown now: the server lost what it held (an embedded server restarted; with Redis,
+        // nodes restart without forgetting).
         return this.finish('ended', SERVER_FORGOT);
       }
       if (r.error.reason === 'internal' || r.error.reason === 'rate_limited' || r.error.reason === 'unavailable') {
@@ -455,6 +473,7 @@ export class SessionConnection {
     this.attachFailures = 0;
     this.attached = this.socket.connected;
     mark('joinus:attach');
+    rememberAdmitted(this.sessionId);
     const me = { participantId: a.participantId, name: a.name, role: a.role };
     this.auth.setDirectory(a.directory);
     this.auth.setSigner(a.participantId, keys);

@@ -200,24 +200,30 @@ export class JoinUsCore {
   /**
    * S1: a customer asks for help. `beforeEnqueue` runs before anyone can know of the request: the
    * shell puts the connection in the request's room there, so an agent accepting at once is heard.
+   * With `connectionId`, the request is queued offline and that connection then holds it (online):
+   * should the hold not be written (the store out of reach), the request leaves the queue after the
+   * grace period rather than wait for ever with nobody behind it. Without one (tests, tools) it is
+   * queued online.
    */
   async requestHelp(
     name: string,
     topic: string,
-    opts: { beforeEnqueue?: (requestId: string) => Promise<void> } = {},
+    opts: { beforeEnqueue?: (requestId: string) => Promise<void>; connectionId?: string } = {},
   ): Promise<{ requestId: string; requestToken: string; position: number; version: number }> {
     const requestToken = this.secret();
+    const at = this.clock.now();
     const request: QueueRequest = {
       requestId: this.newId(),
       tokenHash: hashSecret(requestToken),
       name,
       topic,
-      requestedAt: this.clock.now(),
-      offlineSince: null,
+      requestedAt: at,
+      offlineSince: opts.connectionId ? at : null,
     };
     await opts.beforeEnqueue?.(request.requestId);
     const added = await this.store.enqueue(request);
     this.onEffect({ type: 'queue_changed', change: { ...added, added: queueEntry(request) } });
+    if (opts.connectionId) await this.store.holdRequest(request.requestId, opts.connectionId);
     // Where it stands now (an agent may have taken someone ahead of it meanwhile).
     const now = await this.store.queuePosition(request.requestId);
     return { requestId: request.requestId, requestToken, position: now?.position ?? added.count, version: now?.version ?? added.version };
@@ -236,13 +242,16 @@ export class JoinUsCore {
        * is found below.
        */
       beforeResume?: (requestId: string) => Promise<void>;
+      /** The connection that now waits on the request (it holds it: online). */
+      connectionId?: string;
     } = {},
   ): Promise<Result<{ requestId: string; position: number; version: number } | { admitted: { sessionId: string } }>> {
     const tokenHash = hashSecret(requestToken);
     const waiting = await this.store.findRequestByTokenHash(tokenHash);
     if (waiting) {
       await opts.beforeResume?.(waiting.requestId);
-      await this.store.setRequestOffline(waiting.requestId, null);
+      if (opts.connectionId) await this.store.holdRequest(waiting.requestId, opts.connectionId);
+      else await this.store.setRequestOffline(waiting.requestId, null);
       const at = await this.store.queuePosition(waiting.requestId);
       if (at) return ok({ requestId: waiting.requestId, ...at });
       // Taken or gone between the two reads: the answers below say which.
@@ -273,22 +282,13 @@ export class JoinUsCore {
     return claimed.request;
   }
 
-  async requestConnection(requestId: string, online: boolean): Promise<void> {
-    await this.store.setRequestOffline(requestId, online ? null : this.clock.now());
-  }
-
-  /** A connection (one of the customer's tabs) waits on the request. */
-  async holdRequest(requestId: string, connectionId: string): Promise<void> {
-    await this.store.holdRequest(requestId, connectionId);
-  }
-
   /**
    * A connection stops waiting on the request (closed, or moved to another request). The request is
-   * offline, and its grace clock runs, once no connection on any node holds it.
+   * offline, and its grace clock runs, once no connection on any node holds it (one store step, so a
+   * tab holding it again at the same moment on another node cannot be overtaken).
    */
   async releaseRequest(requestId: string, connectionId: string, at = this.clock.now()): Promise<void> {
-    const left = await this.store.releaseRequest(requestId, connectionId);
-    if (left === 0) await this.store.setRequestOffline(requestId, at);
+    await this.store.releaseRequest(requestId, connectionId, at);
   }
 
   /** S1: of several agents accepting at once, exactly one gets the session. */
@@ -593,16 +593,19 @@ export class JoinUsCore {
    */
   async attachedAs(
     sessionId: string,
-    peerId: string,
+    held: { peerId: string; participantId: string },
     connectionId: string,
   ): Promise<Result<{ peerId: string; sessionId: string; participantId: string; role: Role }>> {
-    const peer = await this.store.getPeer(peerId);
-    const participant = peer && peer.sessionId === sessionId && peer.connectionId === connectionId ? await this.store.getParticipant(peer.participantId) : null;
-    if (!participant || participant.state !== 'active') {
+    const [peer, participant] = await Promise.all([this.store.getPeer(held.peerId), this.store.getParticipant(held.participantId)]);
+    if (participant?.state === 'removed') return Refusals.removed();
+    if (participant?.state === 'left') return Refusals.left();
+    const holds =
+      peer && participant && participant.state === 'active' && peer.sessionId === sessionId && peer.participantId === participant.participantId && peer.connectionId === connectionId;
+    if (!holds) {
       const session = await this.store.getSession(sessionId);
       return session && session.state === 'ended' ? Refusals.sessionEnded() : Refusals.notAttached();
     }
-    return ok({ peerId, sessionId, participantId: participant.participantId, role: participant.role });
+    return ok({ peerId: held.peerId, sessionId, participantId: participant.participantId, role: participant.role });
   }
 
   /**
@@ -755,11 +758,15 @@ export class JoinUsCore {
    */
   private async reapDeadNodes(now: number): Promise<void> {
     const since = now - this.config.nodeLeaseMs;
-    for (const nodeId of await this.store.takeExpiredNodes(now)) {
+    await this.store.takeExpiredNodes(now);
+    // Every node being reaped, not only the ones just taken: a sweep that failed half-way (the store
+    // out of reach, the sweeping node dying) is finished by a later one. Each step is idempotent.
+    for (const nodeId of await this.store.listReapingNodes()) {
       for (const p of await this.store.listNodePeers(nodeId)) {
         if (p.connectionId !== null) await this.disconnect(p.peerId, p.connectionId, since);
       }
       for (const h of await this.store.listNodeRequestHolds(nodeId)) await this.releaseRequest(h.requestId, h.connectionId, since);
+      await this.store.finishReaping(nodeId);
     }
   }
 }

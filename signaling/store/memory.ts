@@ -81,6 +81,7 @@ export class MemoryStore implements Store {
   private readonly requestHolds = new Map<string, Set<string>>();
   private readonly holdsByNode = new Map<string, Set<string>>();
   private readonly nodeLeases = new Map<string, number>();
+  private readonly reaping = new Set<string>();
   private readonly turns = new Map<string, { owner: string; until: number }>();
 
   // ---------------------------------------------------------------- handles
@@ -193,6 +194,11 @@ export class MemoryStore implements Store {
   }
 
   async setRequestOffline(requestId: string, offlineSince: number | null): Promise<void> {
+    this.markOffline(requestId, offlineSince);
+  }
+
+  /** Synchronous, so that hold and release change the holds and the flag in one step. */
+  private markOffline(requestId: string, offlineSince: number | null): void {
     const w = this.waiting.get(requestId);
     if (!w) return;
     w.request.offlineSince = offlineSince;
@@ -233,12 +239,16 @@ export class MemoryStore implements Store {
     if (!this.waiting.has(requestId)) return;
     addTo(this.requestHolds, requestId, connectionId);
     addTo(this.holdsByNode, nodeOf(connectionId), holdKey(requestId, connectionId));
+    this.markOffline(requestId, null);
   }
 
-  async releaseRequest(requestId: string, connectionId: string): Promise<number> {
+  async releaseRequest(requestId: string, connectionId: string, nowMs: number): Promise<number> {
+    const held = this.requestHolds.get(requestId)?.has(connectionId) ?? false;
     removeFrom(this.requestHolds, requestId, connectionId);
     removeFrom(this.holdsByNode, nodeOf(connectionId), holdKey(requestId, connectionId));
-    return this.requestHolds.get(requestId)?.size ?? 0;
+    const left = this.requestHolds.get(requestId)?.size ?? 0;
+    if (held && left === 0) this.markOffline(requestId, nowMs);
+    return left;
   }
 
   async listNodeRequestHolds(nodeId: string): Promise<{ requestId: string; connectionId: string }[]> {
@@ -488,9 +498,18 @@ export class MemoryStore implements Store {
     for (const [nodeId, expiresAt] of this.nodeLeases) {
       if (expiresAt > nowMs) continue;
       this.nodeLeases.delete(nodeId);
+      this.reaping.add(nodeId);
       out.push(nodeId);
     }
     return out;
+  }
+
+  async listReapingNodes(): Promise<string[]> {
+    return [...this.reaping];
+  }
+
+  async finishReaping(nodeId: string): Promise<void> {
+    this.reaping.delete(nodeId);
   }
 
   async takeTurn(name: string, owner: string, nowMs: number, forMs: number): Promise<boolean> {

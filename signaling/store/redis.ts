@@ -14,7 +14,7 @@
  *
  * Key layout. Every key is `jus:{<prefix>}:<kind>` or `jus:{<prefix>}:<kind>:<id>`. The prefix sits
  * in a hash tag, so all keys of one deployment hash to one slot and the multi-key scripts also work
- * on Redis Cluster (each script declares its main key, from which the client picks the node; the
+ * on Redis Cluster in principle (untested; each script declares its main key, from which the client picks the node; the
  * others are derived from the same tag). Kinds are one segment each and ids come last, so ids may
  * contain `:`.
  *
@@ -43,6 +43,7 @@
  *   away-peers                      set    peers whose connection is gone
  *   node-peers:<nodeId>             set    connected peers whose connection id is of the node
  *   node-leases                     zset   node ids by lease expiry
+ *   node-reaping                    set    nodes whose lease ran out, until the sweep has freed what they held
  *   turn:<name>                     hash   `owner` and `until` (raw, internal)
  *   agent-token:<hash>              hash   an agent sign-in token
  *
@@ -147,6 +148,27 @@ end
 local function sadd(key, member)
   redis.call('SADD', key, member)
   keep(key, RECORD_TTL)
+end
+
+-- A waiting request's offlineSince (JSON text: 'null' or a time), with the offline index; 0 when it
+-- is not waiting.
+local function markOffline(id, since)
+  local key = K('request', id)
+  local seq = redis.call('ZSCORE', K('queue'), id)
+  if not seq or redis.call('EXISTS', key) == 0 then return 0 end
+  redis.call('HSET', key, 'offlineSince', since)
+  redis.call('PEXPIRE', key, RECORD_TTL)
+  keep(K('queue'), RECORD_TTL)
+  local tokenHash = str(redis.call('HGET', key, 'tokenHash'))
+  if tokenHash then keep(K('request-by-token', tokenHash), RECORD_TTL) end
+  local offline = K('offline-requests')
+  if since == 'null' then
+    redis.call('ZREM', offline, id)
+  else
+    redis.call('ZADD', offline, seq, id)
+    keep(offline, RECORD_TTL)
+  end
+  return 1
 end
 
 -- Replace a record.
@@ -410,41 +432,31 @@ end
 return { rec, v[1], v[2], nextRec }`,
 
   /** KEYS[1] request. ARGV: requestId, offlineSince (JSON). */
-  setRequestOffline: `
-local id = ARGV[4]
-local seq = redis.call('ZSCORE', K('queue'), id)
-if not seq or redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'offlineSince', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], RECORD_TTL)
-keep(K('queue'), RECORD_TTL)
-local tokenHash = str(redis.call('HGET', KEYS[1], 'tokenHash'))
-if tokenHash then keep(K('request-by-token', tokenHash), RECORD_TTL) end
-local offline = K('offline-requests')
-if ARGV[5] == 'null' then
-  redis.call('ZREM', offline, id)
-else
-  redis.call('ZADD', offline, seq, id)
-  keep(offline, RECORD_TTL)
-end
-return 1`,
+  setRequestOffline: `return markOffline(ARGV[4], ARGV[5])`,
 
   /** KEYS[1] offline-requests (ordered by sequence number, so in queue order). */
   listOfflineRequests: `return recordsOf('request', redis.call('ZRANGE', KEYS[1], 0, -1))`,
 
-  /** KEYS[1] request-holds. ARGV: requestId, connectionId. Only a waiting request is held. */
+  /** KEYS[1] request-holds. ARGV: requestId, connectionId. Only a waiting request is held; it is online from now. */
   holdRequest: `
 local id, connectionId = ARGV[4], ARGV[5]
 if not redis.call('ZSCORE', K('queue'), id) then return 0 end
 sadd(KEYS[1], connectionId)
 sadd(K('node-holds', nodeOf(connectionId)), id .. '\\n' .. connectionId)
+markOffline(id, 'null')
 return 1`,
 
-  /** KEYS[1] request-holds. ARGV: requestId, connectionId. Returns the holds left. */
+  /**
+   * KEYS[1] request-holds. ARGV: requestId, connectionId, now (JSON). Returns the holds left; the
+   * release that removed the last one marks the request offline since now.
+   */
   releaseRequest: `
 local id, connectionId = ARGV[4], ARGV[5]
-redis.call('SREM', KEYS[1], connectionId)
+local removed = redis.call('SREM', KEYS[1], connectionId)
 redis.call('SREM', K('node-holds', nodeOf(connectionId)), id .. '\\n' .. connectionId)
-return redis.call('SCARD', KEYS[1])`,
+local left = redis.call('SCARD', KEYS[1])
+if removed == 1 and left == 0 then markOffline(id, ARGV[6]) end
+return left`,
 
   /** KEYS[1] session. ARGV: the session record, the participant count, each participant record. */
   createSession: `
@@ -597,10 +609,13 @@ return rec`,
   /** KEYS[1] a set of peer ids (a session's, a node's, the away ones). */
   listPeers: `return setRecords(KEYS[1], 'peer')`,
 
-  /** KEYS[1] node-leases. ARGV: now (the range's upper bound). */
+  /** KEYS[1] node-leases. ARGV: now (the range's upper bound). The nodes move to node-reaping. */
   takeExpiredNodes: `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
-for _, id in ipairs(ids) do redis.call('ZREM', KEYS[1], id) end
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  sadd(K('node-reaping'), id)
+end
 return ids`,
 
   /** KEYS[1] turn. ARGV: owner, now, until, lifetime ms. */
@@ -667,6 +682,7 @@ type KeyKind =
   | 'away-peers'
   | 'node-peers'
   | 'node-leases'
+  | 'node-reaping'
   | 'turn'
   | 'agent-token';
 
@@ -830,8 +846,8 @@ export class RedisStore implements Store {
     await this.script('holdRequest', this.key('request-holds', requestId), requestId, connectionId);
   }
 
-  async releaseRequest(requestId: string, connectionId: string): Promise<number> {
-    return asNumber(await this.script('releaseRequest', this.key('request-holds', requestId), requestId, connectionId));
+  async releaseRequest(requestId: string, connectionId: string, nowMs: number): Promise<number> {
+    return asNumber(await this.script('releaseRequest', this.key('request-holds', requestId), requestId, connectionId, JSON.stringify(nowMs)));
   }
 
   async listNodeRequestHolds(nodeId: string): Promise<{ requestId: string; connectionId: string }[]> {
@@ -976,6 +992,14 @@ export class RedisStore implements Store {
 
   async takeExpiredNodes(nowMs: number): Promise<string[]> {
     return ((await this.script('takeExpiredNodes', this.key('node-leases'), time(nowMs))) as unknown[]).map(String);
+  }
+
+  async listReapingNodes(): Promise<string[]> {
+    return (await this.run(() => this.redis.smembers(this.key('node-reaping')))).map(String);
+  }
+
+  async finishReaping(nodeId: string): Promise<void> {
+    await this.run(() => this.redis.srem(this.key('node-reaping'), nodeId));
   }
 
   async takeTurn(name: string, owner: string, nowMs: number, forMs: number): Promise<boolean> {

@@ -204,16 +204,30 @@ export interface Store {
   renewNodeLease(nodeId: string, expiresAt: number): Promise<boolean>;
   /** A node going away cleanly: forget its lease (its connections were closed one by one). */
   dropNodeLease(nodeId: string): Promise<void>;
-  /** Remove and return the nodes whose lease ran out at or before `nowMs` (each to one caller). */
+  /**
+   * Move the nodes whose lease ran out at or before `nowMs` from the leases to the nodes being reaped
+   * (each to one caller), and return them. A node being reaped holds no lease: `renewNodeLease`
+   * answers false for it.
+   */
   takeExpiredNodes(nowMs: number): Promise<string[]>;
+  /** Nodes taken by `takeExpiredNodes` and not yet `finishReaping`: the sweep works on these until done. */
+  listReapingNodes(): Promise<string[]>;
+  /** Everything the node held has been disconnected: forget it. */
+  finishReaping(nodeId: string): Promise<void>;
   /** Peers whose connection belongs to this node (`connectionId` starts with `<nodeId>/`). */
   listNodePeers(nodeId: string): Promise<PeerRecord[]>;
 
   // Which connections wait on a request (a customer's tabs): the request is offline when none does.
-  /** This connection holds the request (idempotent). */
+  /**
+   * This connection holds the waiting request, which is online from now (offlineSince null), in one
+   * step (idempotent; nothing for a request that is not waiting).
+   */
   holdRequest(requestId: string, connectionId: string): Promise<void>;
-  /** This connection no longer holds the request; returns how many connections still do. */
-  releaseRequest(requestId: string, connectionId: string): Promise<number>;
+  /**
+   * This connection no longer holds the request; returns how many connections still do. When this
+   * call removed the last hold, the request is offline since `nowMs`, in the same step.
+   */
+  releaseRequest(requestId: string, connectionId: string, nowMs: number): Promise<number>;
   /** The request holds of this node's connections. */
   listNodeRequestHolds(nodeId: string): Promise<{ requestId: string; connectionId: string }[]>;
 

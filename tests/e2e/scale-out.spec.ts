@@ -22,6 +22,7 @@ import {
 import { freePort, startPagesOnly, startProductServer, startSignalingOnly, type ProductServer } from './support/product-server';
 import { startRedis, uniquePrefix, type RedisServer } from '../support/redis';
 import { SERVER_FORGOT } from '../../lib/client/session-connection';
+import { shoot } from './support/screens';
 
 const servers: ProductServer[] = [];
 let redis: RedisServer | null = null;
@@ -111,4 +112,8 @@ test('[S4] embedded mode: a restart forgets the sessions, and every page in one 
   // The conversation stays on screen, and the agent is asked to sign in again.
   await expect(transcript(customer)).toContainText('Before the restart.');
   await expect(agent.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
+  await shoot(customer, 'server-restarted');
+  // A page reloaded after the restart says the same, not "this link is not valid".
+  await customer.reload();
+  await expect(customer.getByText(SERVER_FORGOT)).toBeVisible();
 });

@@ -146,6 +146,7 @@ describe('admission and relay', () => {
     // Removed by the agent: the connection that held the peer can no longer act in the session.
     expectOk(await s.agent.client.request('participant:remove', { sessionId: s.sessionId, participantId: guest.participantId }));
     expectRefused(await again.request('signal:send', { sessionId: s.sessionId, to: s.customer.peerId, data: offer }), 'forbidden');
+    expectRefused(await again.request('session:leave', { sessionId: s.sessionId }), 'removed');
     // The session over: the agent's connection is told so, not "join first".
     expectOk(await s.agent.client.request('session:end', { sessionId: s.sessionId }));
     expectRefused(await s.agent.client.request('page:check', { sessionId: s.sessionId, url: 'https://example.com/' }), 'session_ended');

@@ -106,6 +106,8 @@ describe('RedisStore on a real Redis', () => {
     await store.markPeerAway('p2', connectionIdOf(node, 'sock-2'), T0 + 4);
     // Nodes, turns, agent tokens.
     await store.renewNodeLease(node, T0 + 30_000);
+    await store.renewNodeLease('node-dead', T0 + 1_000);
+    await store.takeExpiredNodes(T0 + 2_000);
     await store.takeTurn('sweep', node, T0, 10_000);
     await store.putAgentToken('token-1', { name: 'alice', issuedAt: T0, expiresAt: T0 + 12 * 60 * MINUTE });
 
@@ -118,7 +120,7 @@ describe('RedisStore on a real Redis', () => {
         'session', 'active-sessions', 'agent-sessions', 'grace-sessions', 'ended-sessions',
         'participant', 'session-participants', 'credential', 'session-credentials',
         'peer', 'session-peers', 'away-peers', 'node-peers',
-        'node-leases', 'turn', 'agent-token',
+        'node-leases', 'node-reaping', 'turn', 'agent-token',
       ].sort(),
     );
     const lifetimes = new Map<string, number>();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorReason, Messages } from '../../lib/protocol';
 import { hashSecret, JoinUsCore } from '../../signaling/core/core';
 import { MemoryStore } from '../../signaling/store/memory';
+import { StoreUnavailableError } from '../../signaling/store/types';
 import { withLatency } from '../support/latency-store';
 import {
   AGENTS,
@@ -212,10 +213,10 @@ describe('S1 the queue and accepting', () => {
 
   it('[S1] a waiting customer gone for the grace period leaves the queue; one who comes back stays', async () => {
     const h = makeHarness({ config: { graceMs: 30 * SECOND } });
-    const gone = await h.core.requestHelp('Ann', '');
-    const back = await h.core.requestHelp('Ben', '');
-    await h.core.requestConnection(gone.requestId, false);
-    await h.core.requestConnection(back.requestId, false);
+    const gone = await h.core.requestHelp('Ann', '', { connectionId: 'node/ann' });
+    const back = await h.core.requestHelp('Ben', '', { connectionId: 'node/ben' });
+    await h.core.releaseRequest(gone.requestId, 'node/ann');
+    await h.core.releaseRequest(back.requestId, 'node/ben');
     h.clock.advance(30 * SECOND - 1);
     await h.core.sweep();
     expect((await h.core.queueSnapshot(10)).count).toBe(2);
@@ -562,8 +563,8 @@ describe('S3 coming back', () => {
 
   it('[S3] a customer admitted while away finds its session on resume, with the same token', async () => {
     const h = makeHarness();
-    const req = await h.core.requestHelp('Ann', 'Billing');
-    await h.core.requestConnection(req.requestId, false);
+    const req = await h.core.requestHelp('Ann', 'Billing', { connectionId: 'node/ann' });
+    await h.core.releaseRequest(req.requestId, 'node/ann');
     h.clock.advance(5 * SECOND);
     const session = unwrap(await h.core.acceptRequest('alice', req.requestId));
     expect(unwrap(await h.core.resumeRequest(req.requestToken))).toEqual({ admitted: { sessionId: session.sessionId } });
@@ -575,8 +576,8 @@ describe('S3 coming back', () => {
     const h = makeHarness();
     await h.core.requestHelp('Ahead', '');
     h.clock.advance(1);
-    const req = await h.core.requestHelp('Ann', '');
-    await h.core.requestConnection(req.requestId, false);
+    const req = await h.core.requestHelp('Ann', '', { connectionId: 'node/ann' });
+    await h.core.releaseRequest(req.requestId, 'node/ann');
     expect((await h.store.findRequestByTokenHash(hashSecret(req.requestToken)))?.offlineSince).toBe(h.clock.now());
     expect(unwrap(await h.core.resumeRequest(req.requestToken))).toEqual({ requestId: req.requestId, position: 2, version: 2 });
     expect((await h.store.findRequestByTokenHash(hashSecret(req.requestToken)))?.offlineSince).toBeNull();
@@ -767,8 +768,8 @@ describe('S4 the session drops', () => {
 
   it('[S4] a customer already away when accepted keeps the time it has been away', async () => {
     const h = makeHarness();
-    const req = await h.core.requestHelp('Ann', '');
-    await h.core.requestConnection(req.requestId, false);
+    const req = await h.core.requestHelp('Ann', '', { connectionId: 'node/ann' });
+    await h.core.releaseRequest(req.requestId, 'node/ann');
     h.clock.advance(20 * SECOND);
     const session = unwrap(await h.core.acceptRequest('alice', req.requestId));
     unwrap(await h.core.attach(session.credential, nextConnectionId()));
@@ -1037,5 +1038,55 @@ describe('S6 several sessions per agent', () => {
     await h.core.sweep();
     expect(await state(h, s1.sessionId)).toBe('ended');
     expect(await state(h, s2.sessionId)).toBe('active');
+  });
+});
+
+describe('a node that died (S4 across nodes)', () => {
+  it('[S4][H4] its connections count as gone as of a lease back; a sweep that fails half-way is finished by the next, and the session drops after the grace period', async () => {
+    // The store out of reach for one call in the middle of the first sweep's reaping.
+    const memory = new MemoryStore();
+    let failNext = false;
+    const store = new Proxy(memory, {
+      get(target, key, receiver) {
+        const value = Reflect.get(target, key, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return async (...args: unknown[]) => {
+          if (key === 'markPeerAway' && failNext) {
+            failNext = false;
+            throw new StoreUnavailableError();
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const h = makeHarness({ store, config: { graceMs: 30 * SECOND, nodeLeaseMs: 10 * SECOND } });
+    const start = h.clock.now();
+    const waiting = await h.core.requestHelp('Ann', 'Billing', { connectionId: 'dead/ann' });
+    const req = await h.core.requestHelp('Ben', 'Delivery', { connectionId: 'alive/ben' });
+    const summary = unwrap(await h.core.acceptRequest('alice', req.requestId));
+    unwrap(await h.core.attach(summary.credential, 'dead/agent'));
+    unwrap(await h.core.attach(req.requestToken, 'alive/customer'));
+    await h.store.renewNodeLease('dead', start + 10 * SECOND);
+    await h.store.renewNodeLease('alive', start + HOUR);
+
+    h.clock.advance(10 * SECOND);
+    failNext = true;
+    await expect(h.core.sweep()).rejects.toThrow(StoreUnavailableError);
+    expect(await h.store.getSession(summary.sessionId)).toMatchObject({ agentOfflineSince: null });
+    expect(await h.store.listReapingNodes()).toEqual(['dead']);
+
+    await h.core.sweep();
+    // As of a lease back: about when the node went quiet.
+    expect(await h.store.getSession(summary.sessionId)).toMatchObject({ agentOfflineSince: start, customerOfflineSince: null });
+    expect((await h.store.findRequestByTokenHash(hashSecret(waiting.requestToken)))?.offlineSince).toBe(start);
+    expect(await h.store.listReapingNodes()).toEqual([]);
+
+    h.clock.advance(20 * SECOND - 1);
+    await h.core.sweep();
+    expect(await state(h, summary.sessionId)).toBe('active');
+    h.clock.advance(1);
+    await h.core.sweep();
+    expect(await h.store.getSession(summary.sessionId)).toMatchObject({ state: 'ended', endReason: 'agent_disconnected' });
+    expect((await h.core.queueSnapshot(10)).count).toBe(0);
   });
 });

@@ -1059,16 +1059,16 @@ export function storeContract(
         expect(await holdsOf('node-b')).toEqual([{ requestId: 'r1', connectionId: tab2 }]);
         expect(await holdsOf('node-c')).toEqual([]);
 
-        expect(await store.releaseRequest('r1', tab1)).toBe(1);
-        expect(await store.releaseRequest('r1', tab1)).toBe(1); // released already: nothing changes
-        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'never-held'))).toBe(1);
+        expect(await store.releaseRequest('r1', tab1, T0)).toBe(1);
+        expect(await store.releaseRequest('r1', tab1, T0)).toBe(1); // released already: nothing changes
+        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'never-held'), T0)).toBe(1);
         expect(await holdsOf('node-a')).toEqual([{ requestId: 'r2', connectionId: tab3 }]);
-        expect(await store.releaseRequest('r1', tab2)).toBe(0);
+        expect(await store.releaseRequest('r1', tab2, T0)).toBe(0);
         expect(await holdsOf('node-b')).toEqual([]);
-        expect(await store.releaseRequest('unknown', tab2)).toBe(0);
+        expect(await store.releaseRequest('unknown', tab2, T0)).toBe(0);
         // Held again after all had let go (a tab reconnecting).
         await store.holdRequest('r1', tab2);
-        expect(await store.releaseRequest('r1', tab1)).toBe(1);
+        expect(await store.releaseRequest('r1', tab1, T0)).toBe(1);
       });
 
       it('holdRequest on a request that is not waiting does nothing', async () => {
@@ -1078,8 +1078,49 @@ export function storeContract(
         await store.claimRequest('r1');
         await store.holdRequest('r1', tab);
         expect(await store.listNodeRequestHolds('node-a')).toEqual([]);
-        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'sock-other'))).toBe(0);
-        expect(await store.releaseRequest('unknown', connectionIdOf('node-a', 'sock-other'))).toBe(0);
+        expect(await store.releaseRequest('r1', connectionIdOf('node-a', 'sock-other'), T0)).toBe(0);
+        expect(await store.releaseRequest('unknown', connectionIdOf('node-a', 'sock-other'), T0)).toBe(0);
+      });
+
+      it('a hold puts the request online, and the release of its last hold puts it offline, in the same step', async () => {
+        await store.enqueue(request('r1', T0, { offlineSince: T0 }));
+        const tab1 = connectionIdOf('node-a', 'sock-1');
+        const tab2 = connectionIdOf('node-b', 'sock-2');
+        const offlineSince = async () => (await store.findRequestByTokenHash('hash-of-r1'))?.offlineSince;
+        const offline = async () => (await store.listOfflineRequests()).map((r) => r.requestId);
+        expect(await offline()).toEqual(['r1']);
+        await store.holdRequest('r1', tab1);
+        expect(await offlineSince()).toBeNull();
+        expect(await offline()).toEqual([]);
+        await store.holdRequest('r1', tab2);
+        expect(await store.releaseRequest('r1', tab1, T0 + 5)).toBe(1);
+        expect(await offlineSince()).toBeNull();
+        expect(await store.releaseRequest('r1', tab2, T0 + 7)).toBe(0);
+        expect(await offlineSince()).toBe(T0 + 7);
+        expect(await offline()).toEqual(['r1']);
+        // A release that removed nothing (a second goodbye, a stranger) leaves the clock alone.
+        expect(await store.releaseRequest('r1', tab2, T0 + 9)).toBe(0);
+        expect(await store.releaseRequest('r1', connectionIdOf('node-c', 'never'), T0 + 9)).toBe(0);
+        expect(await offlineSince()).toBe(T0 + 7);
+        // A tab holding it again: online again.
+        await store.holdRequest('r1', tab2);
+        expect(await offlineSince()).toBeNull();
+        expect(await offline()).toEqual([]);
+      });
+
+      it('an expired node stays listed as being reaped until finishReaping; renewing does not bring its lease back as held', async () => {
+        await store.renewNodeLease('dead', T0 + SECOND);
+        await store.renewNodeLease('alive', T0 + 60 * SECOND);
+        expect(await store.listReapingNodes()).toEqual([]);
+        expect(await store.takeExpiredNodes(T0 + 2 * SECOND)).toEqual(['dead']);
+        expect(await store.listReapingNodes()).toEqual(['dead']);
+        expect(await store.takeExpiredNodes(T0 + 3 * SECOND)).toEqual([]);
+        expect(await store.listReapingNodes()).toEqual(['dead']);
+        // The "dead" node was only cut off: it learns its lease was taken.
+        expect(await store.renewNodeLease('dead', T0 + 20 * SECOND)).toBe(false);
+        await store.finishReaping('dead');
+        await store.finishReaping('never-reaped');
+        expect(await store.listReapingNodes()).toEqual([]);
       });
 
       it("claiming a request drops its holds, on every node, and leaves other requests' holds", async () => {
@@ -1094,8 +1135,8 @@ export function storeContract(
         expect(await holdsOf('node-a')).toEqual([{ requestId: 'r2', connectionId: tab1 }]);
         expect(await holdsOf('node-b')).toEqual([]);
         // Its holds are gone: a tab letting go later finds none left.
-        expect(await store.releaseRequest('r1', tab1)).toBe(0);
-        expect(await store.releaseRequest('r2', tab1)).toBe(0);
+        expect(await store.releaseRequest('r1', tab1, T0)).toBe(0);
+        expect(await store.releaseRequest('r2', tab1, T0)).toBe(0);
         expect(await holdsOf('node-a')).toEqual([]);
       });
 
