@@ -18,7 +18,7 @@ import { createSignaling, defaultJoinRateLimits, type Signaling, type SignalingO
 import { MemoryStore } from './store/memory';
 import { RedisStore, createRedisClient } from './store/redis';
 import type { Store } from './store/types';
-import { memoryLimiters, redisLimiters } from './limiters';
+import { memoryLimiters, redisLimiters, redisProofLedger, type ProofLedger } from './limiters';
 
 /** The signaling configuration, or a clear message and exit code 2. */
 export const loadConfigOrExit = (): AppConfig => orExit(() => loadConfig());
@@ -75,6 +75,7 @@ export async function startSignalingNode(
 
   let store: Store = new MemoryStore();
   let limiters = memoryLimiters;
+  let proofLedger: ProofLedger | undefined;
   let adapter: SignalingOptions['adapter'];
   const clients: Redis[] = [];
   let data: Redis | null = null;
@@ -91,6 +92,7 @@ export async function startSignalingNode(
     watch(sub, 'adapter', logger);
     store = new RedisStore(data, { prefix: config.redisPrefix });
     limiters = redisLimiters(data, config.redisPrefix);
+    proofLedger = redisProofLedger(data, config.redisPrefix);
     adapter = createAdapter(pub, sub, { key: `${config.redisPrefix}-io` });
   }
 
@@ -116,6 +118,7 @@ export async function startSignalingNode(
     joinRateLimits: { ...defaultJoinRateLimits, proofSteps: config.proofSteps },
     logger,
     limiters,
+    proofLedger,
     adapter,
     nodeId,
     leases: config.redisUrl !== null,

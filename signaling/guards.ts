@@ -3,9 +3,8 @@
  * sign-in guard. Counting is rate-limiter-flexible's; the proof of work is ALTCHA's (altcha-lib).
  * The reasoning and the figures are in docs/decisions/0007-guessing-costs-work.md.
  */
-import { randomBytes } from 'node:crypto';
 import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
-import { memoryLimiters, type LimiterFactory } from './limiters';
+import { memoryLimiters, memoryProofLedger, type LimiterFactory, type ProofLedger } from './limiters';
 import { createChallenge, randomInt, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import { ErrorReason, PROOF_ALGORITHM, PROOF_COST, type Proof, type ProofChallenge, type ProtocolError } from '../lib/protocol';
@@ -50,15 +49,14 @@ export type Gate = { ok: true; attempt: Attempt } | { ok: false; error: Protocol
 const MAX_OPEN_CHALLENGES = 10_000;
 
 /**
- * ALTCHA proofs of work: challenges signed with secrets made at start-up, each proof good for one
- * attempt. Making a challenge costs the server one key derivation (about 1.4 ms of its thread
+ * ALTCHA proofs of work: challenges signed with the deployment's secrets (the ledger's: made at
+ * start-up in memory, or once in Redis for every node), each proof good for one attempt in the whole
+ * deployment. Making a challenge costs the server one key derivation (about 1.4 ms of its thread
  * pool), so an address gets the same open challenge again until it is spent or nearly expired, and
  * at most `perSecond` new challenges are made a second: beyond it the latest one is handed out.
  */
 export class ProofOfWork {
-  private readonly secret = randomBytes(32).toString('base64url');
-  private readonly keySecret = randomBytes(32).toString('base64url');
-  /** Signatures of proofs already spent, until their challenge expires. */
+  /** Signatures of proofs this node saw spent (so it does not hand one out again); the ledger decides. */
   private readonly spent = new Map<string, number>();
   private readonly open = new Map<string, ProofChallenge>();
   private latest: ProofChallenge | null = null;
@@ -66,6 +64,7 @@ export class ProofOfWork {
 
   constructor(
     private readonly steps: number,
+    private readonly ledger: ProofLedger = memoryProofLedger(),
     perSecond = 200,
   ) {
     this.making = new RateLimiterMemory({ keyPrefix: 'pow-make', points: perSecond, duration: 1 });
@@ -95,6 +94,7 @@ export class ProofOfWork {
 
   private async create(): Promise<ProofChallenge> {
     const steps = Math.max(1, this.steps);
+    const secrets = await this.ledger.secrets();
     const c = (await createChallenge({
       algorithm: PROOF_ALGORITHM,
       cost: PROOF_COST,
@@ -102,8 +102,8 @@ export class ProofOfWork {
       counter: randomInt(Math.ceil(steps / 2), Math.ceil((steps * 3) / 2)),
       deriveKey,
       expiresAt: Math.floor(Date.now() / 1000) + CHALLENGE_TTL_S,
-      hmacSignatureSecret: this.secret,
-      hmacKeySignatureSecret: this.keySecret,
+      hmacSignatureSecret: secrets.signature,
+      hmacKeySignatureSecret: secrets.key,
     })) as ProofChallenge;
     this.latest = c;
     return c;
@@ -130,14 +130,15 @@ export class ProofOfWork {
     const now = Date.now();
     if (this.spent.has(signature)) return false;
     let verified = false;
+    const secrets = await this.ledger.secrets();
     try {
       // With the key signature this is two HMACs, whatever the cost: a forged proof costs us nothing.
       const r = await verifySolution({
         challenge: proof.challenge,
         solution: proof.solution,
         deriveKey,
-        hmacSignatureSecret: this.secret,
-        hmacKeySignatureSecret: this.keySecret,
+        hmacSignatureSecret: secrets.signature,
+        hmacKeySignatureSecret: secrets.key,
       });
       verified = r.verified;
     } catch {
@@ -145,7 +146,10 @@ export class ProofOfWork {
     }
     if (!verified) return false;
     if (this.spent.has(signature)) return false; // spent by a concurrent attempt meanwhile
-    this.spent.set(signature, proof.challenge.parameters.expiresAt * 1000);
+    const until = proof.challenge.parameters.expiresAt * 1000;
+    // Once in the whole deployment: another node may have taken it.
+    if (!(await this.ledger.spend(signature, until))) return false;
+    this.spent.set(signature, until);
     if (this.spent.size % 256 === 0) {
       for (const [sig, until] of this.spent) if (until < now) this.spent.delete(sig);
     }
@@ -164,11 +168,12 @@ export class JoinGuard {
   constructor(
     private readonly limits: JoinRateLimits,
     limiters: LimiterFactory = memoryLimiters,
+    ledger: ProofLedger = memoryProofLedger(),
   ) {
     const duration = Math.max(1, Math.round(limits.windowMs / 1000));
     this.perClient = limiters({ keyPrefix: 'join-ip', points: limits.perClientFailures, duration });
     this.total = limiters({ keyPrefix: 'join-all', points: limits.totalFailures, duration });
-    this.proofs = new ProofOfWork(limits.proofSteps);
+    this.proofs = new ProofOfWork(limits.proofSteps, ledger);
   }
 
   /**

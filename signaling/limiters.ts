@@ -5,8 +5,11 @@
  * in-memory one of the same shape (its insurance limiter): limits then hold per node until Redis is
  * back, rather than every attempt failing or passing unchecked.
  */
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { isRedisUnavailable } from './store/redis';
+import { StoreUnavailableError } from './store/types';
 
 export interface LimiterOptions {
   /** Names the counter; unique per limiter. */
@@ -31,4 +34,70 @@ export function redisLimiters(client: Redis, prefix: string): LimiterFactory {
       rejectIfRedisNotReady: true,
       insuranceLimiter: new RateLimiterMemory(o),
     });
+}
+
+/**
+ * H8's proofs of work, across nodes: the secrets challenges are signed with, and which proofs were
+ * spent. With one process both live in memory; with several nodes a challenge handed out by one
+ * node must be checkable by any other, and a proof spent on one must be spent on all (one proof,
+ * one attempt, in the whole deployment).
+ */
+export interface ProofLedger {
+  /** The signing secrets, the same on every node. */
+  secrets(): Promise<{ signature: string; key: string }>;
+  /** Marks a proof's signature spent until `untilMs`: true for the one caller, on any node, that did. */
+  spend(signature: string, untilMs: number): Promise<boolean>;
+}
+
+/** The embedded default: secrets made at start-up, spent proofs in a map (pruned as it grows). */
+export function memoryProofLedger(): ProofLedger {
+  const made = { signature: randomBytes(32).toString('base64url'), key: randomBytes(32).toString('base64url') };
+  const spent = new Map<string, number>();
+  return {
+    secrets: async () => made,
+    async spend(signature, untilMs) {
+      if (spent.has(signature)) return false;
+      spent.set(signature, untilMs);
+      if (spent.size % 256 === 0) {
+        const now = Date.now();
+        for (const [sig, until] of spent) if (until < now) spent.delete(sig);
+      }
+      return true;
+    },
+  };
+}
+
+/** How long the deployment keeps its signing secrets before making new ones (open challenges then fail once). */
+const SECRETS_LIFETIME_MS = 7 * 24 * 60 * 60_000;
+/** How long a node uses the secrets it read before reading them again (to follow a renewal). */
+const SECRETS_REREAD_MS = 10 * 60_000;
+
+/** Secrets and spent proofs in Redis under `prefix`: `SET NX` makes each one once for everyone. */
+export function redisProofLedger(client: Redis, prefix: string): ProofLedger {
+  const secretsKey = `${prefix}:pow:secrets`;
+  let cached: { value: { signature: string; key: string }; until: number } | null = null;
+  const unavailable = (err: unknown) => (isRedisUnavailable(err) ? new StoreUnavailableError(undefined, { cause: err }) : err);
+  return {
+    async secrets() {
+      if (cached && cached.until > Date.now()) return cached.value;
+      try {
+        const candidate = JSON.stringify({ signature: randomBytes(32).toString('base64url'), key: randomBytes(32).toString('base64url') });
+        await client.set(secretsKey, candidate, 'PX', SECRETS_LIFETIME_MS, 'NX');
+        const stored = await client.get(secretsKey);
+        const value = JSON.parse(stored ?? candidate) as { signature: string; key: string };
+        cached = { value, until: Date.now() + SECRETS_REREAD_MS };
+        return value;
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+    async spend(signature, untilMs) {
+      try {
+        const ms = Math.max(1, Math.ceil(untilMs - Date.now()));
+        return (await client.set(`${prefix}:pow:spent:${signature}`, '1', 'PX', ms, 'NX')) === 'OK';
+      } catch (err) {
+        throw unavailable(err);
+      }
+    },
+  };
 }

@@ -29,7 +29,7 @@ import { builtInForms } from '../features/forms/catalog';
 import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
 import { connectionIdOf, StoreUnavailableError, type Store } from './store/types';
-import { memoryLimiters, type LimiterFactory } from './limiters';
+import { memoryLimiters, type LimiterFactory, type ProofLedger } from './limiters';
 import { QueuePositions } from './queue-positions';
 import { clientAddressResolver, originAllowed, type TrustProxy } from './edge';
 import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
@@ -75,6 +75,8 @@ export interface SignalingOptions {
    * @default in memory
    */
   limiters?: LimiterFactory;
+  /** H8's proof-of-work secrets and spent proofs: in Redis with several nodes. @default in memory */
+  proofLedger?: ProofLedger;
   /** socket.io's adapter: its Redis adapter carries room events across nodes. @default in memory */
   adapter?: ServerOptions['adapter'];
   /** This node's name in connection ids and leases. @default random */
@@ -289,7 +291,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   const limiters = opts.limiters ?? memoryLimiters;
   const limits = opts.joinRateLimits ?? defaultJoinRateLimits;
   const windowSec = Math.max(1, Math.round(limits.windowMs / 1000));
-  const joinGuard = new JoinGuard(limits, limiters);
+  const joinGuard = new JoinGuard(limits, limiters, opts.proofLedger);
   const signInGuard = new SignInGuard(opts.signInLimits ?? defaultSignInLimits, joinGuard.proofs, limiters);
   /** Help requests one client address may start per window (a queue is not a free-for-all). */
   const requests = limiters({ keyPrefix: 'help', points: 30, duration: windowSec });

@@ -440,10 +440,13 @@ describe('three signaling nodes on one Redis', { timeout: TEST_MS }, () => {
     // Another address is not held back, on any node.
     const other = await clientOn(n3, 'someone else');
     expect(expectRefused(await other.request('handle:login', { name: 'O', handle: 'wrong-across-x' }), 'handle_unusable').attemptsLeft).toBe(4);
-    // The handle was never tried: still reserved. With a proof (of the node that asked), it admits.
+    // The handle was never tried: still reserved. A proof is the deployment's: node 3's challenge,
+    // solved and answered on node 1, admits; spent there, it is spent on node 2 as well.
     const asked = expectRefused(await guests[2]!.request('handle:login', { name: 'G', handle: 'right-across' }), 'proof_required');
     const proof = await solveProof(asked.challenge!);
-    expect(expectOk(await guests[2]!.request('handle:login', { name: 'G', handle: 'right-across', proof })).sessionId).toBe(s.sessionId);
+    expect(expectOk(await guests[0]!.request('handle:login', { name: 'G', handle: 'right-across', proof })).sessionId).toBe(s.sessionId);
+    const replayed = expectRefused(await guests[1]!.request('handle:login', { name: 'G', handle: 'right-across', proof }), 'proof_required');
+    expect(replayed.message).toBe('The check did not pass or has expired. Try again: your browser will do a new one.');
   });
 
   it('[S1] help requests from one address are limited in total over the nodes (30 per window), not per node', async () => {
