@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { createRedisClient, RedisStore, redisReady } from '../../signaling/store/redis';
 import { connectionIdOf, StoreUnavailableError, type SessionRecord } from '../../signaling/store/types';
 import { startRedis, uniquePrefix, type RedisServer } from '../support/redis';
-import { storeContract } from '../unit/store-contract';
+import { sessionRecord, storeContract } from '../unit/store-contract';
 
 const MINUTE = 60_000;
 
@@ -32,22 +32,7 @@ storeContract('RedisStore', () => new RedisStore(client, { prefix: uniquePrefix(
 describe('RedisStore on a real Redis', () => {
   const T0 = Math.floor(Date.now() / 1000) * 1000;
 
-  const session = (sessionId: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
-    sessionId,
-    agentName: 'alice',
-    agentParticipantId: `${sessionId}-agent`,
-    customerParticipantId: `${sessionId}-customer`,
-    customerName: 'Cleo',
-    topic: 'Help',
-    startedAt: T0,
-    state: 'active',
-    endedAt: null,
-    endReason: null,
-    lobby: false,
-    agentOfflineSince: null,
-    customerOfflineSince: null,
-    ...over,
-  });
+  const session = (sessionId: string, over: Partial<SessionRecord> = {}): SessionRecord => sessionRecord(sessionId, T0, over);
 
   const createSession = (store: RedisStore, s: SessionRecord) =>
     store.createSession(s, [

@@ -23,6 +23,24 @@ import { connectionIdOf } from '../../signaling/store/types';
 
 const MINUTE = 60_000;
 
+/** An active session started at `startedAt`, with `over` on top (also for implementation-specific suites). */
+export const sessionRecord = (sessionId: string, startedAt: number, over: Partial<SessionRecord> = {}): SessionRecord => ({
+  sessionId,
+  agentName: 'alice',
+  agentParticipantId: `${sessionId}-agent`,
+  customerParticipantId: `${sessionId}-customer`,
+  customerName: 'Cleo',
+  topic: 'Help',
+  startedAt,
+  state: 'active',
+  endedAt: null,
+  endReason: null,
+  lobby: false,
+  agentOfflineSince: null,
+  customerOfflineSince: null,
+  ...over,
+});
+
 export function storeContract(
   name: string,
   makeStore: () => Store | Promise<Store>,
@@ -59,22 +77,7 @@ export function storeContract(
       ...over,
     });
 
-    const session = (sessionId: string, over: Partial<SessionRecord> = {}): SessionRecord => ({
-      sessionId,
-      agentName: 'alice',
-      agentParticipantId: `${sessionId}-agent`,
-      customerParticipantId: `${sessionId}-customer`,
-      customerName: 'Cleo',
-      topic: 'Help',
-      startedAt: T0,
-      state: 'active',
-      endedAt: null,
-      endReason: null,
-      lobby: false,
-      agentOfflineSince: null,
-      customerOfflineSince: null,
-      ...over,
-    });
+    const session = (sessionId: string, over: Partial<SessionRecord> = {}): SessionRecord => sessionRecord(sessionId, T0, over);
 
     const participantsOf = (s: SessionRecord): ParticipantRecord[] => [
       { participantId: s.agentParticipantId, sessionId: s.sessionId, role: 'agent', name: s.agentName, joinedAt: s.startedAt, state: 'active' },
