@@ -147,8 +147,12 @@ export class ProofOfWork {
     if (!verified) return false;
     if (this.spent.has(signature)) return false; // spent by a concurrent attempt meanwhile
     const until = proof.challenge.parameters.expiresAt * 1000;
-    // Once in the whole deployment: another node may have taken it.
-    if (!(await this.ledger.spend(signature, until))) return false;
+    // Once in the whole deployment: another node may have taken it (then this node stops handing
+    // that challenge out too).
+    if (!(await this.ledger.spend(signature, until))) {
+      this.spent.set(signature, until);
+      return false;
+    }
     this.spent.set(signature, until);
     if (this.spent.size % 256 === 0) {
       for (const [sig, until] of this.spent) if (until < now) this.spent.delete(sig);

@@ -67,12 +67,22 @@ export function memoryProofLedger(): ProofLedger {
   };
 }
 
-/** How long the deployment keeps its signing secrets before making new ones (open challenges then fail once). */
-const SECRETS_LIFETIME_MS = 7 * 24 * 60 * 60_000;
-/** How long a node uses the secrets it read before reading them again (to follow a renewal). */
+/** The signing secrets live this long after their last use (every node uses them all the time). */
+const SECRETS_LIFETIME_MS = 30 * 24 * 60 * 60_000;
+/** How long a node uses the secrets it read before reading them again (and keeping them alive). */
 const SECRETS_REREAD_MS = 10 * 60_000;
 
-/** Secrets and spent proofs in Redis under `prefix`: `SET NX` makes each one once for everyone. */
+/** The secrets if there are some, else the candidate, stored; either way kept alive: one step. */
+const SECRETS_SCRIPT = `
+local v = redis.call('GET', KEYS[1])
+if not v then
+  v = ARGV[1]
+  redis.call('SET', KEYS[1], v)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return v`;
+
+/** Secrets and spent proofs in Redis under `prefix`: each made or spent once for everyone. */
 export function redisProofLedger(client: Redis, prefix: string): ProofLedger {
   const secretsKey = `${prefix}:pow:secrets`;
   let cached: { value: { signature: string; key: string }; until: number } | null = null;
@@ -82,9 +92,8 @@ export function redisProofLedger(client: Redis, prefix: string): ProofLedger {
       if (cached && cached.until > Date.now()) return cached.value;
       try {
         const candidate = JSON.stringify({ signature: randomBytes(32).toString('base64url'), key: randomBytes(32).toString('base64url') });
-        await client.set(secretsKey, candidate, 'PX', SECRETS_LIFETIME_MS, 'NX');
-        const stored = await client.get(secretsKey);
-        const value = JSON.parse(stored ?? candidate) as { signature: string; key: string };
+        const stored = (await client.eval(SECRETS_SCRIPT, 1, secretsKey, candidate, SECRETS_LIFETIME_MS)) as string;
+        const value = JSON.parse(stored) as { signature: string; key: string };
         cached = { value, until: Date.now() + SECRETS_REREAD_MS };
         return value;
       } catch (err) {

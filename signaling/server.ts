@@ -284,8 +284,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
   /**
    * This node's name in connection ids, leases and turns. A node whose lease was taken (the sweep
-   * counted its connections as gone) comes back under a new name, so that what is being reaped
-   * under the old one is never a connection made since.
+   * counted its connections as gone) takes a new name and closes every connection, so that its
+   * clients attach again under the new one while the old one is reaped. (A connection made under
+   * the old name after the take and before the node noticed is reaped too; its client reconnects.)
    */
   let nodeId = opts.nodeId ?? randomBytes(6).toString('hex');
   const limiters = opts.limiters ?? memoryLimiters;
@@ -325,6 +326,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     const address = addressOf(socket.request);
     /** This connection in the store: node-qualified, so a dead node's connections can be found. */
     const connectionId = connectionIdOf(nodeId, socket.id);
+    /** Peers this connection is replacing (a second attach to one session), until they are gone. */
+    const lettingGo = new Map<string, { sessionId: string; participantId: string }>();
 
     // One connection's events are handled strictly in arrival order: WebRTC signaling (an offer,
     // then its ICE candidates) breaks if a later message overtakes an earlier one.
@@ -490,10 +493,20 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       await forgetRequest();
       // In the request's room before the request exists: its acceptance and every batch of
       // positions after the answer below reach this connection.
-      const r = await core.requestHelp(name, topic, {
-        beforeEnqueue: async (requestId) => socket.join(rooms.request(requestId)),
-        connectionId,
-      });
+      let room: string | null = null;
+      const r = await core
+        .requestHelp(name, topic, {
+          beforeEnqueue: async (requestId) => {
+            room = rooms.request(requestId);
+            await socket.join(room);
+          },
+          connectionId,
+        })
+        .catch(async (err: unknown) => {
+          // Not queued for this connection after all: it must not hear that request's news.
+          if (room) await socket.leave(room);
+          throw err;
+        });
       socket.data.request = { requestId: r.requestId, requestToken: r.requestToken };
       positions.answered(r.requestId, { position: r.position, version: r.version });
       return { ok: true, value: r };
@@ -591,8 +604,11 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       const previous = socket.data.peers.get(a.sessionId);
       socket.data.peers.set(a.sessionId, { peerId: a.peerId, participantId: a.participantId });
       if (previous && previous.peerId !== a.peerId) {
+        // Until it is gone, the disconnect's clean-up knows the previous peer too.
+        lettingGo.set(previous.peerId, { sessionId: a.sessionId, participantId: previous.participantId });
         // Only if this connection still holds it: another tab may have taken it back meanwhile.
         if ((await core.attachedAs(a.sessionId, previous, connectionId)).ok) await core.detach(previous.peerId);
+        lettingGo.delete(previous.peerId);
         void socket.leave(rooms.peer(previous.peerId));
       }
       const iceServers = opts.turn
@@ -649,7 +665,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       if (held) {
         // The pointer goes only once the store has the peer gone: should the store be out of reach,
         // the disconnect's clean-up still knows this connection's peer.
-        if ((await core.attachedAs(sessionId, held, connectionId)).ok) await core.detach(held.peerId);
+        if ((await core.attachedAs(sessionId, held, connectionId)).ok) await core.detach(held.peerId, { sessionId, ...held });
         socket.data.peers.delete(sessionId);
         socket.leave(rooms.session(sessionId));
         socket.leave(rooms.sessionAgent(sessionId));
@@ -717,13 +733,18 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
 
     socket.on('disconnect', () => {
       // Away, not gone: the tab may take its peer back on a new connection within the grace period.
-      const attached = new Set([...socket.data.peers.values()].map((p) => p.peerId));
+      const at = opts.clock.now();
+      const attached = [
+        ...[...socket.data.peers].map(([sessionId, held]) => ({ sessionId, ...held })),
+        ...[...lettingGo].map(([peerId, who]) => ({ peerId, ...who })),
+      ];
       const request = socket.data.request?.requestId;
       socket.data.peers.clear();
-      // Not lost if the store cannot be written now (Redis down): tried again until it is.
+      lettingGo.clear();
+      // Not lost if the store cannot be written now (Redis down): tried again, as of now, until it is.
       const cleanup = settleCleanup(() => Promise.all([
-        ...[...attached].map((peerId) => core.disconnect(peerId, connectionId)),
-        ...(request ? [core.releaseRequest(request, connectionId)] : []),
+        ...attached.map((p) => core.disconnect(p.peerId, connectionId, at, p)),
+        ...(request ? [core.releaseRequest(request, connectionId, at)] : []),
       ]));
       cleanups.add(cleanup);
       void cleanup.finally(() => cleanups.delete(cleanup));
@@ -750,13 +771,18 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     if (!opts.leases) return retryCleanups();
     const held = await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
     if (registered && !held) {
+      // A new name, with its lease written before any connection is made under it.
       const was = nodeId;
-      nodeId = randomBytes(6).toString('hex');
-      await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
-      log.warn({ was, nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients under a new node id");
-      // Close the transports without a DISCONNECT packet: the clients reconnect by themselves (to
-      // this node under its new id, or another) and attach again with the credentials they hold.
-      for (const socket of io.of('/').sockets.values()) socket.conn.close();
+      const next = randomBytes(6).toString('hex');
+      try {
+        await opts.store.renewNodeLease(next, opts.clock.now() + leaseMs);
+        nodeId = next;
+        log.warn({ was, nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients under a new node id");
+      } finally {
+        // Close the transports without a DISCONNECT packet: the clients reconnect by themselves (to
+        // this node, or another) and attach again with the credentials they hold.
+        for (const socket of io.of('/').sockets.values()) socket.conn.close();
+      }
     }
     registered = true;
     await retryCleanups();

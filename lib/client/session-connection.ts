@@ -44,7 +44,7 @@ import { holdLocalCopy, localCopyName } from './local-copies';
 
 /** Shown when the server no longer knows a session this page was in (README "Restarts"). */
 export const SERVER_FORGOT =
-  'The Join Us server was restarted and no longer knows this session, so it has ended for everyone.';
+  'The Join Us server no longer knows this session: it was restarted, which ends every session in progress, or the session ended a while ago.';
 
 /** This tab was admitted to the session once (sessionStorage: kept across reloads of the tab). */
 const admittedKey = (sessionId: string) => `joinus:admitted:${sessionId}`;
@@ -452,7 +452,7 @@ export class SessionConnection {
       if (r.error.reason === 'unauthorized' && (this.attach || wasAdmitted(this.sessionId))) {
         // Admitted with this credential before (in this page, or before a reload of this tab),
         // unknown now: the server lost what it held (an embedded server restarted; with Redis,
-        // nodes restart without forgetting).
+        // nodes restart without forgetting), or forgot the session long after it ended.
         return this.finish('ended', SERVER_FORGOT);
       }
       if (r.error.reason === 'internal' || r.error.reason === 'rate_limited' || r.error.reason === 'unavailable') {

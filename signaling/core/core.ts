@@ -55,6 +55,12 @@ export const defaultCoreConfig: Omit<CoreConfig, 'agents'> = {
   nodeLeaseMs: 10_000,
 };
 
+/** Whose peer: enough to start S4's grace clock for a participant whose peer record is gone. */
+export interface Who {
+  sessionId: string;
+  participantId: string;
+}
+
 export type Effect =
   /** One change to the queue, for every signed-in agent (never the whole queue: issue 9). */
   | { type: 'queue_changed'; change: QueueChange }
@@ -223,7 +229,15 @@ export class JoinUsCore {
     await opts.beforeEnqueue?.(request.requestId);
     const added = await this.store.enqueue(request);
     this.onEffect({ type: 'queue_changed', change: { ...added, added: queueEntry(request) } });
-    if (opts.connectionId) await this.store.holdRequest(request.requestId, opts.connectionId);
+    if (opts.connectionId) {
+      try {
+        await this.store.holdRequest(request.requestId, opts.connectionId);
+      } catch (err) {
+        // The customer is told it failed and may ask again: this one goes (now, or after the grace).
+        await this.claim(request.requestId, 'left').catch(() => {});
+        throw err;
+      }
+    }
     // Where it stands now (an agent may have taken someone ahead of it meanwhile).
     const now = await this.store.queuePosition(request.requestId);
     return { requestId: request.requestId, requestToken, position: now?.position ?? added.count, version: now?.version ?? added.version };
@@ -613,34 +627,42 @@ export class JoinUsCore {
    * period, so a tab that reconnects takes it back and nobody's data channel to it closes. For the
    * agent and the customer, S4's grace clock starts once none of their tabs is connected.
    */
-  async disconnect(peerId: string, connectionId: string, now = this.clock.now()): Promise<void> {
-    const peer = await this.store.markPeerAway(peerId, connectionId, now);
-    if (!peer) return;
-    await this.startGraceIfAway(peer, now);
+  async disconnect(peerId: string, connectionId: string, now = this.clock.now(), who?: Who): Promise<void> {
+    const marked = await this.store.markPeerAway(peerId, connectionId, now);
+    // Done again (a clean-up tried again after the store was out of reach half-way): the grace clock
+    // is started from what the store has, so the first try's mark is not the end of it.
+    const peer = marked ?? (await this.store.getPeer(peerId));
+    if (peer) {
+      if (peer.connectionId === null) await this.startGraceIfAway(peer, peer.disconnectedAt ?? now);
+      return;
+    }
+    if (who) await this.startGraceIfAway(who, now);
   }
 
-  /** A peer leaves the room for good (the tab closed its view, or stayed away too long). */
-  async detach(peerId: string): Promise<void> {
+  /**
+   * A peer leaves the room for good (the tab closed its view, or stayed away too long). `who` (the
+   * connection's own note of the peer) lets a second try start the grace clock once the first has
+   * deleted the peer.
+   */
+  async detach(peerId: string, who?: Who): Promise<void> {
     const peer = await this.store.deletePeer(peerId);
-    if (!peer) return;
-    this.onEffect({ type: 'peer_left', peer });
-    await this.startGraceIfAway(peer, this.clock.now());
+    if (peer) this.onEffect({ type: 'peer_left', peer });
+    const gone = peer ?? who;
+    if (gone) await this.startGraceIfAway(gone, this.clock.now());
   }
 
-  private async startGraceIfAway(peer: PeerRecord, now: number): Promise<void> {
-    const [session, participant] = await Promise.all([
-      this.store.getSession(peer.sessionId),
-      this.store.getParticipant(peer.participantId),
-    ]);
+  /** S4: the agent's or the customer's grace clock starts once none of their tabs is connected. */
+  private async startGraceIfAway(who: Who, now: number): Promise<void> {
+    const [session, participant] = await Promise.all([this.store.getSession(who.sessionId), this.store.getParticipant(who.participantId)]);
     if (!session || session.state !== 'active' || !participant) return;
     if (participant.role === 'guest') return;
-    const present = (await this.store.listPeers(peer.sessionId)).some(
-      (p) => p.participantId === peer.participantId && p.connectionId !== null,
+    const present = (await this.store.listPeers(who.sessionId)).some(
+      (p) => p.participantId === who.participantId && p.connectionId !== null,
     );
     if (present) return;
     // Keep the earliest time: a second tab going later must not push the clock back.
     const since = participant.role === 'agent' ? session.agentOfflineSince : session.customerOfflineSince;
-    if (since === null) await this.store.setOfflineSince(peer.sessionId, participant.role, now);
+    if (since === null) await this.store.setOfflineSince(who.sessionId, participant.role, now);
   }
 
   /**
@@ -724,7 +746,6 @@ export class JoinUsCore {
   /** Called periodically by the shell (and by tests after advancing a fake clock). */
   async sweep(): Promise<void> {
     const now = this.clock.now();
-    await this.reapDeadNodes(now);
     const touched = new Set((await this.store.takeExpiredHandles(now)).map((h) => h.sessionId));
     for (const sessionId of touched) await this.handlesChanged(sessionId);
 
@@ -741,7 +762,11 @@ export class JoinUsCore {
     for (const p of await this.store.listAwayPeers()) {
       if (p.disconnectedAt === null || now - p.disconnectedAt < this.config.graceMs) continue;
       const retired = await this.store.deletePeerIfAway(p.peerId, p.disconnectedAt);
-      if (retired) this.onEffect({ type: 'peer_left', peer: retired });
+      if (!retired) continue;
+      this.onEffect({ type: 'peer_left', peer: retired });
+      // A backstop: had the grace clock not been started when it went away (the store out of reach
+      // half-way), it starts now as of then, and the session drops at the next sweep.
+      await this.startGraceIfAway(retired, p.disconnectedAt);
     }
 
     for (const r of await this.store.listOfflineRequests()) {
@@ -749,6 +774,8 @@ export class JoinUsCore {
     }
 
     await this.store.purgeEndedSessions(now - this.config.endedRetentionMs);
+    // Last: should a dead node's reaping keep failing, the rest of the sweep still runs each time.
+    await this.reapDeadNodes(now);
   }
 
   /**
@@ -761,13 +788,19 @@ export class JoinUsCore {
     await this.store.takeExpiredNodes(now);
     // Every node being reaped, not only the ones just taken: a sweep that failed half-way (the store
     // out of reach, the sweeping node dying) is finished by a later one. Each step is idempotent.
+    let failed: unknown = null;
     for (const nodeId of await this.store.listReapingNodes()) {
-      for (const p of await this.store.listNodePeers(nodeId)) {
-        if (p.connectionId !== null) await this.disconnect(p.peerId, p.connectionId, since);
+      try {
+        for (const p of await this.store.listNodePeers(nodeId)) {
+          if (p.connectionId !== null) await this.disconnect(p.peerId, p.connectionId, since);
+        }
+        for (const h of await this.store.listNodeRequestHolds(nodeId)) await this.releaseRequest(h.requestId, h.connectionId, since);
+        await this.store.finishReaping(nodeId);
+      } catch (err) {
+        failed ??= err; // the other nodes are reaped all the same; this one again next sweep
       }
-      for (const h of await this.store.listNodeRequestHolds(nodeId)) await this.releaseRequest(h.requestId, h.connectionId, since);
-      await this.store.finishReaping(nodeId);
     }
+    if (failed) throw failed;
   }
 }
 

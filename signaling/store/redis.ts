@@ -730,7 +730,7 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 
 /** ioredis's messages when there is no usable connection (or a command had no answer in time). */
 const CONNECTION_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'Command timed out', 'Command aborted due to connection close'];
 /** Replies of a server that is up but cannot serve now (loading, a script running long, a failover). */
-const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/;
+const UNAVAILABLE_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|OOM)\b/;
 
 /** True when the error says Redis cannot be reached or cannot serve right now. */
 export function isRedisUnavailable(err: unknown): boolean {

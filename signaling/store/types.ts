@@ -206,8 +206,9 @@ export interface Store {
   dropNodeLease(nodeId: string): Promise<void>;
   /**
    * Move the nodes whose lease ran out at or before `nowMs` from the leases to the nodes being reaped
-   * (each to one caller), and return them. A node being reaped holds no lease: `renewNodeLease`
-   * answers false for it.
+   * (each to one caller), and return them. The next `renewNodeLease` of such a node answers false
+   * (and gives it a lease again: a node that notices takes a new name, and the lease under the old
+   * one runs out again, which reaps any connection made under it meanwhile).
    */
   takeExpiredNodes(nowMs: number): Promise<string[]>;
   /** Nodes taken by `takeExpiredNodes` and not yet `finishReaping`: the sweep works on these until done. */

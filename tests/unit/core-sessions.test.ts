@@ -1041,24 +1041,75 @@ describe('S6 several sessions per agent', () => {
   });
 });
 
+/** A memory store whose method `name` throws StoreUnavailableError on its next call once `failNext` is set. */
+function flakyStore(name: keyof MemoryStore) {
+  const memory = new MemoryStore();
+  const control = { failNext: false };
+  const store = new Proxy(memory, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        if (key === name && control.failNext) {
+          control.failNext = false;
+          throw new StoreUnavailableError();
+        }
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store, control };
+}
+
+describe('clean-ups cut short by the store (S4)', () => {
+  it('[S4] a disconnect tried again after the store failed between marking the peer away and starting the grace clock starts it, as of the first try', async () => {
+    const { store, control } = flakyStore('setOfflineSince');
+    const h = makeHarness({ store, config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const conn = (await h.store.getPeer(s.agentPeerId))!.connectionId!;
+    const first = h.clock.now();
+    control.failNext = true;
+    await expect(h.core.disconnect(s.agentPeerId, conn)).rejects.toThrow(StoreUnavailableError);
+    expect(await h.store.getSession(s.sessionId)).toMatchObject({ agentOfflineSince: null });
+    h.clock.advance(5 * SECOND);
+    await h.core.disconnect(s.agentPeerId, conn);
+    expect(await h.store.getSession(s.sessionId)).toMatchObject({ agentOfflineSince: first });
+  });
+
+  it('[S4] a detach tried again after the peer was deleted starts the grace clock from what the connection knew', async () => {
+    const { store, control } = flakyStore('setOfflineSince');
+    const h = makeHarness({ store, config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const who = { sessionId: s.sessionId, participantId: s.customerParticipantId };
+    control.failNext = true;
+    await expect(h.core.detach(s.customerPeerId, who)).rejects.toThrow(StoreUnavailableError);
+    expect(await h.store.getPeer(s.customerPeerId)).toBeNull();
+    await h.core.detach(s.customerPeerId, who);
+    expect(await h.store.getSession(s.sessionId)).toMatchObject({ customerOfflineSince: h.clock.now() });
+    h.clock.advance(30 * SECOND);
+    await h.core.sweep();
+    expect(await h.store.getSession(s.sessionId)).toMatchObject({ state: 'ended', endReason: 'customer_disconnected' });
+  });
+
+  it('[S4] never tried again: the sweep retiring the away peer starts the clock as of its going, and the session drops', async () => {
+    const { store, control } = flakyStore('setOfflineSince');
+    const h = makeHarness({ store, config: { graceMs: 30 * SECOND } });
+    const s = await openSession(h);
+    const conn = (await h.store.getPeer(s.agentPeerId))!.connectionId!;
+    control.failNext = true;
+    await expect(h.core.disconnect(s.agentPeerId, conn)).rejects.toThrow(StoreUnavailableError);
+    h.clock.advance(30 * SECOND);
+    await h.core.sweep(); // retires the peer, starts the clock as of 30 s ago
+    expect(await h.store.getPeer(s.agentPeerId)).toBeNull();
+    await h.core.sweep();
+    expect(await h.store.getSession(s.sessionId)).toMatchObject({ state: 'ended', endReason: 'agent_disconnected' });
+  });
+});
+
 describe('a node that died (S4 across nodes)', () => {
   it('[S4][H4] its connections count as gone as of a lease back; a sweep that fails half-way is finished by the next, and the session drops after the grace period', async () => {
     // The store out of reach for one call in the middle of the first sweep's reaping.
-    const memory = new MemoryStore();
-    let failNext = false;
-    const store = new Proxy(memory, {
-      get(target, key, receiver) {
-        const value = Reflect.get(target, key, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return async (...args: unknown[]) => {
-          if (key === 'markPeerAway' && failNext) {
-            failNext = false;
-            throw new StoreUnavailableError();
-          }
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    const { store, control } = flakyStore('markPeerAway');
     const h = makeHarness({ store, config: { graceMs: 30 * SECOND, nodeLeaseMs: 10 * SECOND } });
     const start = h.clock.now();
     const waiting = await h.core.requestHelp('Ann', 'Billing', { connectionId: 'dead/ann' });
@@ -1070,7 +1121,7 @@ describe('a node that died (S4 across nodes)', () => {
     await h.store.renewNodeLease('alive', start + HOUR);
 
     h.clock.advance(10 * SECOND);
-    failNext = true;
+    control.failNext = true;
     await expect(h.core.sweep()).rejects.toThrow(StoreUnavailableError);
     expect(await h.store.getSession(summary.sessionId)).toMatchObject({ agentOfflineSince: null });
     expect(await h.store.listReapingNodes()).toEqual(['dead']);
