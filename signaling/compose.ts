@@ -93,6 +93,10 @@ export async function startSignalingNode(
     store = new RedisStore(data, { prefix: config.redisPrefix });
     limiters = redisLimiters(data, config.redisPrefix);
     proofLedger = redisProofLedger(data, config.redisPrefix);
+    // No wait between creating the clients and the server (whose adapter subscribes then): a
+    // subscription sent while the subscriber's ready check is in flight is refused by ioredis; one
+    // sent before it connects is queued and sent in order. The node waits for Redis later, for its
+    // first lease (signaling/server.ts).
     adapter = createAdapter(pub, sub, { key: `${config.redisPrefix}-io` });
   }
 

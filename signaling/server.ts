@@ -788,6 +788,8 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     await retryCleanups();
   };
   const leaseTimer = setInterval(() => {
+    // Until the first lease is held, the start-up loop below renews (and says why it waits).
+    if (opts.leases && !registered) return;
     renewLease().catch((err: unknown) => log.warn({ err: errorText(err) }, 'node lease renewal failed'));
   }, Math.max(50, Math.floor(leaseMs / 3)));
   leaseTimer.unref();

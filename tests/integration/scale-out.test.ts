@@ -625,7 +625,11 @@ describe('Redis stops and comes back', { timeout: TEST_MS }, () => {
       await eventually(async () => (await n.healthz()).status === 200, `${n.name} answers /healthz with 200 again`, SLOW_MS);
     }
     // Every node holds a lease again (it has seen that Redis forgot the old one, and done what it does then).
-    for (const n of nodes) await eventually(async () => (await leaseOf(client, prefix, n)) !== null, `${n.name} holds a lease again`, SLOW_MS);
+    // The test's own connection reconnects on its own schedule: until it has, a read fails, and is asked again.
+    await redisReady(client, SLOW_MS);
+    for (const n of nodes) {
+      await eventually(async () => (await leaseOf(client, prefix, n).catch(() => null)) !== null, `${n.name} holds a lease again`, SLOW_MS);
+    }
 
     // A fresh flow across all three nodes: store, limits and cross-node events all work again.
     const [n1, n2, n3] = nodes as [NodeProcess, NodeProcess, NodeProcess];
