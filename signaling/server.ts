@@ -767,16 +767,20 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
   // again with the credential it holds, so the store and the connections agree again.
   const leaseMs = opts.config.nodeLeaseMs;
   let registered = false;
+  let renaming = false;
   const renewLease = async () => {
     if (!opts.leases) return retryCleanups();
     const held = await opts.store.renewNodeLease(nodeId, opts.clock.now() + leaseMs);
-    if (registered && !held) {
-      // A new name, with its lease written before any connection is made under it.
+    if ((registered && !held) || renaming) {
+      // A new name, with its lease written before any connection is made under it (until that
+      // write succeeds, every renewal tries again: the old name is being reaped).
+      renaming = true;
       const was = nodeId;
       const next = randomBytes(6).toString('hex');
       try {
         await opts.store.renewNodeLease(next, opts.clock.now() + leaseMs);
         nodeId = next;
+        renaming = false;
         log.warn({ was, nodeId }, "this node's lease was taken while the store was out of reach: reconnecting its clients under a new node id");
       } finally {
         // Close the transports without a DISCONNECT packet: the clients reconnect by themselves (to
