@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import next from 'next';
 import pino from 'pino';
-import { loadConfigOrExit, startSignalingNode, warnAboutAccounts } from './signaling/compose';
+import { loadConfigOrExit, startSignalingNode, stopOnSignals, warnAboutAccounts } from './signaling/compose';
 import { loadPagesConfig, orExit, pagesEnvironment } from './signaling/config';
 
 async function main(): Promise<void> {
@@ -41,14 +41,7 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info({ port, mode: dev ? 'development' : 'production', store: node.store, node: node.signaling.nodeId }, `Join Us is ready on http://localhost:${port}`);
   });
-
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    void node.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(node, logger);
 }
 
 void main();

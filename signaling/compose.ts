@@ -63,6 +63,17 @@ function watch(client: Redis, role: string, logger: Logger): void {
   });
 }
 
+/** SIGINT and SIGTERM close the node (its connections' clean-ups written), then exit; in 3 s at most. */
+export function stopOnSignals(node: SignalingNode, logger: Logger): void {
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    void node.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
 export async function startSignalingNode(
   httpServer: HttpServer,
   config: AppConfig,
@@ -71,7 +82,6 @@ export async function startSignalingNode(
 ): Promise<SignalingNode> {
   // Every password as a scrypt hash in memory: sign-in timing then says nothing about which names exist.
   const agents = await hashPlaintextPasswords(config.agents);
-  const nodeId = randomBytes(6).toString('hex');
 
   let store: Store = new MemoryStore();
   let limiters = memoryLimiters;
@@ -124,7 +134,6 @@ export async function startSignalingNode(
     limiters,
     proofLedger,
     adapter,
-    nodeId,
     leases: config.redisUrl !== null,
     ...overrides,
   });

@@ -8,7 +8,7 @@
  */
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { loadConfigOrExit, startSignalingNode, warnAboutAccounts, type SignalingNode } from './compose';
+import { loadConfigOrExit, startSignalingNode, stopOnSignals, warnAboutAccounts, type SignalingNode } from './compose';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -40,14 +40,7 @@ async function main(): Promise<void> {
     const port = typeof address === 'object' && address ? address.port : config.port;
     logger.info({ port, store: started.store, node: started.signaling.nodeId }, `Join Us signaling is ready on port ${port}`);
   });
-
-  const shutdown = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    void started.close().finally(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  stopOnSignals(started, logger);
 }
 
 void main();

@@ -19,7 +19,8 @@ import {
   transcript,
   uid,
 } from './support/app';
-import { freePort, startPagesOnly, startProductServer, startSignalingOnly, type ProductServer } from './support/product-server';
+import { startPagesOnly, startProductServer, startSignalingOnly, type ProductServer } from './support/product-server';
+import { freePort } from '../support/ports';
 import { startRedis, uniquePrefix, type RedisServer } from '../support/redis';
 import { SERVER_FORGOT } from '../../lib/client/session-connection';
 import { shoot } from './support/screens';

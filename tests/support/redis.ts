@@ -14,7 +14,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
+import { freePort } from './ports';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 const HOST = '127.0.0.1';
@@ -82,19 +83,6 @@ export async function startRedis(opts: { args?: string[] } = {}): Promise<RedisS
     };
   }
   throw new Error(`No free port for redis-server after ${MAX_CLASHES} clashes.\nLast attempt: ${lastClash}`);
-}
-
-/** A port nobody listens on now: the one the kernel gives a listener on port 0. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function exited(child: ChildProcess): Promise<void> {

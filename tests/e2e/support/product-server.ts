@@ -8,24 +8,13 @@
  * `restart()` starts it again on the same port, `stop()` ends it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../support/ports';
 import { agentsEnv, GRACE_MS } from './env';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const START_TIMEOUT_MS = 90_000;
 /** Where serve.mjs builds the pages for the browser tests. */
 const TEST_BUILD = 'test-results/next-build';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ProductServer {
   origin: string;
