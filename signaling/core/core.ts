@@ -352,10 +352,7 @@ export class JoinUsCore {
   }
 
   async reservedHandles(sessionId: string): Promise<ReservedHandle[]> {
-    return (await this.store.listSessionHandles(sessionId, this.clock.now())).map((h) => ({
-      handle: h.handle,
-      expiresAt: h.expiresAt,
-    }));
+    return (await this.store.listSessionHandles(sessionId, this.clock.now())).map(reservedHandle);
   }
 
   private async handlesChanged(sessionId: string): Promise<void> {
@@ -364,10 +361,12 @@ export class JoinUsCore {
 
   /** H1, H2, H5, H9. */
   async reserveHandle(agentName: string, sessionId: string, raw: string): Promise<Result<ReservedHandle>> {
-    const s = await this.agentSession(agentName, sessionId);
-    if (!s.ok) return s;
     const checked = normalizeHandle(raw);
-    if (!checked.ok) return fail(ErrorReason.handleInvalid, checked.message);
+    if (!checked.ok) {
+      // Not the agent's session, or ended: that answer comes first, as for a valid handle.
+      const s = await this.agentSession(agentName, sessionId);
+      return s.ok ? fail(ErrorReason.handleInvalid, checked.message) : s;
+    }
     const now = this.clock.now();
     const reservation = {
       handle: checked.handle,
@@ -376,14 +375,15 @@ export class JoinUsCore {
       reservedAt: now,
       expiresAt: now + this.config.handleTtlMs,
     };
-    if (!(await this.store.reserveHandle(reservation, now))) return fail(ErrorReason.handleInUse, Messages.handleInUse);
-    // H4: the session may have dropped while we reserved; its drop may already have freed the
-    // session's handles, so free this one ourselves rather than leave it held until it expires.
-    if ((await this.store.getSession(sessionId))?.state !== 'active') {
-      await this.store.releaseHandle(reservation.handle, sessionId);
-      return Refusals.sessionEnded();
+    // One store step checks the session (the agent's, active) and reserves (H2), so a session that
+    // drops meanwhile (H4) either ended before (no reservation) or frees this one with the rest; and
+    // it answers with the session's handles for the console (one round trip with Redis, not four).
+    const r = await this.store.reserveSessionHandle(reservation, now);
+    if (!r.reserved) {
+      if (r.because === 'in_use') return fail(ErrorReason.handleInUse, Messages.handleInUse);
+      return r.because === 'session_ended' ? Refusals.sessionEnded() : Refusals.notYourSession();
     }
-    await this.handlesChanged(sessionId);
+    this.onEffect({ type: 'handles_changed', sessionId, handles: r.handles.map(reservedHandle) });
     return ok({ handle: reservation.handle, expiresAt: reservation.expiresAt });
   }
 
@@ -420,23 +420,22 @@ export class JoinUsCore {
     const checked = normalizeHandle(raw);
     if (!checked.ok) return unusable();
     const now = this.clock.now();
-    const reservation = await this.store.consumeHandle(checked.handle, now);
-    if (!reservation) return unusable();
-    await this.handlesChanged(reservation.sessionId);
-    const session = await this.store.getSession(reservation.sessionId);
+    // Taken, with its session and the session's handles left, in one store step (one round trip).
+    const consumed = await this.store.consumeSessionHandle(checked.handle, now);
+    if (!consumed) return unusable();
+    const { reservation, session } = consumed;
+    this.onEffect({ type: 'handles_changed', sessionId: reservation.sessionId, handles: consumed.handles.map(reservedHandle) });
     if (!session || session.state !== 'active') return unusable();
     const participantId = this.newId();
     // With the lobby on, the party waits: its credential admits to nothing until the agent admits it.
     const waiting = session.lobby;
-    await this.store.putParticipant({
-      participantId,
-      sessionId: session.sessionId,
-      role: 'guest',
-      name,
-      joinedAt: now,
-      state: waiting ? 'waiting' : 'active',
-    });
-    const credential = await this.issueCredential(session.sessionId, participantId);
+    const credential = this.secret();
+    // The party and its credential in one store step (one command with Redis).
+    await this.store.putParticipantAndCredential(
+      { participantId, sessionId: session.sessionId, role: 'guest', name, joinedAt: now, state: waiting ? 'waiting' : 'active' },
+      hashSecret(credential),
+      { sessionId: session.sessionId, participantId, issuedAt: now, revoked: null },
+    );
     if (waiting) this.onEffect({ type: 'lobby_changed', sessionId: session.sessionId });
     return ok({ sessionId: session.sessionId, credential, waiting });
   }
@@ -802,6 +801,10 @@ export class JoinUsCore {
     }
     if (failed) throw failed;
   }
+}
+
+function reservedHandle(h: { handle: string; expiresAt: number }): ReservedHandle {
+  return { handle: h.handle, expiresAt: h.expiresAt };
 }
 
 function queueEntry(r: QueueRequest): QueueEntry {

@@ -19,6 +19,8 @@ import type {
   QueueRequest,
   QueueVersion,
   RevokedBecause,
+  SessionHandleConsumed,
+  SessionHandleReserved,
   SessionRecord,
   Store,
 } from './types';
@@ -87,6 +89,10 @@ export class MemoryStore implements Store {
   // ---------------------------------------------------------------- handles
 
   async reserveHandle(r: HandleReservation, nowMs: number): Promise<boolean> {
+    return this.reserve(r, nowMs);
+  }
+
+  private reserve(r: HandleReservation, nowMs: number): boolean {
     const held = this.handles.get(r.handle);
     if (held && held.expiresAt > nowMs) return false;
     if (held) this.dropHandle(held);
@@ -105,10 +111,30 @@ export class MemoryStore implements Store {
   }
 
   async consumeHandle(handle: string, nowMs: number): Promise<HandleReservation | null> {
+    return this.consume(handle, nowMs);
+  }
+
+  private consume(handle: string, nowMs: number): HandleReservation | null {
     const held = this.handles.get(handle);
     if (!held) return null;
     this.dropHandle(held);
     return held.expiresAt > nowMs ? { ...held } : null;
+  }
+
+  // These two are the steps above put together, with no await in between: one step, as in Redis.
+  async reserveSessionHandle(r: HandleReservation, nowMs: number): Promise<SessionHandleReserved> {
+    const session = this.sessions.get(r.sessionId);
+    if (!session || session.agentName !== r.reservedBy) return { reserved: false, because: 'not_your_session' };
+    if (session.state !== 'active') return { reserved: false, because: 'session_ended' };
+    if (!this.reserve(r, nowMs)) return { reserved: false, because: 'in_use' };
+    return { reserved: true, handles: this.liveHandles(r.sessionId, nowMs) };
+  }
+
+  async consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null> {
+    const reservation = this.consume(handle, nowMs);
+    if (!reservation) return null;
+    const session = this.sessions.get(reservation.sessionId);
+    return { reservation, session: session ? { ...session } : null, handles: this.liveHandles(reservation.sessionId, nowMs) };
   }
 
   async releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null> {
@@ -119,6 +145,10 @@ export class MemoryStore implements Store {
   }
 
   async listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]> {
+    return this.liveHandles(sessionId, nowMs);
+  }
+
+  private liveHandles(sessionId: string, nowMs: number): HandleReservation[] {
     const out: HandleReservation[] = [];
     for (const handle of this.handlesBySession.get(sessionId) ?? []) {
       const h = this.handles.get(handle)!;
@@ -398,10 +428,19 @@ export class MemoryStore implements Store {
   // ---------------------------------------------------------------- credentials
 
   async putCredential(hash: string, c: CredentialRecord): Promise<void> {
+    this.putCredentialRecord(hash, c);
+  }
+
+  private putCredentialRecord(hash: string, c: CredentialRecord): void {
     const old = this.credentials.get(hash);
     if (old && old.sessionId !== c.sessionId) removeFrom(this.credentialsBySession, old.sessionId, hash);
     this.credentials.set(hash, { ...c });
     addTo(this.credentialsBySession, c.sessionId, hash);
+  }
+
+  async putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void> {
+    this.putParticipantRecord(p);
+    this.putCredentialRecord(hash, c);
   }
 
   async getCredential(hash: string): Promise<CredentialRecord | null> {

@@ -74,6 +74,8 @@ import type {
   QueueRequest,
   QueueVersion,
   RevokedBecause,
+  SessionHandleConsumed,
+  SessionHandleReserved,
   SessionRecord,
   Store,
 } from './types';
@@ -220,6 +222,35 @@ local function dropHandle(handle, rec)
   redis.call('ZREM', K('handle-expiries'), handle)
 end
 
+-- Reserve the handle (key) unless a live reservation holds it: ARGV from i are now, lifetime ms,
+-- handle, sessionId, expiry score, then the record. True when reserved.
+local function reserve(key, i)
+  local now, ttl, handle = num(ARGV[i]), tonumber(ARGV[i + 1]), ARGV[i + 2]
+  local held = redis.call('HMGET', key, 'expiresAt', 'sessionId')
+  if held[1] then
+    local expiresAt = tonumber(held[1])
+    if expiresAt and expiresAt > now then return false end
+    redis.call('SREM', K('session-handles', str(held[2])), handle)
+  end
+  put(key, argRecord(i + 5), ttl)
+  local bySession, byExpiry = K('session-handles', ARGV[i + 3]), K('handle-expiries')
+  redis.call('SADD', bySession, handle)
+  keep(bySession, ttl)
+  redis.call('ZADD', byExpiry, ARGV[i + 4], handle)
+  keep(byExpiry, ttl)
+  return true
+end
+
+-- Take the handle (key): a live reservation is returned, an expired one only dropped (false).
+local function consume(key, handle, now)
+  local rec = get(key)
+  if not rec then return false end
+  dropHandle(handle, rec)
+  local expiresAt = tonumber(field(rec, 'expiresAt'))
+  if expiresAt and expiresAt > now then return rec end
+  return false
+end
+
 -- A waiting request leaves the queue: its record, token index, offline entry and holds go with it.
 local function removeWaiting(id)
   local key = K('request', id)
@@ -291,6 +322,15 @@ local function putParticipant(fields)
   sadd(K('session-participants', str(sessionId)), id)
 end
 
+local function putCredential(hash, fields)
+  local key = K('credential', hash)
+  local sessionId = field(fields, 'sessionId')
+  local before = redis.call('HGET', key, 'sessionId')
+  if before and before ~= sessionId then redis.call('SREM', K('session-credentials', str(before)), hash) end
+  put(key, fields, RECORD_TTL)
+  sadd(K('session-credentials', str(sessionId)), hash)
+end
+
 -- A peer's connection id when it has one ('' counts as none, as in the memory store).
 local function peerConnection(rec)
   local connectionId = str(field(rec, 'connectionId'))
@@ -317,29 +357,32 @@ end
 const SCRIPTS = {
   /** KEYS[1] handle. ARGV: now, lifetime ms, handle, sessionId, expiry score, the record. */
   reserveHandle: `
-local key, now, ttl, handle = KEYS[1], num(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local held = redis.call('HMGET', key, 'expiresAt', 'sessionId')
-if held[1] then
-  local expiresAt = tonumber(held[1])
-  if expiresAt and expiresAt > now then return 0 end
-  redis.call('SREM', K('session-handles', str(held[2])), handle)
-end
-put(key, argRecord(9), ttl)
-local bySession, byExpiry = K('session-handles', ARGV[7]), K('handle-expiries')
-redis.call('SADD', bySession, handle)
-keep(bySession, ttl)
-redis.call('ZADD', byExpiry, ARGV[8], handle)
-keep(byExpiry, ttl)
-return 1`,
+if reserve(KEYS[1], 4) then return 1 end
+return 0`,
+
+  /**
+   * KEYS[1] handle. ARGV: agentName (JSON), now, lifetime ms, handle, sessionId, expiry score, the
+   * record. Returns { why } when refused, else { 'reserved', the session's handle records }.
+   */
+  reserveSessionHandle: `
+local session = redis.call('HMGET', K('session', ARGV[8]), 'agentName', 'state')
+if not session[1] or session[1] ~= ARGV[4] then return { 'not_your_session' } end
+if session[2] ~= '"active"' then return { 'session_ended' } end
+if not reserve(KEYS[1], 5) then return { 'in_use' } end
+return { 'reserved', setRecords(K('session-handles', ARGV[8]), 'handle') }`,
 
   /** KEYS[1] handle. ARGV: handle, now. A live reservation is returned; an expired one only dropped. */
-  consumeHandle: `
-local rec = get(KEYS[1])
+  consumeHandle: `return consume(KEYS[1], ARGV[4], num(ARGV[5]))`,
+
+  /**
+   * KEYS[1] handle. ARGV: handle, now. Returns false, or { the reservation, its session's record (or
+   * false), the session's handle records left }.
+   */
+  consumeSessionHandle: `
+local rec = consume(KEYS[1], ARGV[4], num(ARGV[5]))
 if not rec then return false end
-dropHandle(ARGV[4], rec)
-local expiresAt = tonumber(field(rec, 'expiresAt'))
-if expiresAt and expiresAt > num(ARGV[5]) then return rec end
-return false`,
+local sessionId = str(field(rec, 'sessionId'))
+return { rec, get(K('session', sessionId)), setRecords(K('session-handles', sessionId), 'handle') }`,
 
   /** KEYS[1] handle. ARGV: handle, sessionId (JSON). */
   releaseHandle: `
@@ -546,13 +589,14 @@ return 1`,
 
   /** KEYS[1] credential. ARGV: hash, the record. */
   putCredential: `
-local hash = ARGV[4]
-local fields = argRecord(5)
-local sessionId = field(fields, 'sessionId')
-local before = redis.call('HGET', KEYS[1], 'sessionId')
-if before and before ~= sessionId then redis.call('SREM', K('session-credentials', str(before)), hash) end
-put(KEYS[1], fields, RECORD_TTL)
-sadd(K('session-credentials', str(sessionId)), hash)
+putCredential(ARGV[4], argRecord(5))
+return 1`,
+
+  /** KEYS[1] participant. ARGV: the participant record, the credential's hash, the credential record. */
+  putParticipantAndCredential: `
+local participant, i = argRecord(4)
+putParticipant(participant)
+putCredential(ARGV[i], argRecord(i + 1))
 return 1`,
 
   /** KEYS[1] session-credentials. ARGV: reason (JSON), participantId (JSON, or '' for all). */
@@ -723,6 +767,10 @@ const score = (t: number): string => (Number.isNaN(t) ? '+inf' : time(t));
 
 const asNumber = (x: unknown): number => Number(x);
 
+/** A session's handles as listSessionHandles lists them: live at `nowMs`, oldest first. */
+const liveHandles = (all: HandleReservation[], nowMs: number): HandleReservation[] =>
+  all.filter((h) => h.expiresAt > nowMs).sort((a, b) => a.reservedAt - b.reservedAt);
+
 // ------------------------------------------------------------------ errors
 
 /** Error codes of a socket that could not connect or was cut. */
@@ -780,13 +828,36 @@ export class RedisStore implements Store {
     return decode(await this.script('consumeHandle', this.key('handle', handle), handle, time(nowMs)));
   }
 
+  async reserveSessionHandle(r: HandleReservation, nowMs: number): Promise<SessionHandleReserved> {
+    const lifetimeMs = this.backstop(r.expiresAt - nowMs);
+    const [outcome, records] = (await this.script(
+      'reserveSessionHandle',
+      this.key('handle', r.handle),
+      JSON.stringify(r.reservedBy),
+      time(nowMs),
+      lifetimeMs,
+      r.handle,
+      r.sessionId,
+      score(r.expiresAt),
+      ...recordArgs(r),
+    )) as [string, unknown];
+    if (outcome !== 'reserved') return { reserved: false, because: outcome as 'not_your_session' | 'session_ended' | 'in_use' };
+    return { reserved: true, handles: liveHandles(decodeAll(records), nowMs) };
+  }
+
+  async consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null> {
+    const got = (await this.script('consumeSessionHandle', this.key('handle', handle), handle, time(nowMs))) as unknown[] | null;
+    const reservation = got && decode<HandleReservation>(got[0]);
+    if (!got || !reservation) return null;
+    return { reservation, session: decode<SessionRecord>(got[1]), handles: liveHandles(decodeAll(got[2]), nowMs) };
+  }
+
   async releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null> {
     return decode(await this.script('releaseHandle', this.key('handle', handle), handle, JSON.stringify(sessionId)));
   }
 
   async listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]> {
-    const all = decodeAll<HandleReservation>(await this.script('listSessionHandles', this.key('session-handles', sessionId)));
-    return all.filter((h) => h.expiresAt > nowMs).sort((a, b) => a.reservedAt - b.reservedAt);
+    return liveHandles(decodeAll(await this.script('listSessionHandles', this.key('session-handles', sessionId))), nowMs);
   }
 
   async takeExpiredHandles(nowMs: number): Promise<HandleReservation[]> {
@@ -926,6 +997,10 @@ export class RedisStore implements Store {
 
   async putCredential(hash: string, c: CredentialRecord): Promise<void> {
     await this.script('putCredential', this.key('credential', hash), hash, ...recordArgs(c));
+  }
+
+  async putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void> {
+    await this.script('putParticipantAndCredential', this.key('participant', p.participantId), ...recordArgs(p), hash, ...recordArgs(c));
   }
 
   async getCredential(hash: string): Promise<CredentialRecord | null> {
@@ -1076,6 +1151,12 @@ export interface RedisClientOptions extends RedisOptions {
  * queue) instead of piling up, and a command in flight when the connection drops fails too instead of
  * being sent again after the reconnection (a script must not run twice behind the caller's back: a
  * consumed handle would read as unknown). It reconnects for ever, backing off to 2 s.
+ *
+ * Auto-pipelining (issue 11): the commands of one event-loop turn, from every request in progress,
+ * go out as one pipeline, one write and one read instead of one of each per command. Each command
+ * keeps its own answer and error, and its atomicity (a script is still one command); a pipeline waits
+ * for the one in flight, and fails at once like any command when the connection is gone
+ * (store-contract-redis.test.ts). MULTI and the commands ioredis never pipelines go out directly.
  */
 export function createRedisClient(url: string, opts: RedisClientOptions = {}): Redis {
   const { onError, ...options } = opts;
@@ -1088,6 +1169,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
     connectTimeout: 5_000,
     // A command with no answer (Redis frozen, a connection silently gone) fails instead of waiting.
     commandTimeout: 5_000,
+    enableAutoPipelining: true,
     ...options,
   });
   redis.on('error', onError ?? (() => {}));

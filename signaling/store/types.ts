@@ -78,6 +78,17 @@ export interface PeerRecord {
   disconnectedAt: number | null;
 }
 
+export type SessionHandleReserved =
+  | { reserved: true; handles: HandleReservation[] }
+  | { reserved: false; because: 'not_your_session' | 'session_ended' | 'in_use' };
+
+export interface SessionHandleConsumed {
+  reservation: HandleReservation;
+  session: SessionRecord | null;
+  /** The session's live handles after this one was taken, as `listSessionHandles` lists them. */
+  handles: HandleReservation[];
+}
+
 /** A connection id names its node: `<nodeId>/<socket id>`. */
 export const connectionIdOf = (nodeId: string, socketId: string): string => `${nodeId}/${socketId}`;
 /** The node of a connection id (`''` for one without a node). */
@@ -105,6 +116,19 @@ export interface Store {
   getHandle(handle: string, nowMs: number): Promise<HandleReservation | null>;
   /** Atomically take a live reservation: of any number of concurrent calls, one gets it. */
   consumeHandle(handle: string, nowMs: number): Promise<HandleReservation | null>;
+  /**
+   * What a handle:reserve does, in one step (one round trip to Redis): reserve as `reserveHandle`
+   * does, and only while `r.sessionId` is an active session whose agent is `r.reservedBy` (H4: a
+   * session that dropped meanwhile gets no reservation, so none outlives it). Refused with why (the
+   * session's refusals first, as the core answers them); reserved with the session's live handles
+   * after it (`listSessionHandles(r.sessionId, nowMs)`), for the agent's console.
+   */
+  reserveSessionHandle(r: HandleReservation, nowMs: number): Promise<SessionHandleReserved>;
+  /**
+   * What a handle:login does first, in one step: `consumeHandle`, and, when it took a live
+   * reservation, the session it was for (null if gone) and that session's live handles left.
+   */
+  consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null>;
   /** Free the handle if (and only if) it is reserved for this session. */
   releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null>;
   listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]>;
@@ -167,6 +191,8 @@ export interface Store {
   // Credentials (stored by hash only)
   putCredential(hash: string, c: CredentialRecord): Promise<void>;
   getCredential(hash: string): Promise<CredentialRecord | null>;
+  /** `putParticipant` and `putCredential` in one step (a party admitted with its credential). */
+  putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void>;
   revokeCredentials(
     filter: { sessionId: string; participantId?: string },
     because: RevokedBecause,

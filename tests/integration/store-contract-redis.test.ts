@@ -199,6 +199,34 @@ describe('RedisStore on a real Redis', () => {
     }
   });
 
+  it('commands auto-pipelined behind one in flight also fail at once when Redis dies (issue 11)', async () => {
+    // The store's client sends the commands of one tick as one pipeline, and only one pipeline at a
+    // time: those of later ticks wait for it. When Redis dies, the waiting ones fail as fast as those
+    // in flight, not after a timeout (the client has no offline queue).
+    const own = await startRedis();
+    const c = createRedisClient(own.url);
+    const pauser = createRedisClient(own.url);
+    try {
+      await Promise.all([redisReady(c), redisReady(pauser)]);
+      expect(c.options.enableAutoPipelining).toBe(true);
+      const store = new RedisStore(c, { prefix: uniquePrefix() });
+      await createSession(store, session('s1'));
+      await pauser.client('PAUSE', 10_000, 'ALL');
+      const started = Date.now();
+      const settle = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+      const inFlight = [store.getSession('s1'), store.consumeSessionHandle('h', T0)].map(settle);
+      await new Promise((r) => setImmediate(r)); // that pipeline is sent; the next ones wait behind it
+      const waiting = [store.reserveSessionHandle({ handle: 'h2', sessionId: 's1', reservedBy: 'alice', reservedAt: T0, expiresAt: T0 + MINUTE }, T0), store.getSession('s1')].map(settle);
+      await own.kill();
+      for (const err of await Promise.all([...inFlight, ...waiting])) expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(2_000); // the client's command timeout is 5 s
+    } finally {
+      c.disconnect();
+      pauser.disconnect();
+      await own.stop();
+    }
+  });
+
   it('errors that are not about the connection propagate as they are', async () => {
     const store = new RedisStore(client, { prefix: uniquePrefix() });
     await client.set(`${store.keyPrefix}handle:not-a-hash`, 'x');

@@ -228,6 +228,93 @@ export function storeContract(
         expect((await store.listSessionHandles('s1', Number.NEGATIVE_INFINITY)).sort(byHandle)).toEqual([a, b, c]);
       });
 
+      it('reserveSessionHandle reserves for an active session of the agent, answering with its live handles (H9), oldest first', async () => {
+        await createSession('s1');
+        await createSession('s2');
+        const first = reservation('first-one', 's1', { reservedAt: T0, expiresAt: T0 + MINUTE });
+        expect(await store.reserveSessionHandle(first, T0)).toEqual({ reserved: true, handles: [first] });
+        const second = reservation('second-one', 's1', { reservedAt: T0 + 1 });
+        expect(await store.reserveSessionHandle(second, T0 + 1)).toEqual({ reserved: true, handles: [first, second] });
+        // Live at the time given: the first has expired by then (unswept), and is not listed.
+        const third = reservation('third-one', 's1', { reservedAt: T0 + MINUTE, expiresAt: T0 + 16 * MINUTE });
+        expect(await store.reserveSessionHandle(third, T0 + MINUTE)).toEqual({ reserved: true, handles: [second, third] });
+        // Another session's handles are not listed; each reservation is what reserveHandle makes.
+        const other = reservation('other-one', 's2');
+        expect(await store.reserveSessionHandle(other, T0)).toEqual({ reserved: true, handles: [other] });
+        expect(await store.getHandle('second-one', T0 + 2)).toEqual(second);
+        expect((await store.listSessionHandles('s1', T0 + MINUTE)).sort(byHandle)).toEqual([second, third]);
+      });
+
+      it('reserveSessionHandle refuses, reserving nothing: not the agent\'s session, then an ended one, then a handle in use', async () => {
+        await createSession('s1');
+        await createSession('s2', { agentName: 'bob' });
+        await createSession('gone');
+        await store.endSession('gone', 'ended_by_agent', T0);
+        expect(await store.reserveSessionHandle(reservation('h-unknown', 'nobody'), T0)).toEqual({ reserved: false, because: 'not_your_session' });
+        expect(await store.reserveSessionHandle(reservation('h-bobs', 's2'), T0)).toEqual({ reserved: false, because: 'not_your_session' });
+        expect(await store.reserveSessionHandle(reservation('h-gone', 'gone'), T0)).toEqual({ reserved: false, because: 'session_ended' });
+        for (const h of ['h-unknown', 'h-bobs', 'h-gone']) expect(await store.getHandle(h, T0)).toBeNull();
+        expect(await store.listSessionHandles('gone', Number.NEGATIVE_INFINITY)).toEqual([]);
+        // The session's refusal comes first, even for a handle in use.
+        const held = reservation('held', 's2', { reservedBy: 'bob' });
+        expect(await store.reserveSessionHandle(held, T0)).toEqual({ reserved: true, handles: [held] });
+        expect(await store.reserveSessionHandle(reservation('held', 'gone'), T0)).toEqual({ reserved: false, because: 'session_ended' });
+        expect(await store.reserveSessionHandle(reservation('held', 's1'), T0 + 1)).toEqual({ reserved: false, because: 'in_use' });
+        expect(await store.getHandle('held', T0 + 1)).toEqual(held);
+        expect(await store.listSessionHandles('s1', T0)).toEqual([]);
+      });
+
+      it('reserveSessionHandle against the session ending: the reservation is made before the end (and found by it) or not at all (H4)', async () => {
+        for (let i = 0; i < 10; i++) {
+          const id = `racing-${i}`;
+          await createSession(id);
+          const [r] = await Promise.all([store.reserveSessionHandle(reservation(`h-${id}`, id), T0), store.endSession(id, 'ended_by_customer', T0)]);
+          const left = await store.listSessionHandles(id, Number.NEGATIVE_INFINITY);
+          expect(left.map((h) => h.handle)).toEqual(r.reserved ? [`h-${id}`] : []);
+          if (!r.reserved) expect(r.because).toBe('session_ended');
+        }
+      });
+
+      it('of concurrent reserveSessionHandle calls for one handle, exactly one succeeds', async () => {
+        for (let i = 0; i < 10; i++) await createSession(`c${i}`);
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.reserveSessionHandle(reservation('contended-too', `c${i}`), T0)));
+        expect(results.filter((r) => r.reserved)).toHaveLength(1);
+        expect(results.filter((r) => !r.reserved && r.because === 'in_use')).toHaveLength(9);
+      });
+
+      it('consumeSessionHandle takes a live reservation once, with its session and the session\'s live handles left', async () => {
+        const s = await createSession('s1', { lobby: true });
+        const a = reservation('to-take', 's1', { reservedAt: T0 });
+        const b = reservation('stays', 's1', { reservedAt: T0 + 1 });
+        const c = reservation('expires', 's1', { reservedAt: T0 + 2, expiresAt: T0 + 5 });
+        for (const r of [a, b, c]) await store.reserveHandle(r, T0);
+        expect(await store.consumeSessionHandle('to-take', T0 + 5)).toEqual({ reservation: a, session: s, handles: [b] });
+        expect(await store.consumeSessionHandle('to-take', T0 + 6)).toBeNull();
+        expect(await store.getHandle('to-take', T0 + 6)).toBeNull();
+        // Expired or unknown: null, and an expired one is dropped as consumeHandle drops it.
+        expect(await store.consumeSessionHandle('expires', T0 + 5)).toBeNull();
+        expect(await store.consumeSessionHandle('never-reserved', T0)).toBeNull();
+        expect(await store.listSessionHandles('s1', Number.NEGATIVE_INFINITY)).toEqual([b]);
+      });
+
+      it('consumeSessionHandle answers with the session as it is: ended, or gone (null)', async () => {
+        await createSession('ending');
+        await store.reserveHandle(reservation('for-ending', 'ending'), T0);
+        await store.endSession('ending', 'ended_by_agent', T0 + 1);
+        const got = await store.consumeSessionHandle('for-ending', T0 + 2);
+        expect(got?.session).toMatchObject({ sessionId: 'ending', state: 'ended', endReason: 'ended_by_agent' });
+        await store.reserveHandle(reservation('for-nobody', 'never-created'), T0);
+        expect(await store.consumeSessionHandle('for-nobody', T0 + 2)).toEqual({ reservation: reservation('for-nobody', 'never-created'), session: null, handles: [] });
+      });
+
+      it('of concurrent consumeSessionHandle calls for one handle, exactly one gets it', async () => {
+        await createSession('s1');
+        const r = reservation('race-too', 's1');
+        await store.reserveHandle(r, T0);
+        const results = await Promise.all(Array.from({ length: 25 }, () => store.consumeSessionHandle('race-too', T0 + 1)));
+        expect(results.filter((x) => x !== null).map((x) => x!.reservation)).toEqual([r]);
+      });
+
       it('takeExpiredHandles removes and returns exactly the reservations expired at or before now', async () => {
         const early = reservation('early', 's1', { expiresAt: T0 + MINUTE });
         const onTheDot = reservation('on-the-dot', 's2', { expiresAt: T0 + 2 * MINUTE });
@@ -795,6 +882,22 @@ export function storeContract(
         await store.putCredential('h1', c);
         expect(await store.getCredential('h1')).toEqual(c);
         expect(await store.getCredential('h2')).toBeNull();
+      });
+
+      it('putParticipantAndCredential puts both, as putParticipant and putCredential do', async () => {
+        await createSession('s1');
+        const guest: ParticipantRecord = { participantId: 'g1', sessionId: 's1', role: 'guest', name: 'Gus', joinedAt: T0 + 1, state: 'waiting' };
+        const c = credential('s1', 'g1');
+        await store.putParticipantAndCredential(guest, 'hash-g1', c);
+        expect(await store.getParticipant('g1')).toEqual(guest);
+        expect(await store.getCredential('hash-g1')).toEqual(c);
+        expect((await store.listParticipants('s1')).map((p) => p.participantId)).toContain('g1');
+        // Indexed by session like any other: revoked with the session's.
+        expect(await store.revokeCredentials({ sessionId: 's1', participantId: 'g1' }, 'declined')).toBe(1);
+        expect((await store.getCredential('hash-g1'))?.revoked).toBe('declined');
+        // Copies are kept.
+        guest.name = 'changed';
+        expect((await store.getParticipant('g1'))?.name).toBe('Gus');
       });
 
       it('revokeCredentials with only a session revokes every live credential of that session and no other', async () => {
