@@ -1,9 +1,14 @@
 /**
- * The one protocol between pages and the signaling server: event names, payload schemas (zod, the
- * edge validation), ack shapes and closed error reasons. Imported by both sides.
+ * The one protocol between pages and the signaling server: event names, limits, ack shapes, closed
+ * error reasons and the payload types. Imported by both sides, and free of zod at run time: the
+ * pages load this module (Join Us, help, start page) and must not carry zod with it (issue 11).
+ * The payload schemas, the server's edge validation, are in `./protocol-schemas`; the types derived
+ * from them are re-exported here as types only (erased from the pages' code).
  */
-import { z } from 'zod';
 import type { FormDefinition } from '../features/forms/schema';
+import type { ClientEvent, Payload, ProofChallenge } from './protocol-schemas';
+
+export type { ClientEvent, Parsed, Payload, Proof, ProofChallenge } from './protocol-schemas';
 
 /** Closed set of refusal reasons. Anything unexpected on the server becomes `internal`. */
 export const ErrorReason = {
@@ -52,36 +57,6 @@ export interface ProtocolError {
 export const PROOF_ALGORITHM = 'PBKDF2/SHA-256';
 export const PROOF_COST = 5000;
 
-const hex = (max: number) => z.string().min(1).max(max).regex(/^[0-9a-f]+$/, 'not hex');
-/** What the server hands out; what comes back is checked against its own signature, never trusted. */
-const proofChallengeSchema = z
-  .object({
-    parameters: z
-      .object({
-        algorithm: z.literal(PROOF_ALGORITHM),
-        nonce: hex(64),
-        salt: hex(64),
-        cost: z.literal(PROOF_COST),
-        keyLength: z.number().int().min(16).max(64),
-        keyPrefix: hex(128),
-        keySignature: z.string().max(256).optional(),
-        expiresAt: z.number().int().positive(),
-      })
-      .strict(),
-    signature: z.string().min(1).max(256),
-  })
-  .strict();
-export type ProofChallenge = z.infer<typeof proofChallengeSchema>;
-const proofSchema = z
-  .object({
-    challenge: proofChallengeSchema,
-    solution: z
-      .object({ counter: z.number().int().min(0).max(2 ** 32 - 1), derivedKey: hex(128), time: z.number().optional() })
-      .strict(),
-  })
-  .strict();
-export type Proof = z.infer<typeof proofSchema>;
-
 export type Ack<T extends object = object> = ({ ok: true } & T) | { ok: false; error: ProtocolError };
 export type AckCallback<T extends object = object> = (response: Ack<T>) => void;
 
@@ -118,66 +93,6 @@ export const Messages = {
   sessionEnded: 'The session has ended',
   signInFailed: 'Wrong username or password. Check them and try again.',
 } as const;
-
-const id = z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/, 'malformed id');
-const token = z.string().min(16).max(Limits.tokenChars).regex(/^[A-Za-z0-9_-]+$/, 'malformed token');
-const personName = z
-  .string()
-  .trim()
-  .min(1, 'Enter your name.')
-  .max(Limits.nameChars, `A name can have at most ${Limits.nameChars} characters.`);
-
-export const Schemas = {
-  'agent:signIn': z.object({
-    username: z.string().trim().min(1, 'Enter your username.').max(64),
-    password: z.string().min(1, 'Enter your password.').max(Limits.passwordChars),
-    proof: proofSchema.optional(),
-  }),
-  'agent:resume': z.object({ token }),
-  'agent:signOut': z.object({}),
-  'queue:accept': z.object({ requestId: id }),
-  /** The first `limit` waiting customers, with the count and the version they are as of (agents). */
-  'queue:list': z.object({ limit: z.number().int().min(1).max(Limits.queuePage) }),
-  'customer:request': z.object({
-    name: personName,
-    topic: z.string().trim().max(Limits.topicChars, `Keep it under ${Limits.topicChars} characters.`),
-  }),
-  'customer:resume': z.object({ requestToken: token }),
-  'customer:cancel': z.object({ requestToken: token }),
-  'handle:reserve': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars, 'A handle can have at most 32 characters.') }),
-  'handle:suggest': z.object({ sessionId: id }),
-  'handle:cancel': z.object({ sessionId: id, handle: z.string().max(Limits.handleInputChars) }),
-  'handle:login': z.object({ name: personName, handle: z.string().max(Limits.handleInputChars), proof: proofSchema.optional() }),
-  'session:attach': z.object({
-    credential: token,
-    /** The tab's public key (decision 0010): the server vouches for it in the session's directory. */
-    publicKey: z.string().regex(PUBLIC_KEY_PATTERN, 'Not a public key.').optional(),
-    /** The peer id this tab held before its socket dropped: taken back if it is the participant's own. */
-    peerId: id.optional(),
-  }),
-  'session:detach': z.object({ sessionId: id }),
-  'session:end': z.object({ sessionId: id }),
-  'session:leave': z.object({ sessionId: id }),
-  'participant:remove': z.object({ sessionId: id, participantId: id }),
-  /** Admission lobby (agent): "Ask before admitting" on or off for this session. */
-  'lobby:set': z.object({ sessionId: id, enabled: z.boolean() }),
-  /** Admission lobby (agent): let a waiting party in, or not. */
-  'lobby:decide': z.object({ sessionId: id, participantId: id, admit: z.boolean() }),
-  /** Admission lobby (waiting party): where do I stand? Also subscribes this connection to the answer. */
-  'lobby:wait': z.object({ credential: token }),
-  /** C3: may the page be shown in a frame? Agents only; the server asks the site (signaling/frame-check.ts). */
-  'page:check': z.object({ sessionId: id, url: z.string().min(1).max(2048) }),
-  'signal:send': z.object({
-    sessionId: id,
-    to: id,
-    // simple-peer's signal objects: offer/answer SDP, ICE candidates, renegotiation requests.
-    data: z.record(z.string(), z.unknown()),
-  }),
-} as const;
-
-export type ClientEvent = keyof typeof Schemas;
-export type Payload<E extends ClientEvent> = z.input<(typeof Schemas)[E]>;
-export type Parsed<E extends ClientEvent> = z.output<(typeof Schemas)[E]>;
 
 export type Role = 'agent' | 'customer' | 'guest';
 export type EndReason = 'ended_by_agent' | 'ended_by_customer' | 'agent_disconnected' | 'customer_disconnected';
@@ -305,7 +220,8 @@ export interface AckData {
   'handle:suggest': { handle: string };
   'handle:cancel': object;
   /** `waiting`: the session asks before admitting; the credential works once the agent admits. */
-  'handle:login': { sessionId: string; credential: string; waiting: boolean };
+  /** `attached`: this connection is attached already (a public key came with the handle); absent: attach as usual. */
+  'handle:login': { sessionId: string; credential: string; waiting: boolean; attached?: AttachResult };
   'lobby:set': object;
   'lobby:decide': object;
   'lobby:wait': { sessionId: string; admitted: boolean };

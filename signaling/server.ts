@@ -10,21 +10,25 @@ import type { Logger } from 'pino';
 import {
   ErrorReason,
   Limits,
-  Schemas,
   type AckData,
+  type AttachResult,
   type ClientEvent,
   type ClientToServerEvents,
   type IceServer,
   type IceTransportPolicy,
   type Parsed,
+  type ReservedHandle,
   type Role,
   type ServerToClientEvents,
 } from '../lib/protocol';
+import { Schemas } from '../lib/protocol-schemas';
 import { JoinUsCore, type CoreConfig, type Effect } from './core/core';
 import type { Clock, RandomBytes } from './core/clock';
-import { fail, Refusals, type Result } from './core/result';
+import { fail, ok, Refusals, type Result } from './core/result';
 import { turnCredential, type TurnConfig } from './core/turn';
 import { checkFraming } from './frame-check';
+import { keyedThrottle } from './throttle';
+import { batchWritesPerTick } from './write-batching';
 import { builtInForms } from '../features/forms/catalog';
 import type { FormDefinition } from '../features/forms/schema';
 import { checkWebAddress } from '../features/page-push/address';
@@ -36,6 +40,13 @@ import { JoinGuard, SignInGuard, defaultJoinRateLimits, defaultSignInLimits, typ
 
 /** Requests that may wait at once; beyond it new customers are asked to come back. */
 const MAX_QUEUE = 1000;
+
+/**
+ * How often at most an agent's console is told of its session's handles (the first change of a burst
+ * at once, its last state at the end): well below what a person notices, and enough to turn the
+ * handle cycles of a busy session into one message per window.
+ */
+const HANDLES_UPDATE_EVERY_MS = 50;
 
 export { defaultJoinRateLimits, defaultSignInLimits, type JoinRateLimits, type SignInLimits } from './guards';
 
@@ -174,12 +185,29 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     },
   });
 
+  // Every packet written to a connection within one tick goes out in one write (write-batching.ts).
+  io.engine.on('connection', batchWritesPerTick);
+
   const positions = new QueuePositions({
     order: () => opts.store.queueOrder(),
     // This process's connections only: with several nodes, each tells its own customers.
     isHere: (requestId) => io.of('/').adapter.rooms.has(rooms.request(requestId)),
     send: (requestId, at) => io.local.to(rooms.request(requestId)).emit('queue:position', at),
     onError: (err) => log.error({ err }, 'queue positions failed'),
+  });
+
+  /**
+   * An agent's console hears of its session's handles at most once per HANDLES_UPDATE_EVERY_MS: a
+   * lone change at once, a burst as its last state at the end of the window, read afresh then (a
+   * change on another node since is not overwritten by an older list). Every cycle of a handle
+   * (reserved, then used) was two messages to the agent, and with Redis two publishes, each echoed
+   * back to every node (issue 11).
+   */
+  const handleUpdates = keyedThrottle<ReservedHandle[]>(HANDLES_UPDATE_EVERY_MS, (sessionId, handles, late) => {
+    const send = (now: ReservedHandle[]) => io.to(rooms.sessionAgent(sessionId)).emit('handles:update', { sessionId, handles: now });
+    if (!late) return send(handles);
+    // Should the store be out of reach, the list this node last had is better than none.
+    void core.reservedHandles(sessionId).then(send, () => send(handles));
   });
 
   const deliver = (effect: Effect) => {
@@ -215,10 +243,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
         });
         return;
       case 'handles_changed':
-        io.to(rooms.sessionAgent(effect.sessionId)).emit('handles:update', {
-          sessionId: effect.sessionId,
-          handles: effect.handles,
-        });
+        handleUpdates.push(effect.sessionId, effect.handles);
         return;
       case 'peer_joined':
         io.to(rooms.session(effect.peer.sessionId))
@@ -564,16 +589,26 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
       return core.cancelHandle(agent.name, sessionId, handle);
     });
 
-    on('handle:login', async ({ name, handle, proof }) => {
+    on('handle:login', async ({ name, handle, proof, publicKey }) => {
       const gate = await joinGuard.admit(address, proof);
       if (!gate.ok) return gate;
       const r = await core.loginWithHandle(name, handle);
       await gate.attempt.settle(r.ok);
-      if (r.ok) return r;
-      return { ok: false, error: { ...r.error, attemptsLeft: gate.attempt.attemptsLeft } };
+      if (!r.ok) return { ok: false, error: { ...r.error, attemptsLeft: gate.attempt.attemptsLeft } };
+      if (!publicKey || r.value.waiting) return r;
+      // The key came with the handle: attach now, saving the tab a round trip (decision 0014). The
+      // handle is spent whatever happens here, so a failure only leaves the attach to the tab.
+      try {
+        const attached = await attachHere({ credential: r.value.credential, publicKey });
+        return attached.ok ? ok({ ...r.value, attached: attached.value }) : r;
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'attach with the login failed; the tab attaches itself');
+        return r;
+      }
     });
 
-    on('session:attach', async ({ credential, peerId: resumePeerId, publicKey }) => {
+    /** This connection enters the session `credential` admits to (`session:attach`, or a login that carried a key). */
+    async function attachHere({ credential, peerId: resumePeerId, publicKey }: Parsed<'session:attach'>): Promise<Result<AttachResult>> {
       let entered: { peerId: string; sessionId: string; role: Role } | null = null;
       const leaveRooms = (p: { peerId: string; sessionId: string }) => {
         void socket.leave(rooms.session(p.sessionId));
@@ -633,7 +668,9 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
           forms,
         },
       };
-    });
+    }
+
+    on('session:attach', attachHere);
 
     on('lobby:set', async ({ sessionId, enabled }) => {
       const agent = requireAgent();
@@ -817,6 +854,7 @@ export function createSignaling(httpServer: HttpServer, opts: SignalingOptions):
     leaseHeld,
     async close() {
       closed = true;
+      handleUpdates.close();
       clearInterval(sweeper);
       clearInterval(leaseTimer);
       positions.close();

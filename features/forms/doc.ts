@@ -17,7 +17,7 @@
  * Names and roles come from the server's directory, never from a record.
  */
 import * as Y from 'yjs';
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
 import { newId } from '../../lib/collab/ids';
 import type { Role } from '../../lib/protocol';

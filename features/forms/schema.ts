@@ -3,7 +3,7 @@
  * (`JOINUS_FORMS_FILE`, README "Shared forms") with fields, labels, types, who may type each field,
  * and which fields are masked for everyone else; the view renders any valid definition.
  */
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import { roleSchema } from '../participants/doc';
 
 export const fieldTypes = ['text', 'email', 'tel', 'number', 'textarea', 'card-number', 'expiry'] as const;

@@ -1,6 +1,6 @@
 'use client';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
 import { newId } from '../../lib/collab/ids';

@@ -10,7 +10,7 @@
  * the array (a replay) changes nothing: it has the old push's id and place.
  */
 import * as Y from 'yjs';
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
 import type { Role } from '../../lib/protocol';
 import { timestamp } from '../participants/doc';

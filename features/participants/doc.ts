@@ -5,7 +5,7 @@
  * its participant with a signature over its Yjs client id: a state claiming another participant is
  * ignored.
  */
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import { type Role } from '../../lib/protocol';
 import type { Authorship, DirectoryEntry } from '../../lib/collab/authorship';
 

@@ -4,7 +4,7 @@
  * to every other, so what is read back is validated and its signature checked before it is shown.
  */
 import * as Y from 'yjs';
-import { z } from 'zod';
+import * as z from '../../lib/zod';
 import { describeEndReason, Limits, type Role } from '../../lib/protocol';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
 import { roleLabel, timestamp, type ParticipantInfo } from '../participants/doc';

@@ -4,15 +4,18 @@
  * solver with the browser's own PBKDF2). WebCrypto derives each key off the main thread, so the page
  * stays responsive; about a second on a laptop, a few on an old phone.
  */
-import { solveChallenge } from 'altcha-lib';
-import { deriveKey } from 'altcha-lib/algorithms/web/pbkdf2';
 import type { Ack, AckData, Payload, Proof, ProofChallenge } from '../protocol';
 import { request, type ClientSocket } from './socket';
 
 /** WebCrypto exists only in secure contexts (https, or localhost). */
 export const canProveWork = () => typeof window !== 'undefined' && window.isSecureContext && !!globalThis.crypto?.subtle;
 
+/**
+ * Solve `challenge`. The solver is loaded here, when the server first asks for a proof, not with the
+ * page: most visitors are never asked, and the Join Us page stays light (issue 11).
+ */
 export async function proveWork(challenge: ProofChallenge): Promise<Proof | null> {
+  const [{ solveChallenge }, { deriveKey }] = await Promise.all([import('altcha-lib'), import('altcha-lib/algorithms/web/pbkdf2')]);
   const solution = await solveChallenge({ challenge, deriveKey, timeout: 60_000 });
   return solution ? { challenge, solution } : null;
 }

@@ -79,15 +79,31 @@ export async function tabKeys(sessionId: string, storage: Storage | null = typeo
   } catch {
     // Unreadable or from an older page: make a new pair.
   }
+  const keys = await newTabKeys();
+  keepTabKeys(sessionId, keys, storage);
+  return { publicKey: keys.publicKey, privateKey: keys.privateKey };
+}
+
+/** A fresh pair not yet tied to a session (the Join Us page makes it before the handle is sent). */
+export interface NewTabKeys extends TabKeys {
+  /** The private key, for the tab's storage once the session is known. */
+  jwk: JsonWebKey;
+}
+
+export async function newTabKeys(): Promise<NewTabKeys> {
   const pair = await subtle().generateKey(ALGORITHM, true, ['sign', 'verify']);
-  const publicKey = toBase64Url(new Uint8Array(await subtle().exportKey('raw', pair.publicKey)));
+  const [raw, jwk] = await Promise.all([subtle().exportKey('raw', pair.publicKey), subtle().exportKey('jwk', pair.privateKey)]);
+  return { publicKey: toBase64Url(new Uint8Array(raw)), privateKey: pair.privateKey, jwk };
+}
+
+/** Keep `keys` as the tab's pair for `sessionId`, so a reload signs with them (see `tabKeys`). */
+export function keepTabKeys(sessionId: string, keys: NewTabKeys, storage: Storage | null = typeof sessionStorage === 'undefined' ? null : sessionStorage): void {
   try {
     // The private key alone: its public point (x, y) is in it.
-    storage?.setItem(slot, JSON.stringify({ privateKey: await subtle().exportKey('jwk', pair.privateKey) }));
+    storage?.setItem(KEY_SLOT(sessionId), JSON.stringify({ privateKey: keys.jwk }));
   } catch {
     // Storage full or refused: this tab signs with a key of its own until it closes.
   }
-  return { publicKey, privateKey: pair.privateKey };
 }
 
 /** Forget the tab's key for a session that is over (privacy at rest, like the local copy). */

@@ -5,7 +5,7 @@
  * signed presence (features/participants/doc.ts) says whose it is, and media tracks travel only on
  * the peer connections of admitted participants, whatever anyone claims here.
  */
-import { z } from 'zod';
+import * as z from '../zod';
 import { timestamp, verifiedPresence } from '../../features/participants/doc';
 import type { Authorship } from '../collab/authorship';
 import { readClaim } from '../p2p/topology';

@@ -133,6 +133,39 @@ describe('handle life cycle over sockets', () => {
     expectOk(await b.agent.client.request('handle:reserve', { sessionId: b.sessionId, handle }));
   });
 
+  it('[H9] a burst of changes reaches the console as fewer messages, in order, ending with the last state', async () => {
+    // Issue 11: the console hears of its handles at most once per window (the first change at once,
+    // the burst's last state at its end), so a busy session costs fewer messages; it never misses
+    // the state things end in, and never sees them out of order.
+    const h = await startSignaling();
+    const s = await openSession(h, { agent: 'alice' });
+    const states: string[][] = [];
+    const record = async () => states.push((await h.store.listSessionHandles(s.sessionId, h.clock.now())).map((x) => x.handle));
+    const reserve = async (handle: string) => {
+      expectOk(await s.agent.client.request('handle:reserve', { sessionId: s.sessionId, handle }));
+      await record();
+    };
+    const guest = await h.client({ name: 'guest' });
+    const final = s.agent.client.waitFor('handles:update', (u) => u.handles.map((x) => x.handle).join() === 'burst-one,burst-three');
+    await reserve('burst-one');
+    await reserve('burst-two');
+    await reserve('burst-three');
+    expectOk(await guest.request('handle:login', { name: 'Gus', handle: 'burst-two' }));
+    await record();
+    await final;
+
+    const seen = s.agent.client.received('handles:update').map((u) => u.handles.map((x) => x.handle));
+    expect(seen[0]).toEqual(['burst-one']); // the first change at once
+    expect(seen.at(-1)).toEqual(['burst-one', 'burst-three']);
+    expect(seen.length).toBeLessThan(states.length);
+    // Each message is a state the session was in, in the order it was in them.
+    let at = 0;
+    for (const handles of seen) {
+      at = states.findIndex((st, i) => i >= at && st.join() === handles.join());
+      expect(at, JSON.stringify({ seen, states })).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('[H5] the agent cancels a reservation: it is free and no longer admits anyone', async () => {
     const h = await startSignaling();
     const a = await openSession(h, { agent: 'alice' });

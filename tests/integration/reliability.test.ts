@@ -11,7 +11,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Schemas, type Ack } from '../../lib/protocol';
+import type { Ack } from '../../lib/protocol';
+import { Schemas } from '../../lib/protocol-schemas';
 import { expectOk, startSignaling, type TestClient } from '../support/signaling';
 import { attach, openSession } from '../support/flows';
 import { guessingAttack } from '../support/guessing';

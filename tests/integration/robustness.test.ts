@@ -5,7 +5,8 @@
  */
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { Limits, Schemas, type Ack } from '../../lib/protocol';
+import { Limits, type Ack } from '../../lib/protocol';
+import { Schemas } from '../../lib/protocol-schemas';
 import { WAIT_MS, eventually, expectOk, expectRefused, onTeardown, startSignaling, type SignalingHarness } from '../support/signaling';
 import { inviteGuest, openSession, type OpenSession } from '../support/flows';
 
