@@ -7,7 +7,8 @@
  * document (features/*). The agent's console adds its controls through `toolbar`, `pushPage`
  * (Options ▸ Push page) and `participantAction`.
  */
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { startTransition, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { mark } from '@/lib/marks';
 import { transcriptJson, transcriptText } from '@/features/transcript/doc';
 import { Chat } from '@/features/transcript/Chat';
 import { useTranscript } from '@/features/transcript/useTranscript';
@@ -92,6 +93,29 @@ function useNewMarks(phone: boolean, tab: Tab, keys: Record<Tab, string>): Set<T
   return marks;
 }
 
+/** How long the work area waits for the first sync before it is built anyway. */
+const WORK_AREA_WAIT_MS = 1000;
+
+/**
+ * The work area (form, pushed page, drawing) is built once the session's state has arrived (or a
+ * moment has passed): on the way in, the chat and the connection come first and the main thread is
+ * left to the peer connections being set up (decision 0014). Built as a transition, in slices.
+ */
+function useWorkReady(snap: SessionSnapshot): boolean {
+  const [ready, setReady] = useState(false);
+  const arrived = snap.mesh.synced || (snap.phase.kind !== 'connecting' && snap.phase.kind !== 'live' && snap.phase.kind !== 'reconnecting');
+  useEffect(() => {
+    if (ready) return;
+    if (arrived) {
+      startTransition(() => setReady(true));
+      return;
+    }
+    const t = setTimeout(() => startTransition(() => setReady(true)), WORK_AREA_WAIT_MS);
+    return () => clearTimeout(t);
+  }, [ready, arrived]);
+  return ready;
+}
+
 export function SessionPanel({
   conn,
   snap,
@@ -156,6 +180,9 @@ export function SessionPanel({
     [media, meId],
   );
 
+  useLayoutEffect(() => mark('joinus:view'), []);
+  const workReady = useWorkReady(snap);
+
   const fileBase = `join-us-transcript-${snap.sessionId.slice(0, 8)}`;
   const endedNote = snap.phase.kind === 'ended' ? snap.phase.message : null;
   const isAgent = snap.me?.role === 'agent';
@@ -197,6 +224,8 @@ export function SessionPanel({
       </div>
       <div className="session-layout" data-tab={tab}>
         <div className="work">
+          {workReady ? (
+            <>
           <div className={`part part-form${forms.open ? ' active' : ''}`} id="part-form">
             <SharedForms
               state={forms}
@@ -215,6 +244,8 @@ export function SessionPanel({
           <div className="part part-drawing" id="part-drawing">
             <SharedDrawing state={drawing} isAgent={isAgent} myColour={myColour} colourOf={colourOf} disabled={!live} />
           </div>
+            </>
+          ) : null}
         </div>
         <div className="aside">
           <section className="part part-chat card" id="part-chat" aria-label="Chat">

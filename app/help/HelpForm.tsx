@@ -1,10 +1,11 @@
 'use client';
 /** The customer's entry: ask for help, wait with the queue position shown, land in the session. */
-import { useRouter } from 'next/navigation';
 import { useEffect, useRef, useState } from 'react';
 import { Limits, type ProtocolError } from '@/lib/protocol';
 import { request } from '@/lib/client/socket';
+import { mark } from '@/lib/marks';
 import { storageKeys, useSocket } from '../_components/hooks';
+import { preloadSessionView, useSessionHandoff } from '../_components/SessionHandoff';
 
 interface Waiting {
   requestToken: string;
@@ -18,8 +19,8 @@ const newer = (w: Waiting, at: { position: number; version: number }): Waiting =
   at.version >= w.version ? { ...w, position: at.position, version: at.version } : w;
 
 export function HelpForm() {
-  const router = useRouter();
   const { socket, connected, trouble } = useSocket();
+  const { open, enter } = useSessionHandoff();
   const [name, setName] = useState('');
   const [topic, setTopic] = useState('');
   const [waiting, setWaiting] = useState<Waiting | null>(null);
@@ -41,9 +42,8 @@ export function HelpForm() {
     const admitted = ({ sessionId }: { sessionId: string }) => {
       const token = sessionStorage.getItem(storageKeys.request);
       if (!token) return;
-      sessionStorage.setItem(storageKeys.credential(sessionId), token);
       sessionStorage.removeItem(storageKeys.request);
-      router.push(`/session/${sessionId}`);
+      void enter(socket, sessionId, token);
     };
     const position = (at: { position: number; version: number }) => {
       if (!heard.current || at.version >= heard.current.version) heard.current = at;
@@ -53,6 +53,8 @@ export function HelpForm() {
     const resume = async () => {
       const token = sessionStorage.getItem(storageKeys.request);
       if (!token) return;
+      // Waiting for an agent: the session view's code comes meanwhile.
+      void preloadSessionView().catch(() => {});
       const r = await request(socket, 'customer:resume', { requestToken: token });
       if (!r.ok) {
         // Only a request the server no longer knows is gone; a timeout keeps the place in the queue.
@@ -80,12 +82,17 @@ export function HelpForm() {
       socket.off('queue:position', position);
       socket.off('connect', onConnect);
     };
-  }, [socket, router]);
+  }, [socket, enter]);
 
+  useEffect(() => mark('joinus:form-ready'), []);
+  useEffect(() => {
+    if (connected) mark('joinus:connected');
+  }, [connected]);
   const start = async () => {
     if (!socket) return;
     setBusy(true);
     setError(null);
+    void preloadSessionView().catch(() => {});
     const r = await request(socket, 'customer:request', { name, topic });
     setBusy(false);
     if (!r.ok) return setError(r.error);
@@ -100,6 +107,8 @@ export function HelpForm() {
     sessionStorage.removeItem(storageKeys.request);
     setWaiting(null);
   };
+
+  if (open) return <open.View sessionId={open.sessionId} />;
 
   if (waiting) {
     return (

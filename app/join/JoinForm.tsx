@@ -1,14 +1,38 @@
 'use client';
 /** The third party's entry (steps 3–4): name and handle, then straight into the session. */
-import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 import { Limits, type ProtocolError } from '@/lib/protocol';
 import { requestWithProof } from '@/lib/client/proof';
-import { storageKeys, useNow, useSocket } from '../_components/hooks';
+import { mark } from '@/lib/marks';
+import { captureEvents } from '@/lib/client/socket';
+import type { NewTabKeys } from '@/lib/collab/authorship';
+import { useNow, useSocket } from '../_components/hooks';
+import { preloadSessionView, useSessionHandoff } from '../_components/SessionHandoff';
+
+/**
+ * The tab's key pair for the session to come, made while the person types (WebCrypto takes a few
+ * milliseconds) and sent with the handle; null where WebCrypto is missing (not a secure context: the
+ * session view then says what is needed).
+ */
+let keysMade: Promise<NewTabKeys | null> | null = null;
+function prepareKeys(): Promise<NewTabKeys | null> {
+  keysMade ??= globalThis.crypto?.subtle
+    ? import('@/lib/collab/authorship').then((m) => m.newTabKeys()).catch(() => null)
+    : Promise.resolve(null);
+  return keysMade;
+}
 
 export function JoinForm() {
-  const router = useRouter();
-  const { socket, connected, trouble } = useSocket();
+  // The connection (and the session's code and key) are fetched once someone starts on the form,
+  // or at once when an invite link brought the handle: the page itself ships only the form.
+  const [started, setStarted] = useState(false);
+  const { socket, connected, trouble } = useSocket(started);
+  const start = () => {
+    setStarted(true);
+    void preloadSessionView().catch(() => {});
+    void prepareKeys();
+  };
+  const { open, enter } = useSessionHandoff();
   const [name, setName] = useState('');
   const [handle, setHandle] = useState('');
   const [error, setError] = useState<(ProtocolError & { until?: number }) | null>(null);
@@ -25,27 +49,48 @@ export function JoinForm() {
     // eslint-disable-next-line react-hooks/set-state-in-effect -- read once from the address bar, an external system
     setHandle(fromLink.slice(0, Limits.handleInputChars));
     window.history.replaceState(window.history.state, '', window.location.pathname + window.location.search);
+    // The handle is here: joining is the next thing this person does.
+    start();
   }, []);
+  useEffect(() => mark('joinus:form-ready'), []);
+  useEffect(() => {
+    if (connected) mark('joinus:connected');
+  }, [connected]);
   const waitLeft = error?.until ? Math.max(0, Math.ceil((error.until - now) / 1000)) : 0;
 
   const join = async () => {
     if (!socket) return;
     setBusy(true);
     setError(null);
-    const r = await requestWithProof(socket, 'handle:login', { name, handle }, setChecking);
+    void preloadSessionView().catch(() => {});
+    // The tab's key goes with the handle, so a party let in at once is attached in the same round
+    // trip; what the session's room says from then until the view listens is kept.
+    const keys = await prepareKeys();
+    const heard = captureEvents(socket);
+    const r = await requestWithProof(socket, 'handle:login', { name, handle, ...(keys ? { publicKey: keys.publicKey } : {}) }, setChecking);
     if (!r.ok) {
+      heard.take();
       setBusy(false);
       setError({ ...r.error, ...(r.error.retryAfterMs ? { until: Date.now() + r.error.retryAfterMs } : {}) });
       return;
     }
-    sessionStorage.setItem(storageKeys.credential(r.sessionId), r.credential);
-    router.push(`/session/${r.sessionId}`);
+    mark('joinus:login');
+    if (keys) {
+      (await import('@/lib/collab/authorship')).keepTabKeys(r.sessionId, keys);
+      keysMade = null; // spent: a pair is never used for two sessions
+    }
+    await enter(socket, r.sessionId, r.credential, { ...(keys ? { keys } : {}), ...(r.attached ? { attached: r.attached } : {}), heard });
   };
+
+  if (open) return <open.View sessionId={open.sessionId} />;
 
   const blocked = waitLeft > 0;
   return (
     <form
       className="card narrow stack"
+      // The session view's code is fetched as soon as someone starts on the form (not with the page).
+      onFocus={start}
+      onPointerDown={start}
       onSubmit={(e) => {
         e.preventDefault();
         void join();

@@ -41,6 +41,7 @@ import { describeConnection, othersFrom, type ConnectionView } from './connectio
 import { request, type ClientSocket } from './socket';
 import { newId } from '../collab/ids';
 import { holdLocalCopy, localCopyName } from './local-copies';
+import { mark } from '../marks';
 
 /** Shown when the server no longer knows a session this page was in (README "Restarts"). */
 export const SERVER_FORGOT =
@@ -55,6 +56,40 @@ function rememberAdmitted(sessionId: string): void {
     /* storage refused (private mode, quota): only the message after a restart is less precise */
   }
 }
+/**
+ * The session's directory as of the last answer or announcement, kept for this tab (sessionStorage,
+ * like the credential): after a reload the local copy's transcript is checked against it and shown
+ * at once, before the attach answer brings the directory again (decision 0014).
+ */
+const directoryKey = (sessionId: string) => `joinus:directory:${sessionId}`;
+function readDirectory(sessionId: string): DirectoryEntry[] {
+  try {
+    const raw: unknown = JSON.parse(globalThis.sessionStorage?.getItem(directoryKey(sessionId)) ?? '[]');
+    if (!Array.isArray(raw)) return [];
+    return raw.filter(
+      (e): e is DirectoryEntry =>
+        typeof e === 'object' &&
+        e !== null &&
+        typeof e.participantId === 'string' &&
+        typeof e.name === 'string' &&
+        typeof e.role === 'string' &&
+        typeof e.joinedAt === 'number' &&
+        Array.isArray(e.keys) &&
+        e.keys.every((k: unknown) => typeof k === 'string'),
+    );
+  } catch {
+    return [];
+  }
+}
+function keepDirectory(sessionId: string, entries: readonly DirectoryEntry[] | null): void {
+  try {
+    if (entries) globalThis.sessionStorage?.setItem(directoryKey(sessionId), JSON.stringify(entries));
+    else globalThis.sessionStorage?.removeItem(directoryKey(sessionId));
+  } catch {
+    /* storage refused or full: a reload shows the transcript after the attach answer instead */
+  }
+}
+
 function wasAdmitted(sessionId: string): boolean {
   try {
     return globalThis.sessionStorage?.getItem(admittedKey(sessionId)) === '1';
@@ -108,14 +143,16 @@ const WAITING_AFTER_MS = 1000;
 const JOIN_NOTE_WAIT_MS = 3000;
 
 
-/** Timing marks read by `npm run bench` (bench/run.mjs): attach acknowledged, mesh first synced. */
-const mark = (name: 'joinus:attach' | 'joinus:synced') => {
-  if (typeof performance !== 'undefined' && performance.getEntriesByName(name).length === 0) performance.mark(name);
-};
 
 export interface SessionConnectionOptions {
   /** For tests: peer connections, timers and timeouts of the mesh. */
   mesh?: Omit<MeshProviderOptions, 'signaling'>;
+  /** The tab's key pair, when the page made it already (the Join Us page does, before the handle). */
+  keys?: TabKeys;
+  /** The socket is attached already: the answer came with the handle (`handle:login`'s `attached`). */
+  attached?: AttachResult;
+  /** What the server said before this connection listened (lib/client/socket.ts `captureEvents`). */
+  heardBefore?: () => [string, unknown][];
 }
 
 const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((x) => b.has(x));
@@ -154,6 +191,8 @@ export class SessionConnection {
   private attachFailures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly offs: (() => void)[] = [];
+  /** The session's events by name (listen()), for what was heard before this connection listened. */
+  private readonly handlers = new Map<string, (payload: unknown) => void>();
 
   constructor(
     private readonly socket: ClientSocket,
@@ -161,8 +200,14 @@ export class SessionConnection {
     private readonly credential: string,
     options: SessionConnectionOptions = {},
   ) {
+    mark('joinus:connection');
     this.auth = new Authorship(sessionId);
-    this.keys = globalThis.crypto?.subtle ? tabKeys(sessionId).catch(() => null) : Promise.resolve(null);
+    this.auth.setDirectory(readDirectory(sessionId));
+    this.keys = options.keys
+      ? Promise.resolve(options.keys)
+      : globalThis.crypto?.subtle
+        ? tabKeys(sessionId).catch(() => null)
+        : Promise.resolve(null);
     this.snapshot = {
       sessionId,
       phase: { kind: 'connecting' },
@@ -208,7 +253,9 @@ export class SessionConnection {
     this.offs.push(this.auth.subscribe(this.refresh));
     this.awareness.on('change', this.refresh);
     this.listen();
-    if (socket.connected) void this.attachNow();
+    // In the same task as listen(): nothing said in between is missed or heard twice.
+    for (const [event, payload] of options.heardBefore?.() ?? []) this.handlers.get(event)?.(payload);
+    if (socket.connected) void this.attachNow(options.attached);
   }
 
   /** The mesh's signaling port: what became of a signal decides what the mesh does next. */
@@ -246,9 +293,20 @@ export class SessionConnection {
 
   getSnapshot = (): SessionSnapshot => this.snapshot;
 
+  /**
+   * The snapshot changes at once; the views hear of it once per turn of the event loop (a microtask),
+   * however many parts of it changed in that turn: each notice is a render of the whole session
+   * view, and a connection opening changes the status, the links and the awareness together.
+   */
+  private notifyQueued = false;
   private set(patch: Partial<SessionSnapshot>): void {
     this.snapshot = { ...this.snapshot, ...patch };
-    for (const l of this.listeners) l();
+    if (this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const l of this.listeners) l();
+    });
   }
 
   /**
@@ -339,7 +397,10 @@ export class SessionConnection {
     const onJoined = mine<{ sessionId: string; peerId: string; participantId: string }>((p) =>
       this.provider?.peerJoined(p.peerId, p.participantId),
     );
-    const onDirectory = mine<{ sessionId: string } & DirectoryEntry>(({ sessionId: _s, ...entry }) => this.auth.addEntry(entry));
+    const onDirectory = mine<{ sessionId: string } & DirectoryEntry>(({ sessionId: _s, ...entry }) => {
+      this.auth.addEntry(entry);
+      keepDirectory(this.sessionId, this.auth.list());
+    });
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
     const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
     const onLobby = mine<{ sessionId: string; enabled: boolean; waiting: LobbyEntry[] }>((p) =>
@@ -377,6 +438,7 @@ export class SessionConnection {
       'participant:removed': onRemoved,
       'participant:left': onPartyLeft,
     } satisfies Partial<ServerToClientEvents>;
+    for (const [event, handler] of Object.entries(handlers)) this.handlers.set(event, handler as (payload: unknown) => void);
     const entries = [['connect', onConnect], ['disconnect', onDisconnect], ...Object.entries(handlers)] as const;
     const untyped = s as unknown as { on(e: string, h: unknown): void; off(e: string, h: unknown): void };
     for (const [event, handler] of entries) untyped.on(event, handler);
@@ -424,7 +486,8 @@ export class SessionConnection {
     this.refresh();
   }
 
-  private async attachNow(): Promise<void> {
+  /** Attach this socket to the session; `answered`: it is attached already, here is the answer. */
+  private async attachNow(answered?: AttachResult): Promise<void> {
     if (this.destroyed || this.isOver()) return;
     // The socket is in the room before the answer comes, maybe under a new peer id: what the room
     // says meanwhile waits for start(), so it is not handled (and lost) under the old one.
@@ -438,11 +501,14 @@ export class SessionConnection {
       );
     }
     const resume = this.provider?.peerId;
-    const r = await request(this.socket, 'session:attach', {
-      credential: this.credential,
-      publicKey: keys.publicKey,
-      ...(resume ? { peerId: resume } : {}),
-    });
+    mark('joinus:attach-sent');
+    const r: Ack<AttachResult> = answered
+      ? { ok: true, ...answered }
+      : await request(this.socket, 'session:attach', {
+          credential: this.credential,
+          publicKey: keys.publicKey,
+          ...(resume ? { peerId: resume } : {}),
+        });
     if (this.destroyed || this.isOver()) return;
     if (!r.ok) {
       if (r.error.reason === 'session_ended') return this.finish('ended', r.error.message);
@@ -476,17 +542,21 @@ export class SessionConnection {
     rememberAdmitted(this.sessionId);
     const me = { participantId: a.participantId, name: a.name, role: a.role };
     this.auth.setDirectory(a.directory);
+    keepDirectory(this.sessionId, this.auth.list());
     this.auth.setSigner(a.participantId, keys);
     this.set({ me, phase: { kind: 'live' }, handles: a.handles ?? this.snapshot.handles, lobby: a.lobby ?? this.snapshot.lobby });
-    // Keep what the mesh published (its links) and whether we are typing: a re-attach changes neither.
     // The presence signature says this client id is our participant's: others ignore a state without.
-    const clientId = this.doc.clientID;
-    const presenceSig = await this.auth.signer!.sign(presencePayload(clientId));
-    if (this.destroyed || this.isOver()) return;
-    const before = this.awareness.getLocalState() ?? {};
-    this.awareness.setLocalState({ ...before, participantId: a.participantId, presenceSig, typing: before.typing === true });
+    // It is made while the mesh dials (a connection takes far longer than a signature), so it is
+    // there by the time the first data channel opens.
+    const presenceSig = this.auth.signer!.sign(presencePayload(this.doc.clientID));
+    mark('joinus:mesh-start');
     this.provider?.start(a.peerId, a.peers, { iceServers: a.iceServers, iceTransportPolicy: a.iceTransportPolicy });
     this.refresh();
+    const sig = await presenceSig;
+    if (this.destroyed || this.isOver()) return;
+    // Keep what the mesh published (its links) and whether we are typing: a re-attach changes neither.
+    const before = this.awareness.getLocalState() ?? {};
+    this.awareness.setLocalState({ ...before, participantId: a.participantId, presenceSig: sig, typing: before.typing === true });
     await this.persistence?.whenSynced;
     // Announce ourselves after the first sync, so the entry lands after the history we join.
     await this.whenSynced(JOIN_NOTE_WAIT_MS);
@@ -565,6 +635,7 @@ export class SessionConnection {
     // stays in this page's memory, for the transcript download the page offers, until it is closed.
     void this.persistence?.clearData().catch(() => {});
     dropTabKeys(this.sessionId);
+    keepDirectory(this.sessionId, null);
     this.set({ phase, handles: [], mesh: { ...emptyMesh, synced: this.snapshot.mesh.synced } });
     this.refresh();
   }

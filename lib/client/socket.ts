@@ -1,6 +1,9 @@
 'use client';
-/** The browser's one socket.io connection to the signaling server, and a typed request helper. */
-import { io, type Socket } from 'socket.io-client';
+/**
+ * The browser's socket to the signaling server: its type, a typed request helper. The socket.io
+ * client itself is in connect.ts, loaded only when a page wants the connection (app/_components/hooks.ts).
+ */
+import type { Socket } from 'socket.io-client';
 import type { Ack, AckData, ClientEvent, ClientToServerEvents, Payload, ServerToClientEvents } from '../protocol';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -9,15 +12,6 @@ export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 export function signalingOrigin(): string | undefined {
   const meta = typeof document === 'undefined' ? null : document.querySelector<HTMLMetaElement>('meta[name="joinus-signaling"]');
   return meta?.content || undefined;
-}
-
-export function connectSocket(): ClientSocket {
-  const options = { transports: ['websocket'], reconnectionDelay: 250, reconnectionDelayMax: 2000, timeout: 6000 };
-  // WebSocket only: no long-polling fallback, so several signaling nodes need no sticky sessions.
-  // A connection attempt that has not completed in 6 s is given up and tried again (socket.io waits
-  // 20 s by default): a handshake lost on the way must not keep the page "reconnecting" for long.
-  const origin = signalingOrigin();
-  return origin ? io(origin, options) : io(options);
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -43,4 +37,24 @@ export async function request<E extends ClientEvent>(
       },
     };
   }
+}
+
+/**
+ * Everything the server says on `socket` from now until `take()`, which stops listening and returns
+ * it in order. A login that attaches in its own round trip puts the socket in the session's rooms
+ * before the page has a session connection to listen: what the room says meanwhile (a peer dialling
+ * us, the directory) is kept here and handed to the connection when it is made.
+ */
+export function captureEvents(socket: ClientSocket): { take(): [string, unknown][] } {
+  const heard: [string, unknown][] = [];
+  const keep = (event: string, payload: unknown) => {
+    heard.push([event, payload]);
+  };
+  socket.onAny(keep);
+  return {
+    take() {
+      socket.offAny(keep);
+      return heard.splice(0);
+    },
+  };
 }

@@ -17,6 +17,7 @@
  *  - Delivery is confirmed: neighbours acknowledge updates with their state vector, so a page can
  *    say which of its own changes have not reached anyone yet.
  */
+import { mark } from '../marks';
 import * as Y from 'yjs';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
@@ -569,6 +570,7 @@ export class MeshProvider {
     peer.on('connect', () => {
       if (!current()) return;
       conn.connected = true;
+      mark('joinus:channel');
       this.timers.clearTimeout(conn.connectTimer);
       r.failures = 0;
       r.failure = null;

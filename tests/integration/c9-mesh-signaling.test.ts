@@ -6,7 +6,9 @@
  */
 import { io } from 'socket.io-client';
 import { describe, expect, it, vi } from 'vitest';
-import type { ClientSocket } from '../../lib/client/socket';
+import { captureEvents, type ClientSocket } from '../../lib/client/socket';
+import { keepTabKeys, newTabKeys } from '../../lib/collab/authorship';
+import type { AttachResult } from '../../lib/protocol';
 import { SessionConnection } from '../../lib/client/session-connection';
 import { dedupe, readTranscript } from '../../features/transcript/doc';
 import { MemoryStore } from '../../signaling/store/memory';
@@ -96,6 +98,51 @@ describe('[C9] the mesh over the real signaling server', () => {
     await eventually(() => all.every((p) => chats(p).length === 10), 'every message everywhere', SLOW_MS);
     for (const p of all) expect(chats(p).sort(), p.name).toEqual(everything);
     for (const p of all) expect(p.conn.getSnapshot().connection.text, p.name).toBe('Connected to 9 of 9 participants');
+  }, 30_000);
+
+  it('[S2][C9] a party attached by its log-in (decision 0014): what the room said before its connection listened is not lost', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 0);
+    // Long timeouts: only the signals said before the connection existed can connect the newcomer in time.
+    const slowRetry = { connectTimeoutMs: 60_000, retryMs: 60_000, maxRetryMs: 60_000 };
+    const net = new FakeNetwork();
+    const mesh = (name: string) => ({ mesh: { createPeer: net.factory(name), ...slowRetry } });
+    const [agent, customer] = people.map((p): Participant => {
+      const conn = new SessionConnection(p.socket, sessionId, p.credential, mesh(p.name));
+      onTeardown(() => conn.destroy());
+      return { name: p.name, socket: p.socket, conn };
+    }) as [Participant, Participant];
+    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.connected === 1), 'agent and customer connected', SLOW_MS);
+
+    await ask(agent.socket, 'handle:reserve', { sessionId, handle: 'early-words' });
+    const socket = await socketTo(h);
+    const heard = captureEvents(socket);
+    const early: unknown[] = [];
+    socket.on('signal:recv', (p) => early.push(p));
+    const keys = await newTabKeys();
+    const login = await ask<{ sessionId: string; credential: string; attached: AttachResult }>(socket, 'handle:login', {
+      name: 'Nina',
+      handle: 'early-words',
+      publicKey: keys.publicKey,
+    });
+    expect(login.attached.role).toBe('guest');
+    // Both others react to the newcomer before it has a session connection: one dials it, the other
+    // asks to be dialled. Those signals wait in `heard`.
+    await eventually(() => early.length >= 2, 'both others signalled the newcomer', SLOW_MS);
+    keepTabKeys(sessionId, keys, null);
+    const guest = new SessionConnection(socket, sessionId, login.credential, {
+      ...mesh('Nina'),
+      keys,
+      attached: login.attached,
+      heardBefore: heard.take,
+    });
+    onTeardown(() => guest.destroy());
+    const everyone = [agent.conn, customer.conn, guest];
+    await eventually(() => everyone.every((c) => c.getSnapshot().mesh.connected === 2), 'a full mesh, first try', SLOW_MS);
+    expect(guest.attachInfo?.peerId).toBe(login.attached.peerId);
+    expect(net.opened).toBe(3);
+    guest.sendChat('here at once');
+    await eventually(() => [agent, customer].every((p) => chats(p).includes('here at once')), 'the newcomer heard', SLOW_MS);
   }, 30_000);
 
   it('[S3][C9] a socket that drops and comes back while people chat: no channel closes, no message is lost or doubled', async () => {

@@ -2,7 +2,8 @@
 /** The customer's and every joined party's collaboration view. Survives a reload (S3). */
 import Link from 'next/link';
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { SessionConnection } from '@/lib/client/session-connection';
+import type { SessionConnection } from '@/lib/client/session-connection';
+import { acquireSession, releaseSession } from '@/lib/client/open-sessions';
 import { SessionPanel } from '../../_components/SessionPanel';
 import { RemoteVoices } from '@/features/media/MediaControls';
 import { storageKeys, useSessionSnapshot, useSocket } from '../../_components/hooks';
@@ -24,12 +25,14 @@ export function CollabView({ sessionId }: { sessionId: string }) {
 
   useEffect(() => {
     if (!socket || !credential) return;
-    const c = new SessionConnection(socket, sessionId, credential);
-    // The connection is an external system whose lifetime is this effect's; React state only names it.
+    // The tab's connection to this session: opened here on a reload, or already open (and
+    // attaching) when the Join Us or help page handed the session over in place.
+    const c = acquireSession(socket, sessionId, credential);
+    // The connection is an external system held for this effect's lifetime; React state only names it.
     // eslint-disable-next-line react-hooks/set-state-in-effect
     setConn(c);
     return () => {
-      c.destroy();
+      releaseSession(c);
       setConn(null);
     };
   }, [socket, credential, sessionId]);

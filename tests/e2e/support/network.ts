@@ -86,8 +86,10 @@ export class SignalingRoutes {
       ws.onMessage((m) => server.send(m));
       server.onMessage((m) => {
         const f = decode(m);
-        if (f?.kind === 'ack' && f.payload.ok === true && typeof f.payload.peerId === 'string' && Array.isArray(f.payload.peers)) {
-          this.peerIds.get(label)!.add(f.payload.peerId);
+        if (f?.kind === 'ack' && f.payload.ok === true) {
+          // An attach answer, or a log-in that attached in the same round trip (`attached`, decision 0014).
+          const a = (typeof f.payload.attached === 'object' && f.payload.attached !== null ? f.payload.attached : f.payload) as Record<string, unknown>;
+          if (typeof a.peerId === 'string' && Array.isArray(a.peers)) this.peerIds.get(label)!.add(a.peerId);
         }
         if (f?.kind === 'event' && f.name === 'signal:recv') {
           this.signalsReceived.set(label, (this.signalsReceived.get(label) ?? 0) + 1);

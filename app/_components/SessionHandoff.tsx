@@ -1,0 +1,118 @@
+'use client';
+/**
+ * From the Join Us or help page straight into the session, in place: no route change, no server
+ * round trip, no new socket (decision 0014). The view's code is fetched while the person fills in
+ * the form (`preloadSessionView`); once the server lets them in, the session's connection is opened
+ * at once (the attach and the mesh start while React renders), the address becomes
+ * /session/<id> (so a reload, a bookmark or a shared tab land on the session route, S3) and the
+ * view takes the page's place.
+ */
+import { useRouter } from 'next/navigation';
+import { startTransition, useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
+import type { ClientSocket } from '@/lib/client/socket';
+import type { SessionConnection } from '@/lib/client/session-connection';
+import type { TabKeys } from '@/lib/collab/authorship';
+import type { AttachResult } from '@/lib/protocol';
+import { storageKeys } from './hooks';
+
+type ViewModule = typeof import('./session-view');
+
+let loading: Promise<ViewModule> | null = null;
+
+/** Start fetching the session view's code (idempotent); a failed fetch is tried again next time. */
+export function preloadSessionView(): Promise<ViewModule> {
+  loading ??= import('./session-view').then(
+    (view) => {
+      // Warmed in a task of its own, while the person still types, not when the session opens.
+      setTimeout(view.warmClockTime, 0);
+      return view;
+    },
+    (err: unknown) => {
+      loading = null;
+      throw err;
+    },
+  );
+  return loading;
+}
+
+/** What the page knows already when it hands the session over (the Join Us page's login). */
+export interface OpenWith {
+  keys?: TabKeys;
+  attached?: AttachResult;
+  /** What the server said since the login was sent (`captureEvents`). */
+  heard?: { take(): [string, unknown][] };
+}
+
+interface Open {
+  sessionId: string;
+  View: ComponentType<{ sessionId: string }>;
+}
+
+/**
+ * `enter(socket, sessionId, credential)` opens the session here; `open` is set once it is, for the
+ * page to render `<open.View sessionId={open.sessionId} />` instead of its form.
+ */
+export function useSessionHandoff() {
+  const router = useRouter();
+  const [open, setOpen] = useState<Open | null>(null);
+  const held = useRef<{ conn: SessionConnection; release: (c: SessionConnection) => void } | null>(null);
+  const mounted = useRef(true);
+
+  useEffect(() => {
+    // Back (or forward) to a session's address that this page took over in place: the history entry
+    // holds this page, not the session's. Load the session's own page instead.
+    if (window.location.pathname.startsWith('/session/')) window.location.reload();
+  }, []);
+
+  useEffect(() => {
+    mounted.current = true;
+    return () => {
+      mounted.current = false;
+      const h = held.current;
+      held.current = null;
+      if (h) h.release(h.conn);
+    };
+  }, []);
+
+  const enter = useCallback(
+    async (socket: ClientSocket, sessionId: string, credential: string, init: OpenWith = {}) => {
+      sessionStorage.setItem(storageKeys.credential(sessionId), credential);
+      const path = `/session/${encodeURIComponent(sessionId)}`;
+      let view: ViewModule;
+      try {
+        view = await preloadSessionView();
+      } catch {
+        // The chunk did not load (a deploy replaced it, the network dropped): the session route
+        // loads it afresh (and attaches again: the server takes the peer back).
+        init.heard?.take();
+        if (mounted.current) router.push(path);
+        return;
+      }
+      if (!mounted.current) {
+        init.heard?.take();
+        return;
+      }
+      // The connection first: attaching and dialling the peers start now, not after the render.
+      const conn = view.acquireSession(socket, sessionId, credential, {
+        ...(init.keys ? { keys: init.keys } : {}),
+        ...(init.attached ? { attached: init.attached } : {}),
+        ...(init.heard ? { heardBefore: init.heard.take } : {}),
+      });
+      init.heard?.take();
+      held.current = { conn, release: view.releaseSession };
+      // The address in a task of its own, after the attach answer is handled and the mesh dials (the
+      // router's bookkeeping costs tens of milliseconds on a slow phone).
+      setTimeout(() => {
+        if (!mounted.current) return;
+        window.history.replaceState(null, '', path);
+        document.title = 'Session · Join Us';
+      }, 0);
+      // Rendered as a transition: React yields to the socket and the peer connections between slices,
+      // so the attach answer and the first signals are handled while the view is being built.
+      startTransition(() => setOpen({ sessionId, View: view.CollabView }));
+    },
+    [router],
+  );
+
+  return { open, enter };
+}
