@@ -4,6 +4,15 @@
 // from the sender's write to the last of the five arrivals. Run with the mesh fully connected, and
 // with one pair that can never connect (the relay drops their signals), whose messages to each other
 // travel through the other four (C9 forwarding).
+//
+// The floor (fully connected runs only): the same six pages also hold a full mesh of plain
+// RTCPeerConnections with one ordered, reliable data channel each, signaled by the bench before any
+// timing. Each measured provider message is paired with a raw one of about a chat update's size, from
+// the same sender, through the same page clocks and the same polling; which of the two goes first
+// flips every round of six, so neither always follows the other's traffic. Every message waits
+// `settleMs` first: receivers acknowledge an update 20 ms after it arrives (MeshProvider ackDelayMs),
+// and back to back those acknowledgements of one message land in the next one's window (measured:
+// ~+1 ms on the provider's median, and on a raw message that follows a provider one).
 import { randomUUID } from 'node:crypto';
 
 async function waitUntil(what, check, timeoutMs) {
@@ -14,12 +23,31 @@ async function waitUntil(what, check, timeoutMs) {
   }
 }
 
+/** A full mesh of raw data channels between `pages`, through the bench (nothing here is timed). */
+async function connectRaw(pages, timeoutMs) {
+  const pairs = [];
+  for (let i = 0; i < pages.length; i++) for (let j = i + 1; j < pages.length; j++) pairs.push([i, j]);
+  await Promise.all(
+    pairs.map(async ([i, j]) => {
+      const offer = await pages[i].evaluate((to) => window.JB.rawOffer(to), `p${j}`);
+      const answer = await pages[j].evaluate((x) => window.JB.rawAnswer(x), { from: `p${i}`, offer });
+      await pages[i].evaluate((x) => window.JB.rawAccept(x), { to: `p${j}`, answer });
+    }),
+  );
+  await waitUntil(
+    `every page has ${pages.length - 1} raw channels open`,
+    async () => (await Promise.all(pages.map((p) => p.evaluate(() => window.JB.rawOpen())))).every((n) => n === pages.length - 1),
+    timeoutMs,
+  );
+}
+
 /**
- * @returns {{ reachMs: number[], blockedPairMs: number[] }} per message, from write to the last
- * arrival; `blockedPairMs`: messages from one of the blocked pair (they reach the other only through
- * the rest).
+ * @returns {{ reachMs: number[], rawReachMs: number[] | null, blockedPairMs: number[] }} per message,
+ * from write to the last arrival; `rawReachMs`: the raw data-channel floor (fully connected runs;
+ * null with a blocked pair); `blockedPairMs`: messages from one of the blocked pair (they reach the
+ * other only through the rest).
  */
-export async function measureFanout(browser, rig, { peers = 6, messages = 60, block = false, timeoutMs = 20_000 } = {}) {
+export async function measureFanout(browser, rig, { peers = 6, messages = 60, block = false, settleMs = 30, timeoutMs = 20_000 } = {}) {
   const names = Array.from({ length: peers }, (_, i) => `p${i}`);
   const pair = block ? ['p0', 'p1'] : [];
   const contexts = [];
@@ -48,27 +76,40 @@ export async function measureFanout(browser, rig, { peers = 6, messages = 60, bl
       async () => (await Promise.all(pages.map((p) => p.evaluate(() => window.JB.fanReached())))).every((n) => n === peers - 1),
       timeoutMs,
     );
-    const reachMs = [];
-    const blockedPairMs = [];
-    const warmup = 5;
-    for (let i = 0; i < warmup + messages; i++) {
-      const sender = i % peers;
-      const id = `f${i}`;
-      const sentAt = await pages[sender].evaluate((x) => window.JB.fanSay(x), id);
+    const withRaw = !block;
+    if (withRaw) await connectRaw(pages, timeoutMs);
+    /** Sends one message from `sender`; resolves with the time from the write to the last arrival. */
+    const reach = async (kind, sender, id) => {
+      await new Promise((r) => setTimeout(r, settleMs));
+      const [say, arrival] = kind === 'raw' ? ['rawSay', 'rawArrival'] : ['fanSay', 'fanArrival'];
+      const sentAt = await pages[sender].evaluate(([f, x]) => window.JB[f](x), [say, id]);
       const arrived = await Promise.all(
         pages
           .filter((_, j) => j !== sender)
           .map(async (page) => {
-            const handle = await page.waitForFunction((x) => window.JB.fanArrival(x), id, { timeout: timeoutMs });
+            const handle = await page.waitForFunction(([f, x]) => window.JB[f](x), [arrival, id], { timeout: timeoutMs });
             return handle.jsonValue();
           }),
       );
+      return Math.max(...arrived) - sentAt;
+    };
+    const reachMs = [];
+    const rawReachMs = withRaw ? [] : null;
+    const blockedPairMs = [];
+    const warmup = 5;
+    for (let i = 0; i < warmup + messages; i++) {
+      const sender = i % peers;
+      const rawFirst = withRaw && Math.floor(i / peers) % 2 === 1;
+      const rawMs = rawFirst ? await reach('raw', sender, `r${i}`) : null;
+      const ms = await reach('provider', sender, `f${i}`);
+      const rawAfterMs = withRaw && !rawFirst ? await reach('raw', sender, `r${i}`) : null;
       if (i < warmup) continue;
-      const ms = Math.max(...arrived) - sentAt;
       reachMs.push(ms);
+      if (withRaw) rawReachMs.push(rawMs ?? rawAfterMs);
       if (pair.includes(names[sender])) blockedPairMs.push(ms);
     }
-    return { reachMs, blockedPairMs };
+    if (withRaw) await Promise.all(pages.map((p) => p.evaluate(() => window.JB.rawStop())));
+    return { reachMs, rawReachMs, blockedPairMs };
   } finally {
     await Promise.allSettled(contexts.map((c) => c.close()));
   }

@@ -27,6 +27,23 @@ export function startChild(name, command, args, { cwd, env }) {
   return entry;
 }
 
+/** End one child's process group now: TERM, then KILL after 5 s; resolves once it has exited. */
+export async function stopChild(entry) {
+  if (!entry || entry.exited) return;
+  const exited = new Promise((resolve) => entry.child.once('exit', resolve));
+  const signal = (sig) => {
+    try {
+      process.kill(-entry.child.pid, sig);
+    } catch {
+      /* already gone */
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export function onCleanup(fn) {
   closers.push(fn);
 }

@@ -36,13 +36,14 @@ export async function startProduct(appDir) {
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-      JOINUS_AGENTS: `bench:${password}`,
+      // Two accounts: one for the session the joins go into, one for the entry runs (bench/entry.mjs).
+      JOINUS_AGENTS: `bench:${password},entry:${password}`,
       JOINUS_ICE_SERVERS: '[]',
     },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
-  return { base, server, agent: { username: 'bench', password } };
+  return { base, server, agent: { username: 'bench', password }, entryAgent: { username: 'entry', password } };
 }
 
 const AGENT_MESSAGE = 'Bench: hello from the agent';
@@ -110,6 +111,18 @@ export async function openGuest(browser, product, i, { prepareContext } = {}) {
       }
     };
   });
+  // On every page load of this context: when (ms after navigation start) the transcript first shows
+  // the agent's message: for the reload figure (S3).
+  await ctx.addInitScript((text) => {
+    const observer = new MutationObserver(() => {
+      const log = document.querySelector('[role="log"][aria-label="Session transcript"]');
+      if (log && log.textContent.includes(text)) {
+        window.__benchShownMs = performance.now();
+        observer.disconnect();
+      }
+    });
+    observer.observe(document, { subtree: true, childList: true, characterData: true });
+  }, AGENT_MESSAGE);
   const errors = [];
   const guest = await ctx.newPage();
   guest.on('pageerror', (e) => errors.push(e.message));
@@ -217,6 +230,12 @@ export async function joinOnce(browser, product, session, i, prepared) {
         click: Number(sessionStorage.getItem('bench:click')),
         attach: at('joinus:attach'),
         synced: at('joinus:synced'),
+        marks: Object.fromEntries(
+          performance
+            .getEntriesByType('mark')
+            .filter((m) => m.name.startsWith('joinus:'))
+            .map((m) => [m.name.slice('joinus:'.length), performance.timeOrigin + m.startTime]),
+        ),
         url: location.pathname,
         resources: performance
           .getEntriesByType('resource')
@@ -237,12 +256,20 @@ export async function joinOnce(browser, product, session, i, prepared) {
       socketOpenMs: socket?.open ? socket.open - socket.created : null,
       socketOpenToAttachMs: socket?.open ? t.attach - socket.open : null,
     };
+    // S3: the party reloads; the session route shows the transcript again (from the tab's local copy).
+    await guest.reload();
+    const reloadToTranscriptMs = await (
+      await guest.waitForFunction(() => window.__benchShownMs ?? false, null, { polling: 'raf', timeout: 20_000 })
+    ).jsonValue();
     return {
       clickToTranscriptMs: shownAt - t.click,
+      reloadToTranscriptMs,
       clickToAttachMs: t.attach - t.click,
       attachToSyncedMs: t.synced - t.attach,
       clickToSyncedMs: t.synced - t.click,
       breakdown,
+      // Every product mark (lib/marks.ts) as ms after the click, and the transcript on screen.
+      steps: { ...Object.fromEntries(Object.entries(t.marks).map(([k, v]) => [k, v - t.click])), shown: shownAt - t.click },
       landedOn: t.url,
       shownBy: shown.by,
       errors,

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashPassword } from '../signaling/core/passwords.ts';
 import { runQueueLoad } from '../tests/support/queue-load.ts';
-import { freePort, runAlone, startChild, waitHttp } from './harness.mjs';
+import { freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
 import { buildIfStale } from './product.mjs';
 
 export const QUEUE_AGENTS = Number(process.env.BENCH_QUEUE_AGENTS ?? 1000);
@@ -173,22 +173,6 @@ export async function measureQueueScale({
   }
 }
 
-/** End the server's process group now (what follows in bench/run.mjs should not share the machine with it). */
-async function stop(server) {
-  if (!server || server.exited) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  const signal = (sig) => {
-    try {
-      process.kill(-server.child.pid, sig);
-    } catch {
-      /* already gone */
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 export function printQueueTable(q) {
   console.log(`\nh. QUEUE AT SCALE: ${q.what}`);

@@ -42,6 +42,50 @@ function enter(url, room, onAck, { name, block } = {}) {
 let arrivals = new Map();
 const epochNow = () => performance.timeOrigin + performance.now();
 
+/** About a chat message's Yjs update with its sync header (a short one is ~115 bytes on the wire). */
+const RAW_MESSAGE_BYTES = 150;
+const freshRaw = () => ({ pcs: new Map(), channels: new Map(), arrivals: new Map() });
+let raw = freshRaw();
+const utf8 = { encoder: new TextEncoder(), decoder: new TextDecoder() };
+
+function rawConnection(peer) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  raw.pcs.set(peer, pc);
+  return pc;
+}
+
+function rawChannel(peer, channel) {
+  channel.binaryType = 'arraybuffer';
+  raw.channels.set(peer, channel);
+  // What a receiver does at the least: read the id, note the time.
+  channel.addEventListener('message', (e) => {
+    const t = epochNow();
+    const bytes = new Uint8Array(e.data);
+    raw.arrivals.set(utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0])), t);
+  });
+}
+
+/** [id length][id][filler] */
+function rawMessage(id) {
+  const idBytes = utf8.encoder.encode(id);
+  const message = new Uint8Array(RAW_MESSAGE_BYTES).fill(0x61);
+  message[0] = idBytes.byteLength;
+  message.set(idBytes, 1);
+  return message;
+}
+
+function iceGathered(pc) {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const check = () => {
+      if (pc.iceGatheringState !== 'complete') return;
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
 window.JB = {
   async startA({ url, room, entries, entryChars }) {
     doc = new Y.Doc();
@@ -120,10 +164,51 @@ window.JB = {
     return arrivals.get(id) ?? null;
   },
 
+  // The fan-out floor: plain RTCPeerConnections with one ordered, reliable RTCDataChannel each (what
+  // simple-peer opens for the provider), between the same pages, signaled by the bench itself
+  // (non-trickle: every host candidate is in the description). Set up before any timing.
+  async rawOffer(to) {
+    const pc = rawConnection(to);
+    rawChannel(to, pc.createDataChannel('raw'));
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    return pc.localDescription.toJSON();
+  },
+  async rawAnswer({ from, offer }) {
+    const pc = rawConnection(from);
+    pc.addEventListener('datachannel', (e) => rawChannel(from, e.channel));
+    await pc.setRemoteDescription(offer);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await iceGathered(pc);
+    return pc.localDescription.toJSON();
+  },
+  async rawAccept({ to, answer }) {
+    await raw.pcs.get(to).setRemoteDescription(answer);
+  },
+  /** Raw channels open on this page. */
+  rawOpen() {
+    return [...raw.channels.values()].filter((c) => c.readyState === 'open').length;
+  },
+  /** One message of RAW_MESSAGE_BYTES to every raw channel; returns the time just before the first send. */
+  rawSay(id) {
+    const message = rawMessage(id);
+    const at = epochNow();
+    for (const channel of raw.channels.values()) channel.send(message);
+    return at;
+  },
+  rawArrival(id) {
+    return raw.arrivals.get(id) ?? null;
+  },
+  rawStop() {
+    for (const pc of raw.pcs.values()) pc.close();
+    raw = freshRaw();
+  },
+
   channelStats,
   resetStats,
 
   stop() {
+    window.JB.rawStop();
     provider?.destroy();
     socket?.disconnect();
     doc?.destroy();
