@@ -10,6 +10,7 @@
 //   - the agent clicks "Accept" → both transcripts show that both are in the session (each side's
 //     "joined as …" line on both screens, i.e. the data channel is up and synced both ways).
 import { randomBytes } from 'node:crypto';
+import { signInAgent } from './product.mjs';
 
 /**
  * In a fresh context (no cache): navigation → the form on screen and hydrated (`joinus:form-ready`)
@@ -136,10 +137,6 @@ export async function startAndAcceptOnce(browser, product, { agent, name: agentN
 export async function openAgent(browser, product, account = product.entryAgent) {
   const ctx = await browser.newContext();
   const agent = await ctx.newPage();
-  await agent.goto(`${product.base}/agent`);
-  await agent.getByRole('textbox', { name: 'Username' }).fill(account.username);
-  await agent.getByRole('textbox', { name: 'Password' }).fill(account.password);
-  await agent.getByRole('button', { name: 'Sign in' }).click();
-  await agent.getByRole('list', { name: 'Waiting customers' }).waitFor();
+  await signInAgent(agent, product, account);
   return { agent, name: account.username, close: () => ctx.close() };
 }

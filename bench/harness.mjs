@@ -1,6 +1,8 @@
 // Plumbing for bench/run.mjs: child processes that are always cleaned up, free ports, waiting for
 // HTTP, the browser, statistics.
 import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createServer } from 'node:net';
 import { chromium } from '@playwright/test';
 
@@ -175,4 +177,21 @@ export async function runAlone(name, budgetMs, run) {
   clearTimeout(watchdog);
   await cleanup();
   process.exit(code);
+}
+
+/**
+ * Write `parts` (e.g. `{ queueScale }`) over the same keys of the results file (.bench/results.json),
+ * keeping every other part's latest figures; a missing or unreadable file starts empty.
+ */
+export function addToResults(file, parts) {
+  let results = {};
+  try {
+    results = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    results = {};
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const merged = { ...results, ...parts };
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  return merged;
 }

@@ -40,7 +40,8 @@ import { join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants as zlibConstants, gzipSync } from 'node:zlib';
 import { buildState } from '../scripts/build-stale.mjs';
-import { freePort, launchBrowser, runAlone, startChild, waitHttp } from './harness.mjs';
+import { addToResults, freePort, launchBrowser, runAlone, startChild, waitHttp } from './harness.mjs';
+import { printRows } from './summary.mjs';
 import { buildIfStale, startProduct } from './product.mjs';
 
 export const PAGES = [
@@ -924,14 +925,6 @@ export function pageWeightRows(r) {
   return rows;
 }
 
-function printRows(rows) {
-  const width = Math.max(...rows.filter((x) => x.label).map((x) => x.label.length));
-  for (const x of rows) {
-    if (x.section) console.log(`\n${x.section}`);
-    else console.log(`   ${x.label.padEnd(width)}  ${x.value}${x.target ? `  [target ${x.target}]` : ''}${x.note ? `  (${x.note})` : ''}`);
-  }
-}
-
 /** The breakdown as text (alone: printed after the rows). */
 function printBreakdown(r) {
   for (const [page, b] of Object.entries(r.breakdown ?? {})) {
@@ -971,11 +964,8 @@ if (isMain) {
     const pageWeight = await measurePageWeight({ appDir, log, browser });
     pageWeight.date = new Date().toISOString();
     pageWeight.chromium = browser.version();
-    const file = join(root, '.bench', 'results.json');
-    const results = readJson(file) ?? {};
-    mkdirSync(join(root, '.bench'), { recursive: true });
-    writeFileSync(file, `${JSON.stringify({ ...results, pageWeight }, null, 2)}\n`);
-    printRows(pageWeightRows(pageWeight));
+    addToResults(join(root, '.bench', 'results.json'), { pageWeight });
+    printRows('PAGE WEIGHT (npm run bench:weight)', pageWeightRows(pageWeight));
     printBreakdown(pageWeight);
     console.log(`\nadded pageWeight to .bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     const bad = pageWeight.pages.filter((p) => p.error || !p.page.scripts).map((p) => p.path);

@@ -48,6 +48,15 @@ export async function startProduct(appDir) {
 
 const AGENT_MESSAGE = 'Bench: hello from the agent';
 
+/** The agent console on `page`, signed in as `account`, waiting for customers. */
+export async function signInAgent(page, product, account) {
+  await page.goto(`${product.base}/agent`);
+  await page.getByRole('textbox', { name: 'Username' }).fill(account.username);
+  await page.getByRole('textbox', { name: 'Password' }).fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('list', { name: 'Waiting customers' }).waitFor();
+}
+
 /**
  * Agent and customer in a live session, the agent's message seen by the customer.
  * `prepareContext(ctx)`, if given, runs on each new context before its page opens (init scripts).
@@ -64,11 +73,7 @@ export async function openSession(browser, product, { prepareContext } = {}) {
   };
   const agent = await page('agent');
   const customer = await page('customer');
-  await agent.goto(`${base}/agent`);
-  await agent.getByRole('textbox', { name: 'Username' }).fill(product.agent.username);
-  await agent.getByRole('textbox', { name: 'Password' }).fill(product.agent.password);
-  await agent.getByRole('button', { name: 'Sign in' }).click();
-  await agent.getByRole('list', { name: 'Waiting customers' }).waitFor();
+  await signInAgent(agent, product, product.agent);
   await customer.goto(`${base}/help`);
   await customer.getByRole('textbox', { name: 'Your name' }).fill('Alice');
   await customer.getByRole('textbox', { name: 'How can we help?' }).fill('Benchmark session');

@@ -23,13 +23,13 @@
 // BENCH_QUEUE_AGENTS (default 1000), BENCH_QUEUE_WAITING (default 1000), BENCH_QUEUE_RATE (changes
 // a second, default 20), BENCH_QUEUE_MS (default 30000), BENCH_APP_DIR.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashPassword } from '../signaling/core/passwords.ts';
 import { runQueueLoad } from '../tests/support/queue-load.ts';
-import { freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
+import { addToResults, freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
 import { buildIfStale } from './product.mjs';
 
 export const QUEUE_AGENTS = Number(process.env.BENCH_QUEUE_AGENTS ?? 1000);
@@ -228,15 +228,7 @@ if (isMain) {
     queueScale.machine = { cpus: cpus().length, loadavgAtStart: loadAtStart, loadavgAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version };
     queueScale.date = new Date().toISOString();
     // Added to the last full run's results (or a file of its own making).
-    const file = join(root, '.bench', 'results.json');
-    let results = {};
-    try {
-      results = JSON.parse(readFileSync(file, 'utf8'));
-    } catch {
-      results = {};
-    }
-    mkdirSync(join(root, '.bench'), { recursive: true });
-    writeFileSync(file, `${JSON.stringify({ ...results, queueScale }, null, 2)}\n`);
+    addToResults(join(root, '.bench', 'results.json'), { queueScale });
     printQueueTable(queueScale);
     console.log(`\nadded queueScale to .bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     if (!queueScale.agentLatencyMs.n) throw new Error('no console latency was measured; see .bench/results.json');

@@ -59,7 +59,8 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { hashPassword } from '../signaling/core/passwords.ts';
 import { startRedis } from '../tests/support/redis.ts';
-import { freePort, onCleanup, runAlone, sleep, startChild, stopChild as stop, summarize, waitHttp } from './harness.mjs';
+import { addToResults, freePort, onCleanup, runAlone, sleep, startChild, stopChild as stop, summarize, waitHttp } from './harness.mjs';
+import { printRows } from './summary.mjs';
 
 const list = (v, d) => (v ? v.split(',').map((x) => Number(x.trim())).filter((x) => x > 0) : d);
 export const CAPACITY_LEVELS = list(process.env.BENCH_CAPACITY_LEVELS, [5000, 10_000, 15_000]);
@@ -934,24 +935,6 @@ export function capacityRows(r) {
   return rows;
 }
 
-/** The rows as text, for a run alone. */
-export function printRows(rows) {
-  const width = Math.max(...rows.filter((r) => r.label).map((r) => r.label.length));
-  const ms = (x) => (x === null || x === undefined ? '—' : String(x));
-  for (const row of rows) {
-    if (row.section) {
-      console.log(`\n${row.section}`);
-      continue;
-    }
-    const s = row.stat;
-    const value = s
-      ? `n ${s.n}${s.failed ? ` (+${s.failed} failed)` : ''}: median ${ms(s.median)} / p90 ${ms(s.p90)} / p99 ${ms(s.p99)} / max ${ms(s.max)} ms`
-      : row.value;
-    const extra = [row.target ? `target ${row.target}` : '', row.note ?? ''].filter(Boolean).join('; ');
-    console.log(`   ${row.label.padEnd(width)}  ${value}${extra ? `   [${extra}]` : ''}`);
-  }
-}
-
 // ---------------------------------------------------------------- alone: npm run bench:capacity
 
 const isMain = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
@@ -966,16 +949,8 @@ if (isMain) {
     const signalingCapacity = await measureSignalingCapacity({ appDir, log, redis });
     signalingCapacity.machine = { cpus: cpus().length, loadavgAtStart: loadAtStart, loadavgAtEnd: load(), node: process.version };
     signalingCapacity.date = new Date().toISOString();
-    const file = join(root, '.bench', 'results.json');
-    let results = {};
-    try {
-      results = JSON.parse(readFileSync(file, 'utf8'));
-    } catch {
-      results = {};
-    }
-    mkdirSync(join(root, '.bench'), { recursive: true });
-    writeFileSync(file, `${JSON.stringify({ ...results, signalingCapacity }, null, 2)}\n`);
-    printRows(capacityRows(signalingCapacity));
+    addToResults(join(root, '.bench', 'results.json'), { signalingCapacity });
+    printRows('SIGNALING CAPACITY (npm run bench:capacity)', capacityRows(signalingCapacity));
     console.log(`\nmachine: ${cpus().length} cores, load ${loadAtStart.join(' ')} at start, ${load().join(' ')} at end`);
     console.log(`added signalingCapacity to .bench/results.json (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     const failed = [signalingCapacity.idle, signalingCapacity.floor, ...Object.values(signalingCapacity.cycles)].filter((x) => x?.error);

@@ -19,7 +19,7 @@ import {
   type ReservedHandle,
   type Role,
 } from '../../lib/protocol';
-import type { ParticipantRecord, PeerRecord, QueueRequest, SessionRecord, Store } from '../store/types';
+import type { CredentialRecord, ParticipantRecord, PeerRecord, QueueRequest, SessionRecord, Store } from '../store/types';
 import type { Clock, RandomBytes } from './clock';
 import { normalizeHandle, suggestHandle } from './handles';
 import { fail, ok, Refusals, type Result } from './result';
@@ -181,14 +181,16 @@ export class JoinUsCore {
   }
 
   private async issueCredential(sessionId: string, participantId: string): Promise<string> {
+    const c = this.newCredential(sessionId, participantId, this.clock.now());
+    await this.store.putCredential(c.hash, c.record);
+    return c.credential;
+  }
+
+  /** A fresh credential for a participant: what it is told, and what the store keeps (its hash). */
+  private newCredential(sessionId: string, participantId: string, now: number) {
     const credential = this.secret();
-    await this.store.putCredential(hashSecret(credential), {
-      sessionId,
-      participantId,
-      issuedAt: this.clock.now(),
-      revoked: null,
-    });
-    return credential;
+    const record: CredentialRecord = { sessionId, participantId, issuedAt: now, revoked: null };
+    return { credential, hash: hashSecret(credential), record };
   }
 
   // ---------------------------------------------------------------- queue (S1)
@@ -429,15 +431,15 @@ export class JoinUsCore {
     const participantId = this.newId();
     // With the lobby on, the party waits: its credential admits to nothing until the agent admits it.
     const waiting = session.lobby;
-    const credential = this.secret();
+    const c = this.newCredential(session.sessionId, participantId, now);
     // The party and its credential in one store step (one command with Redis).
     await this.store.putParticipantAndCredential(
       { participantId, sessionId: session.sessionId, role: 'guest', name, joinedAt: now, state: waiting ? 'waiting' : 'active' },
-      hashSecret(credential),
-      { sessionId: session.sessionId, participantId, issuedAt: now, revoked: null },
+      c.hash,
+      c.record,
     );
     if (waiting) this.onEffect({ type: 'lobby_changed', sessionId: session.sessionId });
-    return ok({ sessionId: session.sessionId, credential, waiting });
+    return ok({ sessionId: session.sessionId, credential: c.credential, waiting });
   }
 
   // ---------------------------------------------------------------- admission lobby

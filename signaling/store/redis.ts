@@ -312,23 +312,23 @@ local function unindexSession(rec)
   end
 end
 
-local function putParticipant(fields)
-  local id = str(field(fields, 'participantId'))
-  local key = K('participant', id)
+-- A record of a session (kind:id) written, and listed in that session's index (index:sessionId),
+-- leaving the index of a session it was in before.
+local function putInSession(kind, index, id, fields)
+  local key = K(kind, id)
   local sessionId = field(fields, 'sessionId')
   local before = redis.call('HGET', key, 'sessionId')
-  if before and before ~= sessionId then redis.call('SREM', K('session-participants', str(before)), id) end
+  if before and before ~= sessionId then redis.call('SREM', K(index, str(before)), id) end
   put(key, fields, RECORD_TTL)
-  sadd(K('session-participants', str(sessionId)), id)
+  sadd(K(index, str(sessionId)), id)
+end
+
+local function putParticipant(fields)
+  putInSession('participant', 'session-participants', str(field(fields, 'participantId')), fields)
 end
 
 local function putCredential(hash, fields)
-  local key = K('credential', hash)
-  local sessionId = field(fields, 'sessionId')
-  local before = redis.call('HGET', key, 'sessionId')
-  if before and before ~= sessionId then redis.call('SREM', K('session-credentials', str(before)), hash) end
-  put(key, fields, RECORD_TTL)
-  sadd(K('session-credentials', str(sessionId)), hash)
+  putInSession('credential', 'session-credentials', hash, fields)
 end
 
 -- A peer's connection id when it has one ('' counts as none, as in the memory store).
