@@ -107,6 +107,8 @@ export async function openPair(browser, rig, kind) {
       };
     },
     senderStats: () => pa.evaluate(() => window.JB.channelStats()),
+    /** A's and B's pages, between measurements (the raw floors). */
+    pages: [A.page, B.page],
     async measure(opts, b = B) {
       const join = await this.prepare(opts, b);
       return join(opts);

@@ -36,7 +36,7 @@ import { cleanup, launchBrowser, sleep, summarize } from './harness.mjs';
 import { openPair, startProviderRig } from './providers.mjs';
 import { buildIfStale, joinOnce, openGuest, openSession, startProduct } from './product.mjs';
 import { openAgent, openFormOnce, startAndAcceptOnce } from './entry.mjs';
-import { measureFanout } from './fanout.mjs';
+import { connectRaw, measureFanout } from './fanout.mjs';
 import { joinLarge, prepareLargeSession } from './large-session.mjs';
 import { measureVoice, printVoiceTable, voiceReserveMs } from './voice.mjs';
 import { measureMediaSlots } from './media-slots.mjs';
@@ -281,7 +281,7 @@ async function runLarge({ browser, rig, deadline }) {
   // Stock goes first: its one big message fails at once, and its pages then sit idle until the
   // timeout while ours is measured.
   const pairs = { stock: await openPair(browser, rig, 'stock'), ours: await openPair(browser, rig, 'ours') };
-  const large = { ours: [], stock: [] };
+  const large = { ours: [], stock: [], raw: [] };
   try {
     log(`large: ${LARGE.entries} entries of ${LARGE.entryChars} characters; stock runs alongside, up to ${STOCK_LARGE_TIMEOUT_MS / 1000} s`);
     const joinStock = await pairs.stock.prepare(LARGE);
@@ -300,6 +300,13 @@ async function runLarge({ browser, rig, deadline }) {
       }
     }
     large.stock.push(await stockDone);
+    // The floor: the same bytes over a raw data channel between the same two pages.
+    const documentBytes = large.ours.find((x) => x.updateBytes)?.updateBytes;
+    if (documentBytes) {
+      await connectRaw(pairs.ours.pages, 20_000);
+      for (let i = 0; i < LARGE_REPS; i++) large.raw.push(await pairs.ours.pages[0].evaluate((n) => window.JB.rawBulk(n), documentBytes));
+      await Promise.all(pairs.ours.pages.map((p) => p.evaluate(() => window.JB.rawStop())));
+    }
   } finally {
     await Promise.allSettled([pairs.stock.close(), pairs.ours.close()]);
   }
@@ -316,6 +323,7 @@ async function runLarge({ browser, rig, deadline }) {
       largestMessageBytes: Math.max(0, ...large.ours.map((x) => x.sender?.maxMessageBytes ?? 0)),
       samples: large.ours.map(slim),
     },
+    rawChannel: { what: 'the same bytes, the same two pages, one raw RTCDataChannel, 64 KiB frames', transferMs: summarize(large.raw) },
     stock: {
       synced: large.stock.filter((x) => !x.timedOut).length,
       attempts: large.stock.length,
@@ -336,6 +344,7 @@ function largeRows(l) {
     { section: `c. LATE JOINER, ${mb(l.documentBytes ?? 0)} document: ${l.what}` },
     { label: '   ours: connect + start → content in doc', stat: l.ours.contentMs, note: `peak bufferedAmount ${mb(l.ours.peakBufferedAmountBytes)}` },
     { label: '   ours: first → last frame on the wire', stat: l.ours.transferMs, note: `frames ≤ ${l.ours.largestMessageBytes} B` },
+    ...(l.rawChannel ? [{ label: '   raw data channel (floor): first send → all there', stat: l.rawChannel.transferMs }] : []),
     st.synced > 0
       ? { label: '   stock y-webrtc: construct → content in doc', stat: st.contentMs }
       : { label: '   stock y-webrtc', value: `0/${st.attempts} synced`, note: `not in ${st.timeoutMs / 1000} s: ${st.sendErrors[0] ?? 'no send error seen'}` },

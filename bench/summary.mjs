@@ -89,7 +89,7 @@ export function summaryRows(r) {
       stat: l.ours.contentMs,
       target: 'median ≤ 1,500',
       ok: atMost(l.ours.contentMs.median, 1500),
-      note: `stock y-webrtc: ${l.stock.synced}/${l.stock.attempts} synced${l.stock.synced === 0 ? ` in ${l.stock.timeoutMs / 1000} s (${l.stock.sendErrors[0] ?? 'no error seen'})` : ''}`,
+      note: `${l.rawChannel?.transferMs?.n ? `raw data channel, same bytes and pages: median ${fmt(l.rawChannel.transferMs.median)} ms; ` : ''}stock y-webrtc: ${l.stock.synced}/${l.stock.attempts} synced${l.stock.synced === 0 ? ` in ${l.stock.timeoutMs / 1000} s (${l.stock.sendErrors[0] ?? 'no error seen'})` : ''}`,
     });
   }
   const cap = r.signalingCapacity;

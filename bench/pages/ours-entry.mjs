@@ -61,6 +61,7 @@ function rawChannel(peer, channel) {
   channel.addEventListener('message', (e) => {
     const t = epochNow();
     const bytes = new Uint8Array(e.data);
+    if (bytes[0] >= BULK.DATA) return bulkMessage(channel, bytes);
     raw.arrivals.set(utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0])), t);
   });
 }
@@ -72,6 +73,27 @@ function rawMessage(id) {
   message[0] = idBytes.byteLength;
   message.set(idBytes, 1);
   return message;
+}
+
+// The large-document floor: a bulk transfer over the raw channel to one peer. The first byte of a
+// fan-out message is its id's length (short); these tags are above any.
+const BULK = { DATA: 0xf0, DONE: 0xf1, EXPECT: 0xf2, READY: 0xf3 };
+const BULK_FRAME_BYTES = 64 * 1024;
+const BULK_HIGH_WATER_BYTES = 64 * 1024;
+let bulk = { want: 0, got: 0, ready: null, done: null };
+
+function bulkMessage(channel, bytes) {
+  if (bytes[0] === BULK.EXPECT) {
+    bulk = { want: new DataView(bytes.buffer, bytes.byteOffset).getFloat64(1), got: 0, ready: null, done: null };
+    channel.send(Uint8Array.of(BULK.READY));
+  } else if (bytes[0] === BULK.READY) {
+    bulk.ready?.();
+  } else if (bytes[0] === BULK.DATA) {
+    bulk.got += bytes.byteLength;
+    if (bulk.got >= bulk.want) channel.send(Uint8Array.of(BULK.DONE));
+  } else if (bytes[0] === BULK.DONE) {
+    bulk.done?.();
+  }
 }
 
 function iceGathered(pc) {
@@ -198,6 +220,37 @@ window.JB = {
   },
   rawArrival(id) {
     return raw.arrivals.get(id) ?? null;
+  },
+  /**
+   * `total` bytes to the one raw peer in 64 KiB frames, pausing while 64 KiB are buffered (what the
+   * provider does); resolves with the time from the first send to the receiver's "all here".
+   */
+  async rawBulk(total) {
+    const channel = [...raw.channels.values()][0];
+    const expect = new Uint8Array(9);
+    expect[0] = BULK.EXPECT;
+    new DataView(expect.buffer).setFloat64(1, total);
+    await new Promise((resolve) => {
+      bulk.ready = resolve;
+      channel.send(expect);
+    });
+    const frame = new Uint8Array(BULK_FRAME_BYTES).fill(0x61);
+    frame[0] = BULK.DATA;
+    const done = new Promise((resolve) => (bulk.done = resolve));
+    const t0 = performance.now();
+    channel.bufferedAmountLowThreshold = BULK_HIGH_WATER_BYTES / 4;
+    let sent = 0;
+    const pump = () => {
+      while (sent < total && channel.bufferedAmount < BULK_HIGH_WATER_BYTES) {
+        channel.send(frame);
+        sent += frame.byteLength;
+      }
+      if (sent >= total) channel.removeEventListener('bufferedamountlow', pump);
+    };
+    channel.addEventListener('bufferedamountlow', pump);
+    pump();
+    await done;
+    return performance.now() - t0;
   },
   rawStop() {
     for (const pc of raw.pcs.values()) pc.close();

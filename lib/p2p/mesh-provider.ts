@@ -23,7 +23,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
-import { frames, Reassembler } from './framing';
+import { CHUNK_BYTES, frames, Reassembler } from './framing';
 import { checkUpdate } from './update-gate';
 import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
 import { readClaim, Topology, type MeshClaim } from './topology';
@@ -926,9 +926,9 @@ export class MeshProvider {
 
   private sendNow(conn: PeerConn, message: Uint8Array): void {
     try {
-      // write(), not send(): simple-peer's stream side holds frames back while the channel's
-      // buffer is above 64 KiB, so a multi-megabyte sync never overflows Chromium's send queue.
-      for (const frame of frames(message)) conn.peer.write(frame);
+      // The peer holds frames back while the channel's buffer is full (peer.ts), so a
+      // multi-megabyte sync never overflows the browser's send queue.
+      for (const frame of frames(message, (conn.peer.maxFrameBytes ?? CHUNK_BYTES + 1) - 1)) conn.peer.write(frame);
     } catch {
       this.drop(conn.remote, null);
     }

@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import type SimplePeer from 'simple-peer';
+import { DirectWrites, MAX_FRAME_BYTES } from '../../lib/p2p/peer';
+
+/**
+ * An RTCDataChannel's sending side as the mesh sees it: sends add to bufferedAmount, `drainTo` stands
+ * for the network taking bytes (firing 'bufferedamountlow' when it crosses the threshold, as browsers do).
+ */
+class FakeChannel extends EventTarget {
+  readyState: RTCDataChannelState = 'open';
+  bufferedAmount = 0;
+  bufferedAmountLowThreshold = 0;
+  readonly sent: number[] = [];
+
+  send(frame: Uint8Array): void {
+    if (this.readyState !== 'open') throw new Error('InvalidStateError');
+    this.sent.push(frame[0]!);
+    this.bufferedAmount += frame.byteLength;
+  }
+
+  drainTo(bytes: number): void {
+    const wasAbove = this.bufferedAmount > this.bufferedAmountLowThreshold;
+    this.bufferedAmount = bytes;
+    if (wasAbove && bytes <= this.bufferedAmountLowThreshold) this.dispatchEvent(new Event('bufferedamountlow'));
+  }
+}
+
+/** The parts of a simple-peer instance DirectWrites uses. */
+function fakeSimplePeer(channel: FakeChannel | null, maxMessageSize?: number) {
+  const inner = {
+    _channel: channel,
+    _pc: maxMessageSize === undefined ? {} : { sctp: { maxMessageSize } },
+    destroyed: false,
+    streamWrites: [] as number[],
+    destroyedWith: undefined as unknown,
+    write(frame: Uint8Array) {
+      inner.streamWrites.push(frame[0]!);
+      return true;
+    },
+    destroy(err?: unknown) {
+      inner.destroyed = true;
+      inner.destroyedWith = err;
+    },
+    on() {},
+    signal() {},
+    _onChannelMessage(_event: MessageEvent) {},
+  };
+  return inner;
+}
+
+const make = (inner: ReturnType<typeof fakeSimplePeer>) => new DirectWrites(inner as unknown as SimplePeer.Instance);
+/** A frame whose first byte tells it apart. */
+const frame = (tag: number, bytes = 16 * 1024) => new Uint8Array(bytes).fill(tag);
+
+describe('DirectWrites: the mesh writes frames straight to the data channel', () => {
+  it('sends at once while the channel has room, and holds frames back in order while it is full', () => {
+    const channel = new FakeChannel();
+    const peer = make(fakeSimplePeer(channel));
+    for (let i = 1; i <= 10; i++) peer.write(frame(i));
+    // 64 KiB buffered after four 16 KiB frames: the rest wait.
+    expect(channel.sent).toEqual([1, 2, 3, 4]);
+    channel.drainTo(8 * 1024);
+    expect(channel.sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // A frame written while others wait goes after them, even if the channel has room now.
+    channel.bufferedAmount = 0;
+    peer.write(frame(11));
+    expect(channel.sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    channel.bufferedAmount = 60 * 1024;
+    channel.drainTo(0);
+    expect(channel.sent).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    // Queue empty again: straight through.
+    peer.write(frame(12));
+    expect(channel.sent.at(-1)).toBe(12);
+  });
+
+  it("uses simple-peer's own write while the channel is not open", () => {
+    const channel = new FakeChannel();
+    channel.readyState = 'connecting';
+    const inner = fakeSimplePeer(channel);
+    make(inner).write(frame(1));
+    expect(inner.streamWrites).toEqual([1]);
+    expect(channel.sent).toEqual([]);
+  });
+
+  it('closes the connection when a held frame cannot be sent', () => {
+    const channel = new FakeChannel();
+    const inner = fakeSimplePeer(channel);
+    const peer = make(inner);
+    for (let i = 1; i <= 6; i++) peer.write(frame(i));
+    channel.send = () => {
+      throw new Error('send failed');
+    };
+    channel.drainTo(0);
+    expect(inner.destroyed).toBe(true);
+    expect(inner.destroyedWith).toBeInstanceOf(Error);
+  });
+
+  it('hands received binary messages to the data listeners, and anything else as an empty frame', () => {
+    const inner = fakeSimplePeer(new FakeChannel());
+    const peer = make(inner);
+    const got: number[][] = [];
+    peer.on('data', (data: Uint8Array) => got.push([...data]));
+    inner._onChannelMessage(new MessageEvent('message', { data: Uint8Array.of(0, 7, 8).buffer }));
+    inner._onChannelMessage(new MessageEvent('message', { data: 'text' }));
+    expect(got).toEqual([[0, 7, 8], []]);
+    inner.destroyed = true;
+    inner._onChannelMessage(new MessageEvent('message', { data: Uint8Array.of(0).buffer }));
+    expect(got).toHaveLength(2);
+  });
+
+  it("receives through simple-peer's stream when its channel hook is not there", () => {
+    const subscribed: string[] = [];
+    const { _onChannelMessage: _hook, ...rest } = fakeSimplePeer(new FakeChannel());
+    const inner = { ...rest, on: (event: string) => void subscribed.push(event) };
+    new DirectWrites(inner as unknown as SimplePeer.Instance).on('data', () => {});
+    expect(subscribed).toEqual(['data']);
+  });
+
+  it('frames up to the negotiated message size, never above MAX_FRAME_BYTES', () => {
+    expect(make(fakeSimplePeer(null, 16 * 1024)).maxFrameBytes).toBe(16 * 1024);
+    expect(make(fakeSimplePeer(null, 262_144)).maxFrameBytes).toBe(MAX_FRAME_BYTES);
+    expect(make(fakeSimplePeer(null, Number.POSITIVE_INFINITY)).maxFrameBytes).toBe(MAX_FRAME_BYTES);
+    expect(make(fakeSimplePeer(null, 0)).maxFrameBytes).toBeUndefined();
+    expect(make(fakeSimplePeer(null)).maxFrameBytes).toBeUndefined();
+  });
+});
