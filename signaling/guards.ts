@@ -4,7 +4,7 @@
  * The reasoning and the figures are in docs/decisions/0007-guessing-costs-work.md.
  */
 import { RateLimiterMemory, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
-import { memoryLimiters, memoryProofLedger, type LimiterFactory, type ProofLedger } from './limiters';
+import { changeTogether, memoryLimiters, memoryProofLedger, type Counter, type LimiterFactory, type ProofLedger } from './limiters';
 import { createChallenge, randomInt, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import { ErrorReason, PROOF_ALGORITHM, PROOF_COST, type Proof, type ProofChallenge, type ProtocolError } from '../lib/protocol';
@@ -188,8 +188,13 @@ export class JoinGuard {
    * with a valid handle out, they can only make each attempt cost a second.
    */
   async admit(address: string, proof: Proof | undefined): Promise<Gate> {
-    const [mine, all] = await Promise.all([this.perClient.penalty(address, 1), this.total.penalty('all', 1)]);
-    const giveBack = () => Promise.all([this.perClient.reward(address, 1), this.total.reward('all', 1)]).then(() => {});
+    // Both counts in one step (one script with Redis), and given back in one.
+    const counters: Counter[] = [
+      [this.perClient, address],
+      [this.total, 'all'],
+    ];
+    const [mine, all] = (await changeTogether(counters, 1)) as [RateLimiterRes, RateLimiterRes];
+    const giveBack = () => changeTogether(counters, -1).then(() => {});
     const mineOver = over(mine, this.limits.perClientFailures);
     if ((!mineOver && !over(all, this.limits.totalFailures)) || (proof && (await this.proofs.spend(proof)))) {
       return {
@@ -272,13 +277,13 @@ export class SignInGuard {
     }
     const pairKey = SignInGuard.pairKey(account, address);
     const accountKey = account.toLowerCase();
-    const [pair, byAddress, byAccount] = await Promise.all([
-      this.pair.penalty(pairKey, 1),
-      this.address.penalty(address, 1),
-      this.account.penalty(accountKey, 1),
-    ]);
-    const giveBack = () =>
-      Promise.all([this.pair.reward(pairKey, 1), this.address.reward(address, 1), this.account.reward(accountKey, 1)]).then(() => {});
+    const counters: Counter[] = [
+      [this.pair, pairKey],
+      [this.address, address],
+      [this.account, accountKey],
+    ];
+    const [pair, byAddress, byAccount] = (await changeTogether(counters, 1)) as [RateLimiterRes, RateLimiterRes, RateLimiterRes];
+    const giveBack = () => changeTogether(counters, -1).then(() => {});
     const hard = over(pair, this.limits.perAccountAndAddress)
       ? { r: pair, who: 'for this account from your connection' }
       : over(byAddress, this.limits.perAddress)

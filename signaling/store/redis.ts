@@ -141,10 +141,11 @@ local function field(rec, name)
   return nil
 end
 
--- Let the key live at least ms more (never shortens: an index outlives its members).
+-- Let the key live at least ms more (never shortens: an index outlives its members). GT lengthens
+-- a lifetime in one command, no PTTL first (Redis 7); only a key without one (just made) takes a
+-- second, NX. A missing key is left missing by both.
 local function keep(key, ms)
-  local left = redis.call('PTTL', key)
-  if left == -1 or (left >= 0 and left < ms) then redis.call('PEXPIRE', key, ms) end
+  if redis.call('PEXPIRE', key, ms, 'GT') == 0 then redis.call('PEXPIRE', key, ms, 'NX') end
 end
 
 local function sadd(key, member)
@@ -173,9 +174,10 @@ local function markOffline(id, since)
   return 1
 end
 
--- Replace a record.
-local function put(key, fields, ms)
-  redis.call('DEL', key)
+-- Replace a record. With absent, the caller has just read the key and found no record there, so
+-- there are no old fields to clear (every record is written whole, with all its fields).
+local function put(key, fields, ms, absent)
+  if not absent then redis.call('DEL', key) end
   redis.call('HSET', key, unpack(fields))
   redis.call('PEXPIRE', key, ms)
 end
@@ -232,7 +234,7 @@ local function reserve(key, i)
     if expiresAt and expiresAt > now then return false end
     redis.call('SREM', K('session-handles', str(held[2])), handle)
   end
-  put(key, argRecord(i + 5), ttl)
+  put(key, argRecord(i + 5), ttl, not held[1] and not held[2])
   local bySession, byExpiry = K('session-handles', ARGV[i + 3]), K('handle-expiries')
   redis.call('SADD', bySession, handle)
   keep(bySession, ttl)
@@ -319,7 +321,7 @@ local function putInSession(kind, index, id, fields)
   local sessionId = field(fields, 'sessionId')
   local before = redis.call('HGET', key, 'sessionId')
   if before and before ~= sessionId then redis.call('SREM', K(index, str(before)), id) end
-  put(key, fields, RECORD_TTL)
+  put(key, fields, RECORD_TTL, not before)
   sadd(K(index, str(sessionId)), id)
 end
 
@@ -506,7 +508,7 @@ return left`,
 local old = get(KEYS[1])
 if old then unindexSession(old) end
 local session, i = argRecord(4)
-put(KEYS[1], session, RECORD_TTL)
+put(KEYS[1], session, RECORD_TTL, not old)
 indexSession(session)
 local n = tonumber(ARGV[i])
 i = i + 1
@@ -622,7 +624,7 @@ local id = ARGV[4]
 local old = get(KEYS[1])
 if old then unindexPeer(id, old) end
 local fields = argRecord(5)
-put(KEYS[1], fields, RECORD_TTL)
+put(KEYS[1], fields, RECORD_TTL, not old)
 indexPeer(id, fields)
 return 1`,
 

@@ -121,6 +121,51 @@ describe('RedisStore on a real Redis', () => {
     expect(lifetimes.get('queue-version')).toBeGreaterThan(24 * 60 * MINUTE);
   });
 
+  it('an index is never shortened: a later, shorter-lived member leaves its lifetime as it was', async () => {
+    const store = new RedisStore(client, { prefix: uniquePrefix() });
+    await createSession(store, session('s1'));
+    const reserve = (handle: string, forMs: number) =>
+      store.reserveSessionHandle({ handle, sessionId: 's1', reservedBy: 'alice', reservedAt: T0, expiresAt: T0 + forMs }, T0);
+    await reserve('long', 15 * MINUTE);
+    await reserve('short', MINUTE);
+    for (const index of ['session-handles:s1', 'handle-expiries']) {
+      expect(await client.pttl(`${store.keyPrefix}${index}`)).toBeGreaterThan(15 * MINUTE);
+    }
+    await reserve('longer', 30 * MINUTE);
+    expect(await client.pttl(`${store.keyPrefix}session-handles:s1`)).toBeGreaterThan(30 * MINUTE);
+  });
+
+  it('a handle cycle (reserve, consume, the party and its credential) is three scripts and at most 31 commands in Redis (issue 11)', async () => {
+    // The test's Redis runs only this file's tests, one at a time: its command counts are this test's.
+    const counts = async () => {
+      const info = await client.info('commandstats');
+      return new Map([...info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+    };
+    const store = new RedisStore(client, { prefix: uniquePrefix() });
+    await createSession(store, session('s1'));
+    const cycle = async (handle: string, n: number) => {
+      await store.reserveSessionHandle({ handle, sessionId: 's1', reservedBy: 'alice', reservedAt: T0, expiresAt: T0 + 15 * MINUTE }, T0);
+      const consumed = await store.consumeSessionHandle(handle, T0 + 1);
+      expect(consumed?.reservation.handle).toBe(handle);
+      await store.putParticipantAndCredential(
+        { participantId: `guest-${n}`, sessionId: 's1', role: 'guest', name: 'Gus', joinedAt: T0 + 1, state: 'active' },
+        `cred-${n}`,
+        { sessionId: 's1', participantId: `guest-${n}`, issuedAt: T0 + 1, revoked: null },
+      );
+    };
+    await cycle('warm-up', 0); // the scripts are loaded, whatever ran before
+    const before = await counts();
+    await cycle('counted', 1);
+    const after = await counts();
+    const ran = new Map([...after].map(([name, calls]) => [name, calls - (before.get(name) ?? 0) - (name === 'info' ? 1 : 0)]));
+    const total = [...ran.values()].reduce((a, b) => a + b, 0);
+    expect(ran.get('evalsha')).toBe(3);
+    // 36 before decision 0017: a PTTL before each index's PEXPIRE, a DEL before each new record.
+    expect(total).toBeLessThanOrEqual(31);
+    expect(ran.get('pttl') ?? 0).toBe(0);
+    expect(ran.get('del')).toBe(1); // the consumed handle; new records need none
+  });
+
   it('of 50 concurrent calls over 5 connections, exactly one consumes a handle, claims a request, ends a session', async () => {
     const prefix = uniquePrefix();
     const clients = Array.from({ length: 5 }, () => createRedisClient(server.url));
