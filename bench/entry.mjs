@@ -10,7 +10,7 @@
 //   - the agent clicks "Accept" → both transcripts show that both are in the session (each side's
 //     "joined as …" line on both screens, i.e. the data channel is up and synced both ways).
 import { randomBytes } from 'node:crypto';
-import { signInAgent } from './product.mjs';
+import { signInAgent, watch } from './product.mjs';
 
 /**
  * In a fresh context (no cache): navigation → the form on screen and hydrated (`joinus:form-ready`)
@@ -46,41 +46,6 @@ export async function openFormOnce(browser, product, path) {
   } finally {
     await ctx.close();
   }
-}
-
-/**
- * Watch the page for `check()` becoming true (on every DOM change) and store the time it first did
- * under `key` in sessionStorage; with `clickText`, also store the time of the first click on a
- * button with that text under `${key}:click`.
- */
-async function watch(page, key, source, clickText = null) {
-  await page.evaluate(
-    ({ key, source, clickText }) => {
-      const stamp = () => performance.timeOrigin + performance.now();
-      const check = new Function(`return (${source})()`);
-      sessionStorage.removeItem(key);
-      if (clickText) {
-        sessionStorage.removeItem(`${key}:click`);
-        document.addEventListener(
-          'click',
-          (e) => {
-            if (e.target instanceof Element && e.target.closest('button')?.textContent === clickText && !sessionStorage.getItem(`${key}:click`)) {
-              sessionStorage.setItem(`${key}:click`, String(stamp()));
-            }
-          },
-          { capture: true },
-        );
-      }
-      const observer = new MutationObserver(() => {
-        if (check()) {
-          sessionStorage.setItem(key, String(stamp()));
-          observer.disconnect();
-        }
-      });
-      observer.observe(document.documentElement, { subtree: true, childList: true, characterData: true });
-    },
-    { key, source, clickText },
-  );
 }
 
 async function stamped(page, key, timeoutMs = 20_000) {

@@ -165,6 +165,41 @@ export async function addGuest(browser, product, session, i, options) {
 }
 
 /**
+ * Watch the page for `check()` becoming true (on every DOM change) and store the time it first did
+ * under `key` in sessionStorage; with `clickText`, also store the time of the first click on a
+ * button with that text under `${key}:click`.
+ */
+export async function watch(page, key, source, clickText = null) {
+  await page.evaluate(
+    ({ key, source, clickText }) => {
+      const stamp = () => performance.timeOrigin + performance.now();
+      const check = new Function(`return (${source})()`);
+      sessionStorage.removeItem(key);
+      if (clickText) {
+        sessionStorage.removeItem(`${key}:click`);
+        document.addEventListener(
+          'click',
+          (e) => {
+            if (e.target instanceof Element && e.target.closest('button')?.textContent === clickText && !sessionStorage.getItem(`${key}:click`)) {
+              sessionStorage.setItem(`${key}:click`, String(stamp()));
+            }
+          },
+          { capture: true },
+        );
+      }
+      const observer = new MutationObserver(() => {
+        if (check()) {
+          sessionStorage.setItem(key, String(stamp()));
+          observer.disconnect();
+        }
+      });
+      observer.observe(document.documentElement, { subtree: true, childList: true, characterData: true });
+    },
+    { key, source, clickText },
+  );
+}
+
+/**
  * One join: the agent reserves a handle; a fresh context opens /join, fills it in and clicks Join Us.
  * Times come from the joining page itself (performance.timeOrigin + performance.now(), so they hold
  * across a navigation): the click (capture-phase listener), the transcript log first containing the
@@ -187,28 +222,8 @@ export async function joinOnce(browser, product, session, i, prepared) {
       const b = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Join Us');
       return b && !b.disabled;
     });
-    await guest.evaluate((text) => {
-      const stamp = () => performance.timeOrigin + performance.now();
-      sessionStorage.removeItem('bench:shown');
-      document.addEventListener(
-        'click',
-        (e) => {
-          if (e.target instanceof Element && e.target.closest('button')?.textContent === 'Join Us') {
-            sessionStorage.setItem('bench:click', String(stamp()));
-          }
-        },
-        { capture: true, once: true },
-      );
-      // The app navigates client-side, so this document (and this observer) lives on into the session view.
-      const observer = new MutationObserver(() => {
-        const log = document.querySelector('[role="log"]');
-        if (log && log.textContent.includes(text)) {
-          sessionStorage.setItem('bench:shown', String(stamp()));
-          observer.disconnect();
-        }
-      });
-      observer.observe(document.documentElement, { subtree: true, childList: true, characterData: true });
-    }, AGENT_MESSAGE);
+    // The app opens the session in place, so this document (and this observer) lives on into the session view.
+    await watch(guest, 'bench:shown', `() => document.querySelector('[role="log"]')?.textContent.includes(${JSON.stringify(AGENT_MESSAGE)}) ?? false`, 'Join Us');
     await button.click();
     // Normally the observer has the time; after a full page load it is gone, and the first animation
     // frame that sees the message is the (coarser) fallback.
@@ -232,7 +247,7 @@ export async function joinOnce(browser, product, session, i, prepared) {
         return e ? performance.timeOrigin + e.startTime : null;
       };
       return {
-        click: Number(sessionStorage.getItem('bench:click')),
+        click: Number(sessionStorage.getItem('bench:shown:click')),
         attach: at('joinus:attach'),
         synced: at('joinus:synced'),
         marks: Object.fromEntries(

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { buildState } from './build-stale.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const { builtMs: built, stale } = buildState(root);
+const { builtMs: built, stale } = buildState(root, process.env.JOINUS_NEXT_DIST_DIR || '.next');
 if (stale) {
   console.log(built ? 'Sources changed since the last build: building the pages…' : 'No build yet: building the pages (about a minute)…');
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {

@@ -79,26 +79,27 @@ export function useSessionHandoff() {
       sessionStorage.setItem(storageKeys.credential(sessionId), credential);
       const path = `/session/${encodeURIComponent(sessionId)}`;
       let view: ViewModule;
+      let conn: SessionConnection;
       try {
-        view = await preloadSessionView();
-      } catch {
-        // The chunk did not load (a deploy replaced it, the network dropped): the session route
-        // loads it afresh (and attaches again: the server takes the peer back).
+        try {
+          view = await preloadSessionView();
+        } catch {
+          // The chunk did not load (a deploy replaced it, the network dropped): the session route
+          // loads it afresh (and attaches again: the server takes the peer back).
+          if (mounted.current) router.push(path);
+          return;
+        }
+        if (!mounted.current) return;
+        // The connection first: attaching and dialling the peers start now, not after the render.
+        conn = view.acquireSession(socket, sessionId, credential, {
+          ...(init.keys ? { keys: init.keys } : {}),
+          ...(init.attached ? { attached: init.attached } : {}),
+          ...(init.heard ? { heardBefore: init.heard.take } : {}),
+        });
+      } finally {
+        // Whatever happened, the room's events stop being kept (a new connection took them already).
         init.heard?.take();
-        if (mounted.current) router.push(path);
-        return;
       }
-      if (!mounted.current) {
-        init.heard?.take();
-        return;
-      }
-      // The connection first: attaching and dialling the peers start now, not after the render.
-      const conn = view.acquireSession(socket, sessionId, credential, {
-        ...(init.keys ? { keys: init.keys } : {}),
-        ...(init.attached ? { attached: init.attached } : {}),
-        ...(init.heard ? { heardBefore: init.heard.take } : {}),
-      });
-      init.heard?.take();
       held.current = { conn, release: view.releaseSession };
       // The address in a task of its own, after the attach answer is handled and the mesh dials (the
       // router's bookkeeping costs tens of milliseconds on a slow phone).

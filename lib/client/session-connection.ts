@@ -138,6 +138,8 @@ export const APPEND_ONLY_ROOTS: ReadonlySet<string> = new Set(['transcript', 'pa
 
 /** Our own messages count as waiting only after this long: a delivery takes milliseconds. */
 const WAITING_AFTER_MS = 1000;
+/** The longest the views wait for a connection being set up before they hear of changes (see `set`). */
+const HOLD_WHILE_DIALLING_MS = 250;
 
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
@@ -294,20 +296,64 @@ export class SessionConnection {
   getSnapshot = (): SessionSnapshot => this.snapshot;
 
   /**
-   * The snapshot changes at once; the views hear of it once per turn of the event loop (a microtask),
-   * however many parts of it changed in that turn: each notice is a render of the whole session
-   * view, and a connection opening changes the status, the links and the awareness together.
+   * The snapshot changes at once; the views hear of it once per turn of the event loop (a microtask;
+   * in sync, a task), however many parts of it changed in that turn: each notice is a render of the
+   * whole session view, and a connection opening changes the status, the links and the awareness
+   * together.
+   *
+   * While a participant in sync has a connection being set up (someone is joining), the notices wait
+   * until it is open or failed, at most HOLD_WHILE_DIALLING_MS: the newcomer's arrival (its peer,
+   * directory entry and the agent's handle list, three messages) would otherwise re-render the view
+   * three times while the offer or answer the newcomer waits for sits behind them on this main
+   * thread (decision 0014). What arrives over the data channels (chat, forms, drawing) reaches the
+   * views through their own parts of the document and is never held.
    */
-  private notifyQueued = false;
+  private notify: 'idle' | 'queued' | 'held' = 'idle';
+  private heldSince = 0;
+  private holdTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Whether the views were last told of a session in sync. */
+  private viewsSynced = false;
   private set(patch: Partial<SessionSnapshot>): void {
     this.snapshot = { ...this.snapshot, ...patch };
-    if (this.notifyQueued) return;
-    this.notifyQueued = true;
-    queueMicrotask(() => {
-      this.notifyQueued = false;
-      for (const l of this.listeners) l();
-    });
+    if (this.notify !== 'idle') {
+      // Held: a change of the links may be the one that ends the wait.
+      if (this.notify === 'held' && patch.mesh) this.queueNotify();
+      return;
+    }
+    this.queueNotify();
   }
+
+  private queueNotify(): void {
+    if (this.notify === 'idle') this.notify = 'queued';
+    // In sync, the next task rather than a microtask: a newcomer's arrival is several messages, the
+    // agent's handle list first, and the views should not render between them.
+    if (this.viewsSynced) setTimeout(this.notifyViews, 0);
+    else queueMicrotask(this.notifyViews);
+  }
+
+  private readonly notifyViews = () => {
+    if (this.notify === 'idle') return;
+    const mesh = this.snapshot.mesh;
+    // Only views that have shown the session in sync wait: a newcomer's hear of its first sync at once.
+    const dialling = !this.destroyed && this.viewsSynced && mesh.peers.some((p) => p.link === 'connecting');
+    if (dialling) {
+      if (this.notify !== 'held') this.heldSince = Date.now();
+      const left = HOLD_WHILE_DIALLING_MS - (Date.now() - this.heldSince);
+      if (left > 0) {
+        this.notify = 'held';
+        this.holdTimer ??= setTimeout(() => {
+          this.holdTimer = null;
+          this.notifyViews();
+        }, left);
+        return;
+      }
+    }
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    this.notify = 'idle';
+    this.viewsSynced = mesh.synced;
+    for (const l of this.listeners) l();
+  };
 
   /**
    * Several things change at once (a connection opens: status, links, awareness, a sync): the
@@ -803,6 +849,8 @@ export class SessionConnection {
     this.media.destroy();
     this.provider?.destroy();
     this.destroyed = true;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     for (const off of this.offs) off();
     this.awareness.off('change', this.refresh);
     if (!this.localCopyDeleted) void this.persistence?.destroy().catch(() => {});

@@ -145,6 +145,56 @@ describe('[C9] the mesh over the real signaling server', () => {
     await eventually(() => [agent, customer].every((p) => chats(p).includes('here at once')), 'the newcomer heard', SLOW_MS);
   }, 30_000);
 
+  it('[S2] while a link to a newcomer is being set up, the views of those in sync hear of changes only after it is up or 250 ms (decision 0014)', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 0);
+    const net = new FakeNetwork();
+    const [agent, customer] = people.map((p) => connect(net, sessionId, p)) as [Participant, Participant];
+    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced && p.conn.getSnapshot().mesh.connected === 1), 'agent and customer in sync', SLOW_MS);
+
+    // Every notice the agent's views get: what the snapshot said, and when.
+    const notices: { at: number; handles: number; connecting: boolean }[] = [];
+    agent.conn.subscribe(() => {
+      const snap = agent.conn.getSnapshot();
+      notices.push({ at: Date.now(), handles: snap.handles.length, connecting: snap.mesh.peers.some((p) => p.link === 'connecting') });
+    });
+    // A newcomer nobody can connect to (not even through the customer), as the Join Us page logs in.
+    await ask(agent.socket, 'handle:reserve', { sessionId, handle: 'held-arrival' });
+    net.block('alice', 'Nina');
+    net.block('Cleo', 'Nina');
+    let joinedAt = 0;
+    agent.socket.on('peer:joined', () => (joinedAt ||= Date.now()));
+    const socket = await socketTo(h);
+    const heard = captureEvents(socket);
+    const keys = await newTabKeys();
+    const login = await ask<{ credential: string; attached: AttachResult }>(socket, 'handle:login', {
+      name: 'Nina',
+      handle: 'held-arrival',
+      publicKey: keys.publicKey,
+    });
+    const guest = new SessionConnection(socket, sessionId, login.credential, {
+      mesh: { createPeer: net.factory('Nina'), connectTimeoutMs: 10_000, retryMs: 10_000, maxRetryMs: 10_000 },
+      keys,
+      attached: login.attached,
+      heardBefore: heard.take,
+    });
+    onTeardown(() => guest.destroy());
+    await eventually(() => agent.conn.getSnapshot().mesh.peers.some((p) => p.link === 'connecting'), 'the agent dialling the newcomer', SLOW_MS);
+
+    // Another change while the link is being set up: the agent's handle list.
+    const before = notices.length;
+    await ask(agent.socket, 'handle:reserve', { sessionId, handle: 'during-the-dial' });
+    await eventually(() => notices.slice(before).some((n) => n.handles === 1), 'the new handle reaches the views', SLOW_MS);
+    // From the newcomer's arrival on, the views heard nothing until the wait was over, and then all of it.
+    expect(joinedAt).toBeGreaterThan(0);
+    const since = notices.filter((n) => n.at >= joinedAt);
+    expect(since.length).toBeGreaterThan(0);
+    for (const n of since) {
+      expect(n.connecting).toBe(true);
+      expect(n.at - joinedAt).toBeGreaterThanOrEqual(240);
+    }
+  }, 30_000);
+
   it('[S3][C9] a socket that drops and comes back while people chat: no channel closes, no message is lost or doubled', async () => {
     const h = await startSignaling({ clock: 'system' });
     const { sessionId, people } = await credentials(h, 1);
