@@ -40,6 +40,21 @@ export interface VerifiedPresence extends Author {
 }
 
 /**
+ * A state's participant claim, read once per state object: awareness replaces a peer's state with a
+ * new object on every change, and every view that shows presence reads all of them on each change.
+ */
+const claims = new WeakMap<object, z.infer<typeof presenceClaim> | null>();
+function claimOf(state: Record<string, unknown>): z.infer<typeof presenceClaim> | null {
+  let claim = claims.get(state);
+  if (claim === undefined) {
+    const parsed = presenceClaim.safeParse(state);
+    claim = parsed.success ? parsed.data : null;
+    claims.set(state, claim);
+  }
+  return claim;
+}
+
+/**
  * The other peers' awareness states whose participant claim verifies, with name and role from the
  * directory. States still being checked are left out until `auth` announces the result.
  */
@@ -47,10 +62,11 @@ export function verifiedPresence(states: Map<number, Record<string, unknown>>, s
   const out: VerifiedPresence[] = [];
   for (const [clientId, state] of states) {
     if (clientId === self) continue;
-    const claim = presenceClaim.safeParse(state);
-    if (!claim.success) continue;
-    const who = auth.who(claim.data.participantId);
-    if (!who || auth.check(claim.data.participantId, claim.data.presenceSig, presencePayload(clientId)) !== true) continue;
+    const claim = claimOf(state);
+    if (!claim) continue;
+    const who = auth.who(claim.participantId);
+    // The state object as the record: its verdict is kept with it, not worked out again on every read.
+    if (!who || auth.check(claim.participantId, claim.presenceSig, () => presencePayload(clientId), state) !== true) continue;
     out.push({ clientId, participantId: who.participantId, name: who.name, role: who.role, state });
   }
   return out;
