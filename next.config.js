@@ -22,8 +22,6 @@ const nextConfig = {
   // tsconfig of their own for Next to adjust (tests/e2e/support/serve.mjs), so a `next build` or
   // `npm start` elsewhere in the checkout never swaps the pages under a running test server.
   distDir: process.env.JOINUS_NEXT_DIST_DIR || '.next',
-  // Source maps of the browser chunks, for profiling a build (docs/benchmarks.md); off by default.
-  productionBrowserSourceMaps: process.env.JOINUS_SOURCE_MAPS === '1',
   // The fixed security headers on everything, static files included; the page CSP with its nonce
   // comes from proxy.ts (lib/security/headers.ts).
   async headers() {

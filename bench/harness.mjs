@@ -195,3 +195,22 @@ export function addToResults(file, parts) {
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
   return merged;
 }
+
+/**
+ * Counts the warnings (pino level 40) and errors (50 and up) a child writes to its stdout, one JSON
+ * line per entry, keeping the first three lines at `examplesFrom` or above as examples.
+ */
+export function countLogged(child, { examplesFrom = 40 } = {}) {
+  const logged = { warn: 0, error: 0, examples: [] };
+  let partial = '';
+  child.stdout.on('data', (chunk) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
+      if (level >= 40) logged[level >= 50 ? 'error' : 'warn']++;
+      if (level >= examplesFrom && logged.examples.length < 3) logged.examples.push(line.slice(0, 300));
+    }
+  });
+  return logged;
+}

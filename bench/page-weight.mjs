@@ -33,7 +33,7 @@
 //
 // Builds run under `nice -n 10`. Alone: `npm run bench:weight` prints the rows and adds `pageWeight`
 // to .bench/results.json. Environment (optional): BENCH_APP_DIR.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join, relative } from 'node:path';
@@ -377,28 +377,6 @@ async function startFloor(appDir, floorDir, maps) {
   const base = `http://127.0.0.1:${port}`;
   await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
   return { base, server, distDir: join(floorDir, maps ? '.next-maps' : '.next') };
-}
-
-/** The product's own server (server.ts) on its source-mapped build. */
-async function startProductMaps(appDir) {
-  const port = await freePort();
-  const server = startChild('product server (source maps)', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
-    cwd: appDir,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      NEXT_TELEMETRY_DISABLED: '1',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      JOINUS_AGENTS: `bench:${randomBytes(12).toString('hex')}`,
-      JOINUS_ICE_SERVERS: '[]',
-      JOINUS_NEXT_DIST_DIR: MAPS_DIST,
-    },
-  });
-  const base = `http://127.0.0.1:${port}`;
-  await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
-  return { base, server, distDir: join(appDir, MAPS_DIST) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -840,7 +818,7 @@ export async function measurePageWeight({ appDir, log = console.log, browser, pr
     result.breakdown = mapsBuildMs;
   } else {
     await (async () => {
-      const maps = await startProductMaps(appDir);
+      const maps = await startProduct(appDir, { distDir: MAPS_DIST });
       try {
         for (const p of PAGES.filter((x) => x.path === '/join' || x.session)) {
           const loaded = await loadPage(browser, maps.base + p.path, { stripMapComment: true, check: p.session ? sessionCheck : undefined });

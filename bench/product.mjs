@@ -24,10 +24,11 @@ export function buildIfStale(appDir, log) {
   return Date.now() - t0;
 }
 
-export async function startProduct(appDir) {
+/** The product's server (server.ts) on a free port; `distDir`: serve that build instead of `.next`. */
+export async function startProduct(appDir, { distDir } = {}) {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
-  const server = startChild('product server', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
+  const server = startChild(distDir ? `product server (${distDir})` : 'product server', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
     cwd: appDir,
     env: {
       ...process.env,
@@ -39,11 +40,18 @@ export async function startProduct(appDir) {
       // Two accounts: one for the session the joins go into, one for the entry runs (bench/entry.mjs).
       JOINUS_AGENTS: `bench:${password},entry:${password}`,
       JOINUS_ICE_SERVERS: '[]',
+      ...(distDir ? { JOINUS_NEXT_DIST_DIR: distDir } : {}),
     },
   });
   const base = `http://127.0.0.1:${port}`;
   await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
-  return { base, server, agent: { username: 'bench', password }, entryAgent: { username: 'entry', password } };
+  return {
+    base,
+    server,
+    distDir: join(appDir, distDir ?? '.next'),
+    agent: { username: 'bench', password },
+    entryAgent: { username: 'entry', password },
+  };
 }
 
 const AGENT_MESSAGE = 'Bench: hello from the agent';

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hashPassword } from '../signaling/core/passwords.ts';
 import { runQueueLoad } from '../tests/support/queue-load.ts';
-import { addToResults, freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
+import { addToResults, countLogged, freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
 import { buildIfStale } from './product.mjs';
 
 export const QUEUE_AGENTS = Number(process.env.BENCH_QUEUE_AGENTS ?? 1000);
@@ -99,20 +99,8 @@ export async function measureQueueScale({
         JOINUS_ICE_SERVERS: '[]',
       },
     });
-    // pino writes one JSON line per entry: count warnings (40) and errors (50 and up).
-    const logged = { warn: 0, error: 0, examples: [] };
-    let partial = '';
-    server.child.stdout.on('data', (chunk) => {
-      const lines = (partial + chunk.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
-        if (level >= 50) {
-          logged.error++;
-          if (logged.examples.length < 3) logged.examples.push(line.slice(0, 300));
-        } else if (level >= 40) logged.warn++;
-      }
-    });
+    // Examples of errors only: the run must log none.
+    const logged = countLogged(server.child, { examplesFrom: 50 });
     const base = `http://127.0.0.1:${port}`;
     await waitHttp(`${base}/`, { timeoutMs: 60_000, child: server });
     const pid = server.child.pid;

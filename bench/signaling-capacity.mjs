@@ -59,7 +59,7 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { hashPassword } from '../signaling/core/passwords.ts';
 import { startRedis } from '../tests/support/redis.ts';
-import { addToResults, freePort, onCleanup, runAlone, sleep, startChild, stopChild as stop, summarize, waitHttp } from './harness.mjs';
+import { addToResults, countLogged, freePort, onCleanup, runAlone, sleep, startChild, stopChild as stop, summarize, waitHttp } from './harness.mjs';
 import { printRows } from './summary.mjs';
 
 const list = (v, d) => (v ? v.split(',').map((x) => Number(x.trim())).filter((x) => x > 0) : d);
@@ -176,17 +176,7 @@ async function startServer({ name, script, cwd, env, files, inspect, log }) {
     cwd,
     env: { ...base, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', JOINUS_ICE_SERVERS: '[]', ...env },
   });
-  const logged = { warn: 0, error: 0, examples: [] };
-  let partial = '';
-  server.child.stdout.on('data', (chunk) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
-      if (level >= 40) logged[level >= 50 ? 'error' : 'warn']++;
-      if (level >= 40 && logged.examples.length < 3) logged.examples.push(line.slice(0, 300));
-    }
-  });
+  const logged = countLogged(server.child);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, { timeoutMs: 60_000, child: server });
   const pid = server.child.pid;
