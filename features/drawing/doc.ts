@@ -432,15 +432,25 @@ export async function appendStroke(
  * Finishes a stroke being drawn: signs its points and, in one transaction, appends the record and
  * removes the live entry (the others never see it twice nor miss it).
  */
-export async function finishStroke(doc: Y.Doc, signer: Signer, auth: Authorship, stroke: StrokeInProgress, now: number): Promise<void> {
+export function finishStroke(doc: Y.Doc, signer: Signer, auth: Authorship, stroke: StrokeInProgress, now: number): Promise<void> {
   const at = nextAt(doc, auth, signer.participantId, now);
-  const rec = await signed(signer, { t: 'stroke' as const, id: stroke.id, by: signer.participantId, colour: stroke.colour, width: stroke.width, pts: [...stroke.pts], at });
-  doc.transact(() => {
-    strokesOf(doc).push([rec]);
-    const live = liveOf(doc);
-    if (live.has(stroke.id)) live.delete(stroke.id);
+  // Signed at once, recorded after the strokes finished before it: signatures can come back in any
+  // order, and a stroke drawn after another must lie above it.
+  const signing = signed(signer, { t: 'stroke' as const, id: stroke.id, by: signer.participantId, colour: stroke.colour, width: stroke.width, pts: [...stroke.pts], at });
+  const done = (finishing.get(doc) ?? Promise.resolve()).then(async () => {
+    const rec = await signing;
+    doc.transact(() => {
+      strokesOf(doc).push([rec]);
+      const live = liveOf(doc);
+      if (live.has(stroke.id)) live.delete(stroke.id);
+    });
   });
+  finishing.set(doc, done.catch(() => {}));
+  return done;
 }
+
+/** Per document, the last stroke being finished: the next is recorded after it (finishStroke). */
+const finishing = new WeakMap<Y.Doc, Promise<void>>();
 
 /** Removes a stroke being drawn without recording it (no signer to finish it with). */
 export function dropStroke(doc: Y.Doc, stroke: StrokeInProgress): void {

@@ -414,14 +414,29 @@ describe('[C5] hostile peers', () => {
     expect(ids(await seen(d, new Set([guest.participantId])))).toEqual(['twice']);
   });
 
-  it('[C5] a stroke begun while the last one is being signed finishes too', async () => {
+  it('[C5] a stroke begun while the last one is being signed finishes too, above it', async () => {
     const d = new Y.Doc();
+    // The first stroke's signature comes back only after the second's (signatures may come back in
+    // any order): the second stroke is still recorded after the first.
+    let secondSigned!: () => void;
+    const afterSecond = new Promise<void>((resolve) => (secondSigned = resolve));
+    let signatures = 0;
+    const signer: Signer = {
+      participantId: guest.signer.participantId,
+      sign: async (payload) => {
+        const n = signatures++;
+        const sig = await guest.signer.sign(payload);
+        if (n === 0) await afterSecond;
+        else secondSigned();
+        return sig;
+      },
+    };
     const first = beginStroke(d, guest.participantId, style, { x: 1, y: 1 }, 'first');
     extendStroke(first, [{ x: 2, y: 2 }]);
-    const finishing = finishStroke(d, guest.signer, guest.auth, first, 1);
+    const finishing = finishStroke(d, signer, guest.auth, first, 1);
     const second = beginStroke(d, guest.participantId, style, { x: 3, y: 3 }, 'second');
     extendStroke(second, [{ x: 4, y: 4 }]);
-    await Promise.all([finishing, finishStroke(d, guest.signer, guest.auth, second, 2)]);
+    await Promise.all([finishing, finishStroke(d, signer, guest.auth, second, 2)]);
     expect((await seen(d)).map((x) => [x.id, x.points])).toEqual([['first', 2], ['second', 2]]);
     expect(liveOf(d).size).toBe(0);
   });
