@@ -3,9 +3,9 @@
  * From the Join Us or help page straight into the session, in place: no route change, no server
  * round trip, no new socket (decision 0014). The view's code is fetched while the person fills in
  * the form (`preloadSessionView`); once the server lets them in, the session's connection is opened
- * at once (the attach and the mesh start while React renders), the address becomes
- * /session/<id> (so a reload, a bookmark or a shared tab land on the session route, S3) and the
- * view takes the page's place.
+ * at once (the attach and the mesh start), and once a data channel is open (at most VIEW_WAIT_MS)
+ * the address becomes /session/<id> (so a reload, a bookmark or a shared tab land on the session
+ * route, S3) and the view takes the page's place, with the connection handed to it as it is.
  */
 import { useRouter } from 'next/navigation';
 import { startTransition, useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
@@ -18,6 +18,9 @@ import { storageKeys } from './hooks';
 type ViewModule = typeof import('./session-view');
 
 let loading: Promise<ViewModule> | null = null;
+
+/** The longest the view waits for the first data channel (decision 0014). */
+const VIEW_WAIT_MS = 150;
 
 /** Start fetching the session view's code (idempotent); a failed fetch is tried again next time. */
 export function preloadSessionView(): Promise<ViewModule> {
@@ -45,12 +48,14 @@ export interface OpenWith {
 
 interface Open {
   sessionId: string;
-  View: ComponentType<{ sessionId: string }>;
+  View: ComponentType<{ sessionId: string; handedOver?: SessionConnection }>;
+  /** The session's connection, held by this hook while the page lives: the view takes it as it is. */
+  conn: SessionConnection;
 }
 
 /**
  * `enter(socket, sessionId, credential)` opens the session here; `open` is set once it is, for the
- * page to render `<open.View sessionId={open.sessionId} />` instead of its form.
+ * page to render `<open.View sessionId={open.sessionId} handedOver={open.conn} />` instead of its form.
  */
 export function useSessionHandoff() {
   const router = useRouter();
@@ -101,16 +106,18 @@ export function useSessionHandoff() {
         init.heard?.take();
       }
       held.current = { conn, release: view.releaseSession };
-      // The address in a task of its own, after the attach answer is handled and the mesh dials (the
-      // router's bookkeeping costs tens of milliseconds on a slow phone).
-      setTimeout(() => {
-        if (!mounted.current) return;
-        window.history.replaceState(null, '', path);
-        document.title = 'Session · Join Us';
-      }, 0);
-      // Rendered as a transition: React yields to the socket and the peer connections between slices,
-      // so the attach answer and the first signals are handled while the view is being built.
-      startTransition(() => setOpen({ sessionId, View: view.CollabView }));
+      // The view is built once a data channel is open (or the session is in sync, or over, or
+      // VIEW_WAIT_MS passed; the button says "Joining…" meanwhile): building it takes the main thread
+      // for tens of milliseconds, which the offer, the answer and the channel's opening would each
+      // wait behind (decision 0014). The address changes first, in the same turn: Next's router takes
+      // it in with 5-10 ms of work, less in the way here than while dialling or while the view is
+      // being built. Rendered as a transition: React yields between slices to what arrives (the
+      // first sync).
+      await conn.whenLinked(VIEW_WAIT_MS);
+      if (!mounted.current) return;
+      window.history.replaceState(null, '', path);
+      document.title = 'Session · Join Us';
+      startTransition(() => setOpen({ sessionId, View: view.CollabView, conn }));
     },
     [router],
   );

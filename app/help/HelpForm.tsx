@@ -108,7 +108,7 @@ export function HelpForm() {
     setWaiting(null);
   };
 
-  if (open) return <open.View sessionId={open.sessionId} />;
+  if (open) return <open.View sessionId={open.sessionId} handedOver={open.conn} />;
 
   if (waiting) {
     return (

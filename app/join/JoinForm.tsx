@@ -82,7 +82,7 @@ export function JoinForm() {
     await enter(socket, r.sessionId, r.credential, { ...(keys ? { keys } : {}), ...(r.attached ? { attached: r.attached } : {}), heard });
   };
 
-  if (open) return <open.View sessionId={open.sessionId} />;
+  if (open) return <open.View sessionId={open.sessionId} handedOver={open.conn} />;
 
   const blocked = waitLeft > 0;
   return (

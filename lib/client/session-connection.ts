@@ -140,6 +140,11 @@ export const APPEND_ONLY_ROOTS: ReadonlySet<string> = new Set(['transcript', 'pa
 const WAITING_AFTER_MS = 1000;
 /** The longest the views wait for a connection being set up before they hear of changes (see `set`). */
 const HOLD_WHILE_DIALLING_MS = 250;
+/**
+ * After a newcomer's directory entry (or the agent's handle list losing a handle to a log-in), its
+ * peer is expected this soon: the views wait for it as for a connection being set up (see `set`).
+ */
+const ARRIVAL_MS = 100;
 
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
@@ -313,6 +318,11 @@ export class SessionConnection {
   private holdTimer: ReturnType<typeof setTimeout> | null = null;
   /** Whether the views were last told of a session in sync. */
   private viewsSynced = false;
+  /** Until when a newcomer's peer is expected (ARRIVAL_MS after its directory entry or its handle's use). */
+  private arrivingUntil = 0;
+  private arriving(): void {
+    this.arrivingUntil = Date.now() + ARRIVAL_MS;
+  }
   private set(patch: Partial<SessionSnapshot>): void {
     this.snapshot = { ...this.snapshot, ...patch };
     if (this.notify !== 'idle') {
@@ -335,16 +345,24 @@ export class SessionConnection {
     if (this.notify === 'idle') return;
     const mesh = this.snapshot.mesh;
     // Only views that have shown the session in sync wait: a newcomer's hear of its first sync at once.
-    const dialling = !this.destroyed && this.viewsSynced && mesh.peers.some((p) => p.link === 'connecting');
+    const now = Date.now();
+    const arriving = now < this.arrivingUntil;
+    const dialling = !this.destroyed && this.viewsSynced && (arriving || mesh.peers.some((p) => p.link === 'connecting'));
     if (dialling) {
-      if (this.notify !== 'held') this.heldSince = Date.now();
-      const left = HOLD_WHILE_DIALLING_MS - (Date.now() - this.heldSince);
+      if (this.notify !== 'held') this.heldSince = now;
+      const left = HOLD_WHILE_DIALLING_MS - (now - this.heldSince);
       if (left > 0) {
         this.notify = 'held';
-        this.holdTimer ??= setTimeout(() => {
-          this.holdTimer = null;
-          this.notifyViews();
-        }, left);
+        // Looked at again when the wait is over, or the arrival's window, whichever is first (a link
+        // opening, a change of the mesh, looks again at once).
+        if (this.holdTimer) clearTimeout(this.holdTimer);
+        this.holdTimer = setTimeout(
+          () => {
+            this.holdTimer = null;
+            this.notifyViews();
+          },
+          arriving ? Math.min(left, this.arrivingUntil - now) : left,
+        );
         return;
       }
     }
@@ -440,15 +458,22 @@ export class SessionConnection {
     const onSignal = mine<{ sessionId: string; from: string; data: Record<string, unknown> }>((p) =>
       this.provider?.signal(p.from, p.data),
     );
-    const onJoined = mine<{ sessionId: string; peerId: string; participantId: string }>((p) =>
-      this.provider?.peerJoined(p.peerId, p.participantId),
-    );
+    const onJoined = mine<{ sessionId: string; peerId: string; participantId: string }>((p) => {
+      // From here the link being set up holds the views, not the arrival.
+      this.arrivingUntil = 0;
+      this.provider?.peerJoined(p.peerId, p.participantId);
+    });
     const onDirectory = mine<{ sessionId: string } & DirectoryEntry>(({ sessionId: _s, ...entry }) => {
+      if (!this.auth.list().some((e) => e.participantId === entry.participantId)) this.arriving();
       this.auth.addEntry(entry);
       keepDirectory(this.sessionId, this.auth.list());
     });
     const onLeft = mine<{ sessionId: string; peerId: string }>((p) => this.provider?.peerLeft(p.peerId));
-    const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => this.set({ handles: p.handles }));
+    const onHandles = mine<{ sessionId: string; handles: ReservedHandle[] }>((p) => {
+      // A handle gone from the list was most likely just used to log in: its party is on the way.
+      if (this.snapshot.handles.some((h) => !p.handles.some((n) => n.handle === h.handle))) this.arriving();
+      this.set({ handles: p.handles });
+    });
     const onLobby = mine<{ sessionId: string; enabled: boolean; waiting: LobbyEntry[] }>((p) =>
       this.set({ lobby: { enabled: p.enabled, waiting: p.waiting } }),
     );
@@ -641,18 +666,41 @@ export class SessionConnection {
     void this.attachNow();
   }
 
-  private whenSynced(maxWaitMs: number): Promise<void> {
+  /** Resolves once the mesh is in sync (nobody to sync with counts), at the latest after `maxWaitMs`. */
+  whenSynced(maxWaitMs: number): Promise<void> {
+    return this.whenMesh((s) => s.synced, maxWaitMs, false);
+  }
+
+  /**
+   * Resolves once a data channel to some peer is open or the mesh is in sync, at the latest after
+   * `maxWaitMs`: the page joining a session waits for this before building its view (decision 0014).
+   */
+  whenLinked(maxWaitMs: number): Promise<void> {
+    return this.whenMesh((s) => s.synced || s.connected > 0, maxWaitMs, true);
+  }
+
+  /**
+   * `reached` true of the mesh's status, at the latest after `maxWaitMs`; with `phaseEnds`, also as soon
+   * as the session is not (or no longer) connecting or live (the lobby, refused, ended, …).
+   */
+  private whenMesh(reached: (s: MeshStatus) => boolean, maxWaitMs: number, phaseEnds: boolean): Promise<void> {
+    const elsewhere = () => phaseEnds && this.snapshot.phase.kind !== 'connecting' && this.snapshot.phase.kind !== 'live';
     return new Promise((resolve) => {
       const provider = this.provider;
-      if (!provider || provider.status.synced) return resolve();
+      if (!provider || elsewhere() || reached(provider.status)) return resolve();
       const done = () => {
         clearTimeout(timer);
-        off();
+        offMesh();
+        offPhase();
         resolve();
       };
       const timer = setTimeout(done, maxWaitMs);
-      const off = provider.onStatus((s) => {
-        if (s.synced) done();
+      const offMesh = provider.onStatus((s) => {
+        if (reached(s)) done();
+      });
+      // In the lobby, refused, ended: nothing to wait for.
+      const offPhase = this.subscribe(() => {
+        if (elsewhere()) done();
       });
     });
   }

@@ -1,7 +1,7 @@
 'use client';
 /** The customer's and every joined party's collaboration view. Survives a reload (S3). */
 import Link from 'next/link';
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { memo, useEffect, useState, useSyncExternalStore } from 'react';
 import type { SessionConnection } from '@/lib/client/session-connection';
 import { acquireSession, releaseSession } from '@/lib/client/open-sessions';
 import { SessionPanel } from '../../_components/SessionPanel';
@@ -10,32 +10,37 @@ import { storageKeys, useSessionSnapshot, useSocket } from '../../_components/ho
 
 const noSubscription = () => () => {};
 
-export function CollabView({ sessionId }: { sessionId: string }) {
-  const { socket, trouble } = useSocket();
+/**
+ * `handedOver`: the session's connection, opened by the Join Us or help page that shows this view in
+ * its place and holds it while it lives (decision 0014). The view then renders the session in its
+ * first render, inside the page's transition, instead of a placeholder, then the socket, then the
+ * session (three commits, the last one unsliced). Memoised: the page re-rendering (the address
+ * changing to the session's) leaves the session view alone.
+ */
+export const CollabView = memo(function CollabView({ sessionId, handedOver }: { sessionId: string; handedOver?: SessionConnection }) {
+  const { socket, trouble } = useSocket(!handedOver);
   // undefined while rendering on the server; the tab's stored credential (or null) in the browser.
   const credential = useSyncExternalStore(
     noSubscription,
     () => sessionStorage.getItem(storageKeys.credential(sessionId)),
     () => undefined,
   );
-  const [conn, setConn] = useState<SessionConnection | null>(null);
+  const [conn, setConn] = useState<SessionConnection | null>(handedOver ?? null);
   const [actionError, setActionError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const snap = useSessionSnapshot(conn);
 
   useEffect(() => {
-    if (!socket || !credential) return;
-    // The tab's connection to this session: opened here on a reload, or already open (and
-    // attaching) when the Join Us or help page handed the session over in place.
+    if (handedOver || !socket || !credential) return;
+    // The tab's connection to this session, opened here (a reload, a bookmark): an external system
+    // held for this effect's lifetime; React state only names it.
     const c = acquireSession(socket, sessionId, credential);
-    // The connection is an external system held for this effect's lifetime; React state only names it.
-    // eslint-disable-next-line react-hooks/set-state-in-effect
     setConn(c);
     return () => {
       releaseSession(c);
       setConn(null);
     };
-  }, [socket, credential, sessionId]);
+  }, [handedOver, socket, credential, sessionId]);
 
   if (credential === null) {
     return (
@@ -134,7 +139,7 @@ export function CollabView({ sessionId }: { sessionId: string }) {
       <RemoteVoices conn={conn} />
     </div>
   );
-}
+});
 
 function capitalise(s: string) {
   return s.charAt(0).toUpperCase() + s.slice(1);
