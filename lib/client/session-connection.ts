@@ -667,7 +667,7 @@ export class SessionConnection {
   }
 
   /** Resolves once the mesh is in sync (nobody to sync with counts), at the latest after `maxWaitMs`. */
-  whenSynced(maxWaitMs: number): Promise<void> {
+  private whenSynced(maxWaitMs: number): Promise<void> {
     return this.whenMesh((s) => s.synced, maxWaitMs, false);
   }
 
@@ -699,9 +699,11 @@ export class SessionConnection {
         if (reached(s)) done();
       });
       // In the lobby, refused, ended: nothing to wait for.
-      const offPhase = this.subscribe(() => {
-        if (elsewhere()) done();
-      });
+      const offPhase = phaseEnds
+        ? this.subscribe(() => {
+            if (elsewhere()) done();
+          })
+        : () => {};
     });
   }
 
