@@ -37,6 +37,7 @@
 import * as Y from 'yjs';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
 import { newId } from '../../lib/collab/ids';
+import { oncePerObject } from '../../lib/collab/once-per-object';
 import { isPaletteHex } from '../participants/colours';
 
 export const SURFACE_W = 10_000;
@@ -171,16 +172,7 @@ function parseRecord(raw: unknown): DrawingRecord | null {
 }
 
 /** Records are immutable objects in the array: parsed once each. */
-const parsedRecords = new WeakMap<object, DrawingRecord | null>();
-function recordOf(raw: unknown): DrawingRecord | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  let rec = parsedRecords.get(raw);
-  if (rec === undefined) {
-    rec = parseRecord(raw);
-    parsedRecords.set(raw, rec);
-  }
-  return rec;
-}
+const recordOf = oncePerObject(parseRecord);
 
 /** Strokes as shown, by record: the path is built once (the name is the directory's, so checked). */
 const shownStrokes = new WeakMap<object, Stroke>();

@@ -8,6 +8,7 @@
 import * as z from '../../lib/zod';
 import { type Role } from '../../lib/protocol';
 import type { Authorship, DirectoryEntry } from '../../lib/collab/authorship';
+import { oncePerObject } from '../../lib/collab/once-per-object';
 
 export const roleSchema = z.enum(['agent', 'customer', 'guest']);
 /** Milliseconds that `new Date()` can format: a hostile peer's 1e300 must not crash every page. */
@@ -43,16 +44,10 @@ export interface VerifiedPresence extends Author {
  * A state's participant claim, read once per state object: awareness replaces a peer's state with a
  * new object on every change, and every view that shows presence reads all of them on each change.
  */
-const claims = new WeakMap<object, z.infer<typeof presenceClaim> | null>();
-function claimOf(state: Record<string, unknown>): z.infer<typeof presenceClaim> | null {
-  let claim = claims.get(state);
-  if (claim === undefined) {
-    const parsed = presenceClaim.safeParse(state);
-    claim = parsed.success ? parsed.data : null;
-    claims.set(state, claim);
-  }
-  return claim;
-}
+const claimOf = oncePerObject((state): z.infer<typeof presenceClaim> | null => {
+  const parsed = presenceClaim.safeParse(state);
+  return parsed.success ? parsed.data : null;
+});
 
 /**
  * The other peers' awareness states whose participant claim verifies, with name and role from the

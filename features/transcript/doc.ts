@@ -7,6 +7,7 @@ import * as Y from 'yjs';
 import * as z from '../../lib/zod';
 import { describeEndReason, Limits, type Role } from '../../lib/protocol';
 import type { Authorship, Signer } from '../../lib/collab/authorship';
+import { oncePerObject } from '../../lib/collab/once-per-object';
 import { roleLabel, timestamp, type ParticipantInfo } from '../participants/doc';
 
 export const systemEvents = [
@@ -104,17 +105,10 @@ export const leftText = (name: string) => `${name} left the session`;
 export const endedByText = (name: string) => `${name} ended the session`;
 
 /** Entries are immutable objects in the array: each is validated once, however often it is read. */
-const parsedEntries = new WeakMap<object, StoredEntry | null>();
-function parseStored(raw: unknown): StoredEntry | null {
-  if (typeof raw !== 'object' || raw === null) return null;
-  let e = parsedEntries.get(raw);
-  if (e === undefined) {
-    const parsed = storedSchema.safeParse(raw);
-    e = parsed.success ? parsed.data : null;
-    parsedEntries.set(raw, e);
-  }
-  return e;
-}
+const parseStored = oncePerObject((raw): StoredEntry | null => {
+  const parsed = storedSchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+});
 
 /** The entry as shown, if its signature verified (`check` answered true) and its writer may write it. */
 function shown(e: StoredEntry, auth: Authorship): TranscriptEntry | null {
