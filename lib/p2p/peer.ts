@@ -93,8 +93,22 @@ export class DirectWrites implements PeerLike {
   private readonly dataListeners: ((data: Uint8Array) => void)[] = [];
   /** Whether received messages come to us from the channel (else through simple-peer's stream). */
   private readonly directReceive: boolean;
+  private readonly connectListeners: (() => void)[] = [];
+  private opened = false;
 
   constructor(private readonly inner: SimplePeer.Instance) {
+    // 'connect' as soon as the data channel is open. simple-peer announces it only after a getStats()
+    // round for the selected candidate pair, which took 10-20 ms on a busy joining page (and 100 ms
+    // more whenever the pair was not reported yet); frames go straight to the open channel anyway.
+    const opens = inner as unknown as { _onChannelOpen?: () => void };
+    if (typeof opens._onChannelOpen === 'function') {
+      const onChannelOpen = opens._onChannelOpen.bind(inner);
+      opens._onChannelOpen = () => {
+        onChannelOpen();
+        if (!inner.destroyed && this.channel) this.announceOpen();
+      };
+    }
+    inner.on('connect', () => this.announceOpen());
     // Received messages skip simple-peer's stream too (its Buffer and readable-stream push): the
     // channel's handler calls this method on the instance.
     const hooks = inner as unknown as { _onChannelMessage?: (event: MessageEvent) => void };
@@ -124,8 +138,17 @@ export class DirectWrites implements PeerLike {
 
   on(event: string, listener: (...args: never[]) => void): void {
     if (event === 'data' && this.directReceive) this.dataListeners.push(listener as (data: Uint8Array) => void);
+    else if (event === 'connect') this.connectListeners.push(listener as () => void);
     else this.inner.on(event, listener as (...args: unknown[]) => void);
   }
+
+  /** The first of the channel opening and simple-peer's own 'connect'; once. */
+  private announceOpen(): void {
+    if (this.opened) return;
+    this.opened = true;
+    for (const listener of this.connectListeners) listener();
+  }
+
 
   signal(data: Record<string, unknown>): void {
     this.inner.signal(data as unknown as SimplePeer.SignalData);

@@ -41,9 +41,20 @@ function fakeSimplePeer(channel: FakeChannel | null, maxMessageSize?: number) {
       inner.destroyed = true;
       inner.destroyedWith = err;
     },
-    on() {},
+    listeners: new Map<string, ((...args: unknown[]) => void)[]>(),
+    on(event: string, listener: (...args: unknown[]) => void) {
+      inner.listeners.set(event, [...(inner.listeners.get(event) ?? []), listener]);
+    },
+    emit(event: string) {
+      for (const listener of inner.listeners.get(event) ?? []) listener();
+    },
     signal() {},
     _onChannelMessage(_event: MessageEvent) {},
+    /** simple-peer's handler of the channel's 'open' (it then waits for getStats before 'connect'). */
+    channelOpens: 0,
+    _onChannelOpen() {
+      inner.channelOpens++;
+    },
   };
   return inner;
 }
@@ -113,7 +124,48 @@ describe('DirectWrites: the mesh writes frames straight to the data channel', ()
     const { _onChannelMessage: _hook, ...rest } = fakeSimplePeer(new FakeChannel());
     const inner = { ...rest, on: (event: string) => void subscribed.push(event) };
     new DirectWrites(inner as unknown as SimplePeer.Instance).on('data', () => {});
-    expect(subscribed).toEqual(['data']);
+    expect(subscribed).toEqual(['connect', 'data']);
+  });
+
+  it("says 'connect' once, as soon as the channel opens, without waiting for simple-peer's", () => {
+    const channel = new FakeChannel();
+    channel.readyState = 'connecting';
+    const inner = fakeSimplePeer(channel);
+    const peer = make(inner);
+    let connects = 0;
+    peer.on('connect', () => connects++);
+    // ICE connected before the channel: nothing yet (simple-peer's own handler still runs).
+    inner._onChannelOpen();
+    expect(inner.channelOpens).toBe(1);
+    expect(connects).toBe(0);
+    channel.readyState = 'open';
+    inner._onChannelOpen();
+    expect(connects).toBe(1);
+    // simple-peer's own 'connect', after its getStats round: not a second one.
+    inner.emit('connect');
+    expect(connects).toBe(1);
+  });
+
+  it("passes simple-peer's 'connect' on where the channel's opening is not seen", () => {
+    const { _onChannelOpen: _open, ...rest } = fakeSimplePeer(new FakeChannel());
+    const inner = rest as ReturnType<typeof fakeSimplePeer>;
+    const peer = new DirectWrites(inner as unknown as SimplePeer.Instance);
+    let connects = 0;
+    peer.on('connect', () => connects++);
+    inner.emit('connect');
+    inner.emit('connect');
+    expect(connects).toBe(1);
+  });
+
+  it('says nothing once destroyed, even if the channel opens', () => {
+    const channel = new FakeChannel();
+    const inner = fakeSimplePeer(channel);
+    const peer = make(inner);
+    let connects = 0;
+    peer.on('connect', () => connects++);
+    inner.destroyed = true;
+    inner._onChannelOpen();
+    expect(connects).toBe(0);
   });
 
   it('frames up to the negotiated message size, never above MAX_FRAME_BYTES', () => {
