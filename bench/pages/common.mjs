@@ -1,5 +1,6 @@
 // Shared by both browser bundles: the test document and data-channel instrumentation.
 import * as Y from 'yjs';
+import { prose } from '../../tests/support/prose.ts';
 
 export const now = () => performance.now();
 
@@ -7,24 +8,15 @@ export const presence = (name) => ({ participantId: `bench-${name}`, name, role:
 
 /**
  * Fill the session document's transcript (the product's schema: lib/session-doc.ts) with `entries`
- * chat messages of `entryChars` characters. Returns the size of the whole document as one update.
+ * chat messages of `entryChars` characters of word-like text (tests/support/prose.ts: deflate takes
+ * it to about a third, like real conversation). Returns the size of the whole document as one update.
  */
 export function fillTranscript(doc, entries, entryChars) {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz     ';
-  let seed = 42;
-  const text = (n) => {
-    let s = '';
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      s += alphabet[seed % alphabet.length];
-    }
-    return s;
-  };
   const transcript = doc.getArray('transcript');
   doc.transact(() => {
     for (let i = 0; i < entries; i++) {
       transcript.push([
-        { id: `m${i}`, kind: 'chat', at: 1_700_000_000_000 + i, authorId: 'bench-A', authorName: 'A', role: 'agent', text: text(entryChars) },
+        { id: `m${i}`, kind: 'chat', at: 1_700_000_000_000 + i, authorId: 'bench-A', authorName: 'A', role: 'agent', text: prose(entryChars, i + 1) },
       ]);
     }
   });

@@ -23,7 +23,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
-import { CHUNK_BYTES, frames, Reassembler } from './framing';
+import { CHUNK_BYTES, DEFLATE_MIN_BYTES, deflatedFrames, frames, Reassembler } from './framing';
 import { checkUpdate } from './update-gate';
 import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
 import { readClaim, Topology, type MeshClaim } from './topology';
@@ -34,6 +34,9 @@ const MESSAGE_AWARENESS = 1;
 const MESSAGE_RESYNC = 2;
 /** A neighbour's state vector, sent after it applied updates from us: what it has of whom. */
 const MESSAGE_ACK = 3;
+
+/** A sync step 1's trailing capability bit: "send me large messages deflated" (decision 0018). */
+const CAN_INFLATE = 1;
 
 /** The most one peer may make us buffer for a single message (a whole large document). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -158,6 +161,8 @@ const PROGRESS_STEP_BYTES = 256 * 1024;
 class PeerConn {
   readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
   connected = false;
+  /** The neighbour said (in its sync step 1) that it inflates deflated messages. */
+  inflates = false;
   /**
    * Messages produced before this side's 'connect' fired. The remote side may open first and send
    * us sync step 1 at once; our step 2 reply must wait here, not be dropped.
@@ -770,6 +775,8 @@ export class MeshProvider {
       const syncType = decoding.readVarUint(decoder);
       if (syncType === syncProtocol.messageYjsSyncStep1) {
         syncProtocol.readSyncStep1(decoder, reply, this.doc);
+        // Our answer (the whole session, for a late joiner) goes deflated if the sender inflates.
+        if (decoding.hasContent(decoder)) conn.inflates = (decoding.readVarUint(decoder) & CAN_INFLATE) !== 0;
       } else if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
         const update = decoding.readVarUint8Array(decoder);
         const verdict = this.opts.appendOnlyRoots ? checkUpdate(this.doc, update, this.opts.appendOnlyRoots) : 'ok';
@@ -913,6 +920,9 @@ export class MeshProvider {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
     syncProtocol.writeSyncStep1(e, this.doc);
+    // After the state vector, where y-protocols (and our own earlier versions) stop reading: what
+    // this peer can receive (decision 0018).
+    encoding.writeVarUint(e, CAN_INFLATE);
     return encoding.toUint8Array(e);
   }
 
@@ -927,8 +937,12 @@ export class MeshProvider {
   private sendNow(conn: PeerConn, message: Uint8Array): void {
     try {
       // The peer holds frames back while the channel's buffer is full (peer.ts), so a
-      // multi-megabyte sync never overflows the browser's send queue.
-      for (const frame of frames(message, (conn.peer.maxFrameBytes ?? CHUNK_BYTES + 1) - 1)) conn.peer.write(frame);
+      // multi-megabyte sync never overflows the browser's send queue. A large message goes deflated
+      // to a neighbour that said it inflates (decision 0018), compressed as the channel takes it.
+      const chunk = (conn.peer.maxFrameBytes ?? CHUNK_BYTES + 1) - 1;
+      const out = conn.inflates && message.byteLength >= DEFLATE_MIN_BYTES ? deflatedFrames(message, chunk) : frames(message, chunk);
+      if (conn.peer.writeFrames) conn.peer.writeFrames(out);
+      else for (const frame of out) conn.peer.write(frame);
     } catch {
       this.drop(conn.remote, null);
     }

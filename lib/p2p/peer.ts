@@ -16,6 +16,11 @@ export interface PeerLike {
   /** Sends one frame, in order, holding frames back while the channel's buffer is full (backpressure). */
   write(chunk: Uint8Array): unknown;
   /**
+   * Sends a message's frames in order, taking each from `frames` only when the channel is about to
+   * have room for it (a deflated message is compressed as it goes). Absent: the mesh writes them all.
+   */
+  writeFrames?(frames: Iterator<Uint8Array>): void;
+  /**
    * The largest frame this connection carries (the negotiated SCTP limit, capped), known once it is
    * open; absent: the mesh's default.
    */
@@ -86,8 +91,11 @@ const LOW_WATER_BYTES = 16 * 1024;
  * holds HIGH_WATER_BYTES or more, and go on at 'bufferedamountlow'.
  */
 export class DirectWrites implements PeerLike {
-  private readonly queue: Uint8Array[] = [];
+  /** Frames waiting, and messages whose frames are made as they go (deflated ones). */
+  private readonly queue: (Uint8Array | Iterator<Uint8Array>)[] = [];
   private head = 0;
+  /** The next frame of the message at the head of the queue, made ahead of the channel's room. */
+  private ready: Uint8Array | null = null;
   private watched: RTCDataChannel | null = null;
 
   private readonly dataListeners: ((data: Uint8Array) => void)[] = [];
@@ -149,7 +157,6 @@ export class DirectWrites implements PeerLike {
     for (const listener of this.connectListeners) listener();
   }
 
-
   signal(data: Record<string, unknown>): void {
     this.inner.signal(data as unknown as SimplePeer.SignalData);
   }
@@ -157,6 +164,7 @@ export class DirectWrites implements PeerLike {
   destroy(): void {
     this.queue.length = 0;
     this.head = 0;
+    this.ready = null;
     this.inner.destroy();
   }
 
@@ -176,6 +184,37 @@ export class DirectWrites implements PeerLike {
     this.watch(channel);
   }
 
+  writeFrames(frames: Iterator<Uint8Array>): void {
+    const channel = this.channel;
+    if (!channel) {
+      for (let next = frames.next(); !next.done; next = frames.next()) this.inner.write(next.value);
+      return;
+    }
+    this.queue.push(frames);
+    this.watch(channel);
+    if (this.head === this.queue.length - 1) this.drain(channel);
+  }
+
+  /** The next frame to send, or null when nothing waits. */
+  private next(): Uint8Array | null {
+    while (this.head < this.queue.length) {
+      const item = this.queue[this.head]!;
+      if (item instanceof Uint8Array) {
+        this.head++;
+        return item;
+      }
+      if (this.ready) {
+        const frame = this.ready;
+        this.ready = null;
+        return frame;
+      }
+      const step = item.next();
+      if (!step.done) return step.value;
+      this.head++;
+    }
+    return null;
+  }
+
   private watch(channel: RTCDataChannel): void {
     if (this.watched === channel) return;
     this.watched = channel;
@@ -186,12 +225,24 @@ export class DirectWrites implements PeerLike {
   private drain(channel: RTCDataChannel): void {
     if (this.channel !== channel) return;
     try {
-      while (this.head < this.queue.length && channel.bufferedAmount < HIGH_WATER_BYTES) channel.send(this.queue[this.head++] as Uint8Array<ArrayBuffer>);
+      while (channel.bufferedAmount < HIGH_WATER_BYTES) {
+        const frame = this.next();
+        if (!frame) break;
+        channel.send(frame as Uint8Array<ArrayBuffer>);
+      }
+      // The next frame of a message made as it goes is made now, while the channel sends what it
+      // holds, rather than when it has drained (the compressor and the network then overlap).
+      const item = this.queue[this.head];
+      if (item && !(item instanceof Uint8Array) && !this.ready) {
+        const step = item.next();
+        if (step.done) this.head++;
+        else this.ready = step.value;
+      }
     } catch (err) {
       this.inner.destroy(err as Error);
       return;
     }
-    if (this.head === this.queue.length) {
+    if (this.head === this.queue.length && !this.ready) {
       this.queue.length = 0;
       this.head = 0;
     }

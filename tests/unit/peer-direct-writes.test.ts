@@ -175,4 +175,53 @@ describe('DirectWrites: the mesh writes frames straight to the data channel', ()
     expect(make(fakeSimplePeer(null, 0)).maxFrameBytes).toBeUndefined();
     expect(make(fakeSimplePeer(null)).maxFrameBytes).toBeUndefined();
   });
+
+  it('takes the frames of a message made as it goes only as the channel drains, one ahead, in order with the rest', () => {
+    const channel = new FakeChannel();
+    const peer = make(fakeSimplePeer(channel));
+    let made = 0;
+    function* lazy(): Generator<Uint8Array> {
+      for (let i = 20; i < 30; i++) {
+        made++;
+        yield frame(i);
+      }
+    }
+    peer.write(frame(1));
+    peer.writeFrames(lazy());
+    peer.write(frame(2));
+    // Room for four 16 KiB frames: frame 1 and three of the message went; the next one is made ahead.
+    expect(channel.sent).toEqual([1, 20, 21, 22]);
+    expect(made).toBe(4);
+    channel.drainTo(0);
+    expect(channel.sent).toEqual([1, 20, 21, 22, 23, 24, 25, 26]);
+    expect(made).toBe(8);
+    channel.drainTo(0);
+    channel.drainTo(0);
+    expect(channel.sent).toEqual([1, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 2]);
+    expect(made).toBe(10);
+    // Everything sent: straight through again.
+    channel.bufferedAmount = 0;
+    peer.write(frame(3));
+    expect(channel.sent.at(-1)).toBe(3);
+  });
+
+  it("writes all the frames through simple-peer's stream while the channel is not open", () => {
+    const channel = new FakeChannel();
+    channel.readyState = 'connecting';
+    const inner = fakeSimplePeer(channel);
+    make(inner).writeFrames([frame(5), frame(6)][Symbol.iterator]());
+    expect(inner.streamWrites).toEqual([5, 6]);
+  });
+
+  it('closes the connection when making the next frame fails', () => {
+    const channel = new FakeChannel();
+    const inner = fakeSimplePeer(channel);
+    function* broken(): Generator<Uint8Array> {
+      yield frame(1);
+      throw new Error('compressor failed');
+    }
+    make(inner).writeFrames(broken());
+    expect(inner.destroyed).toBe(true);
+    expect(channel.sent).toEqual([1]);
+  });
 });

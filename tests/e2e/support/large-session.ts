@@ -12,6 +12,7 @@ import { Authorship, KEY_SLOT, tabKeys, type Signer } from '../../../lib/collab/
 import { appendStroke } from '../../../features/drawing/doc';
 import { palette } from '../../../features/participants/colours';
 import { appendEntry, signedPart, transcriptOf } from '../../../features/transcript/doc';
+import { prose } from '../../support/prose';
 
 export interface LargeSession {
   update: Uint8Array;
@@ -26,10 +27,10 @@ export interface LargeSession {
  */
 export async function largeSession(signer: Signer, opts = { messages: 700, strokes: 1200, pointsPerStroke: 300 }): Promise<LargeSession> {
   const doc = new Y.Doc();
-  const filler = 'All work and no play makes a long transcript. '.repeat(84).slice(0, 3900);
   let n = 0;
   const id = () => `seed-${++n}`;
-  for (let i = 0; i < opts.messages; i++) await appendEntry(doc, signer, { kind: 'chat', text: `Seeded message ${i}: ${filler}` }, 1_700_000_000_000 + i, id);
+  // Word-like text, different in every entry: it deflates like real conversation (decision 0018).
+  for (let i = 0; i < opts.messages; i++) await appendEntry(doc, signer, { kind: 'chat', text: `Seeded message ${i}: ${prose(3880, i + 1)}` }, 1_700_000_000_000 + i, id);
   const lastMessage = `Seeded message ${opts.messages - 1}:`;
   await appendEntry(doc, signer, { kind: 'chat', text: 'The end of the seeded history.' }, 1_700_000_000_000 + opts.messages, id);
   await seedStrokes(doc, signer, opts.strokes, opts.pointsPerStroke, id);
