@@ -347,7 +347,9 @@ export class SessionConnection {
     // Only views that have shown the session in sync wait: a newcomer's hear of its first sync at once.
     const now = Date.now();
     const arriving = now < this.arrivingUntil;
-    const dialling = !this.destroyed && this.viewsSynced && (arriving || mesh.peers.some((p) => p.link === 'connecting'));
+    // A link counts as being set up until the newcomer's sync step 1 has been answered: the answer is
+    // what the newcomer's first sync waits for, and it would otherwise wait behind the render.
+    const dialling = !this.destroyed && this.viewsSynced && (arriving || mesh.peers.some((p) => p.link === 'connecting' || (p.link === 'direct' && !p.answered)));
     if (dialling) {
       if (this.notify !== 'held') this.heldSince = now;
       const left = HOLD_WHILE_DIALLING_MS - (now - this.heldSince);

@@ -130,6 +130,11 @@ export interface PeerStatus {
    */
   link: 'direct' | 'relayed' | 'connecting' | 'failed';
   failure: LinkFailure | null;
+  /**
+   * Direct, and the peer's sync step 1 answered: what it lacked of ours is on its way. A newcomer's
+   * first sync waits on that answer (decision 0014: the views wait for it too).
+   */
+  answered: boolean;
 }
 
 export interface MeshStatus {
@@ -163,6 +168,8 @@ class PeerConn {
   connected = false;
   /** The neighbour said (in its sync step 1) that it inflates deflated messages. */
   inflates = false;
+  /** Its sync step 1 has been answered (our step 2 sent). */
+  answered = false;
   /**
    * Messages produced before this side's 'connect' fired. The remote side may open first and send
    * us sync step 1 at once; our step 2 reply must wait here, not be dropped.
@@ -278,7 +285,7 @@ export class MeshProvider {
       const direct = r.conn?.connected === true;
       if (direct) connected++;
       const link = direct ? 'direct' : reachable.has(peerId) ? 'relayed' : r.failure ? 'failed' : 'connecting';
-      peers.push({ peerId, participantId: r.participantId, link, failure: direct ? null : r.failure });
+      peers.push({ peerId, participantId: r.participantId, link, failure: direct ? null : r.failure, answered: direct && r.conn!.answered });
     }
     let receivingBytes = 0;
     for (const r of this.remotes.values()) receivingBytes += r.conn?.reportedBytes ?? 0;
@@ -314,7 +321,7 @@ export class MeshProvider {
   private emitStatus(): void {
     if (this.listeners.size === 0) return;
     const s = this.status;
-    const key = `${s.synced}|${s.confirmedClock}|${s.receivingBytes}|${s.peers.map((p) => `${p.peerId}:${p.participantId}:${p.link}:${p.failure}`).join(',')}`;
+    const key = `${s.synced}|${s.confirmedClock}|${s.receivingBytes}|${s.peers.map((p) => `${p.peerId}:${p.participantId}:${p.link}:${p.failure}:${p.answered}`).join(',')}`;
     if (key === this.lastStatusKey) return;
     this.lastStatusKey = key;
     for (const l of this.listeners) l(s);
@@ -801,6 +808,10 @@ export class MeshProvider {
         this.emitStatus();
       }
       if (encoding.length(reply) > 1) this.send(conn, encoding.toUint8Array(reply));
+      if (syncType === syncProtocol.messageYjsSyncStep1 && !conn.answered) {
+        conn.answered = true;
+        this.emitStatus();
+      }
       if (syncType !== syncProtocol.messageYjsSyncStep1) {
         this.scheduleAck(conn);
         // An update that builds on one we never got: ask this neighbour for what we lack (at most

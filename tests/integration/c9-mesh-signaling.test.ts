@@ -207,6 +207,35 @@ describe('[C9] the mesh over the real signaling server', () => {
     }
   }, 30_000);
 
+  it('[S2] the views of those in sync wait until the newcomer\'s sync step 1 is answered, not just until its link opens (decision 0014)', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 1);
+    // The newcomer reaches only the agent, over a link with 60 ms of latency: its step 1 arrives 60 ms
+    // after the link opens.
+    const slow = (x: string, y: string) => [x, y].includes('alice') && [x, y].includes('Guest 0');
+    const net = new FakeNetwork({ latencyMs: (x, y) => (slow(x, y) ? 60 : 0) });
+    net.block('Cleo', 'Guest 0');
+    const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
+    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced && p.conn.getSnapshot().mesh.connected === 1), 'agent and customer in sync', SLOW_MS);
+    // Settled: the views have shown the session in sync.
+    await eventually(() => agent.conn.getSnapshot().mesh.peers.every((p) => p.answered), 'the customer answered', SLOW_MS);
+    await new Promise((r) => setTimeout(r, 50));
+
+    // What the agent's views are told of the newcomer's link, notice by notice.
+    const customerPeer = agent.conn.getSnapshot().mesh.peers[0]!.peerId;
+    const notices: string[] = [];
+    agent.conn.subscribe(() => {
+      const guest = agent.conn.getSnapshot().mesh.peers.find((p) => p.peerId !== customerPeer);
+      notices.push(guest ? `${guest.link}${guest.answered ? ', answered' : ''}` : 'none');
+    });
+    const guest = connect(net, sessionId, people[2]!);
+    await eventually(() => guest.conn.getSnapshot().mesh.synced, 'the newcomer in sync', SLOW_MS);
+    await eventually(() => notices.includes('direct, answered'), 'the agent\'s views hear of the open link', SLOW_MS);
+    // Never told of a link open but not yet answered (the render would have come between the
+    // newcomer's step 1 and our answer).
+    expect(notices).not.toContain('direct');
+  }, 30_000);
+
   it('[S2] the joining page builds its view once a data channel is open, or after its wait when none opens (whenLinked, decision 0014)', async () => {
     const h = await startSignaling({ clock: 'system' });
     const { sessionId, people } = await credentials(h, 2);

@@ -108,11 +108,11 @@ describe('othersFrom', () => {
     ]);
     const got = othersFrom(
       [
-        { peerId: 'a1', participantId: 'p-ann', link: 'failed', failure: 'timeout' },
-        { peerId: 'a2', participantId: 'p-ann', link: 'relayed', failure: null },
-        { peerId: 'm2', participantId: 'p-me', link: 'direct', failure: null },
-        { peerId: 'x', participantId: null, link: 'connecting', failure: null },
-        { peerId: 'b1', participantId: 'p-bo', link: 'connecting', failure: null },
+        { peerId: 'a1', participantId: 'p-ann', link: 'failed', failure: 'timeout', answered: false },
+        { peerId: 'a2', participantId: 'p-ann', link: 'relayed', failure: null, answered: false },
+        { peerId: 'm2', participantId: 'p-me', link: 'direct', failure: null, answered: true },
+        { peerId: 'x', participantId: null, link: 'connecting', failure: null, answered: false },
+        { peerId: 'b1', participantId: 'p-bo', link: 'connecting', failure: null, answered: false },
       ],
       'p-me',
       (id) => names.get(id),

@@ -362,7 +362,7 @@ describe('what the status says', () => {
     join('a');
     join('b');
     await settle(500);
-    expect(nodes.a!.provider.status.peers).toEqual([{ peerId: 'b', participantId: 'p-b', link: 'failed', failure: 'relay' }]);
+    expect(nodes.a!.provider.status.peers).toEqual([{ peerId: 'b', participantId: 'p-b', link: 'failed', failure: 'relay', answered: false }]);
   });
 
   it('an attempt that never opens is given up after the timeout and tried again', async () => {
@@ -376,6 +376,30 @@ describe('what the status says', () => {
     await settle(10_000);
     expect(nodes.a!.link('b')).toBe('direct');
     expect(net.peers.filter((p) => p.owner === 'a' && p.initiator).length).toBeGreaterThan(attempts);
+  });
+
+  it('[S2] an open link is "answered" only once the peer\'s sync step 1 has been answered (what a newcomer\'s first sync waits for)', async () => {
+    const net = new FakeNetwork({ latencyMs: () => 30 });
+    const { nodes, join } = mesh(['a', 'b'], { net });
+    nodes.a!.say('before b');
+    join('a');
+    await settle(200);
+    const seen: string[] = [];
+    nodes.a!.provider.onStatus((s) => {
+      const p = s.peers[0];
+      const state = p ? `${p.link}${p.answered ? ', answered' : ''}` : 'none';
+      if (seen.at(-1) !== state) seen.push(state);
+    });
+    join('b');
+    // b's step 1 takes 30 ms over the open link: until it is answered the link is open but not answered.
+    await vi.advanceTimersByTimeAsync(1);
+    for (let t = 0; t < 2000 && nodes.a!.provider.status.peers[0]?.link !== 'direct'; t++) await vi.advanceTimersByTimeAsync(1);
+    expect(nodes.a!.provider.status.peers[0]).toMatchObject({ link: 'direct', answered: false });
+    await vi.advanceTimersByTimeAsync(40);
+    expect(nodes.a!.provider.status.peers[0]).toMatchObject({ link: 'direct', answered: true });
+    await settle();
+    expect(seen).toEqual(['connecting', 'direct', 'direct, answered']);
+    expect(nodes.b!.texts()).toEqual(['before b']);
   });
 
   it('our change is confirmed once a neighbour acknowledges it', async () => {
