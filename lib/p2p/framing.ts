@@ -98,7 +98,7 @@ export class Reassembler {
     this.mode ??= deflated ? this.inflater() : 'plain';
     if (deflated !== (this.mode !== 'plain')) throw new Error('mixed frames in one message');
     if (this.mode === 'plain') this.add(body);
-    // fflate throws on a corrupt or truncated stream, and on data after its end.
+    // fflate throws on a corrupt stream, and on one cut short (its last frame does not end it).
     else this.mode.push(body, !more);
     if (more) return null;
     const parts = this.parts;
