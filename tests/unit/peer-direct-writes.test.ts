@@ -84,12 +84,14 @@ describe('DirectWrites: the mesh writes frames straight to the data channel', ()
     expect(channel.sent.at(-1)).toBe(12);
   });
 
-  it("uses simple-peer's own write while the channel is not open", () => {
+  it("uses simple-peer's own write while the channel is not open, for single frames and a message's frames alike", () => {
     const channel = new FakeChannel();
     channel.readyState = 'connecting';
     const inner = fakeSimplePeer(channel);
-    make(inner).write(frame(1));
-    expect(inner.streamWrites).toEqual([1]);
+    const peer = make(inner);
+    peer.write(frame(1));
+    peer.writeFrames([frame(5), frame(6)][Symbol.iterator]());
+    expect(inner.streamWrites).toEqual([1, 5, 6]);
     expect(channel.sent).toEqual([]);
   });
 
@@ -203,14 +205,6 @@ describe('DirectWrites: the mesh writes frames straight to the data channel', ()
     channel.bufferedAmount = 0;
     peer.write(frame(3));
     expect(channel.sent.at(-1)).toBe(3);
-  });
-
-  it("writes all the frames through simple-peer's stream while the channel is not open", () => {
-    const channel = new FakeChannel();
-    channel.readyState = 'connecting';
-    const inner = fakeSimplePeer(channel);
-    make(inner).writeFrames([frame(5), frame(6)][Symbol.iterator]());
-    expect(inner.streamWrites).toEqual([5, 6]);
   });
 
   it('closes the connection when making the next frame fails', () => {
