@@ -23,7 +23,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
-import { CHUNK_BYTES, DEFLATE_MIN_BYTES, deflatedFrames, frames, Reassembler } from './framing';
+import { CHUNK_BYTES, DEFLATE_MIN_BYTES, deflatedFrames, frames, type InflateWith, nativeInflate, Reassembler } from './framing';
 import { checkUpdate } from './update-gate';
 import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
 import { readClaim, Topology, type MeshClaim } from './topology';
@@ -35,8 +35,13 @@ const MESSAGE_RESYNC = 2;
 /** A neighbour's state vector, sent after it applied updates from us: what it has of whom. */
 const MESSAGE_ACK = 3;
 
-/** A sync step 1's trailing capability bit: "send me large messages deflated" (decision 0018). */
+/**
+ * A sync step 1's trailing capability bits (decision 0018). CAN_INFLATE: "send me large messages
+ * deflated", from the first pages that did; their inflater failed on some streams fflate makes, so
+ * they get plain messages now. ZERO_WINDOW: "... with 32 KiB of zeros as the preset dictionary".
+ */
 const CAN_INFLATE = 1;
+const ZERO_WINDOW = 2;
 
 /** The most one peer may make us buffer for a single message (a whole large document). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -104,6 +109,11 @@ export interface MeshProviderOptions {
    * hostile page writes one; honest peers never pass one on) is cut off. @default none
    */
   appendOnlyRoots?: ReadonlySet<string>;
+  /**
+   * How deflated messages are inflated (decision 0018): the browser's DecompressionStream, or fflate
+   * (tests on a fake clock: the native stream works in real time). @default native where there is one
+   */
+  inflateWith?: InflateWith;
 }
 
 export interface RtcSettings {
@@ -164,9 +174,13 @@ const FIRST_SYNC_WAIT_MS = 10_000;
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
 class PeerConn {
-  readonly reassembler = new Reassembler(MAX_MESSAGE_BYTES);
+  readonly reassembler: Reassembler;
+  /** A message's last frame has come and it is being inflated: frames meanwhile wait in `inbox`. */
+  inflating = false;
+  readonly inbox: Uint8Array[] = [];
+  inboxBytes = 0;
   connected = false;
-  /** The neighbour said (in its sync step 1) that it inflates deflated messages. */
+  /** The neighbour said (in its sync step 1) that it inflates deflated messages (ZERO_WINDOW). */
   inflates = false;
   /** Its sync step 1 has been answered (our step 2 sent). */
   answered = false;
@@ -190,7 +204,10 @@ class PeerConn {
     readonly remote: string,
     readonly initiator: boolean,
     readonly peer: PeerLike,
-  ) {}
+    inflateWith: InflateWith,
+  ) {
+    this.reassembler = new Reassembler(MAX_MESSAGE_BYTES, inflateWith);
+  }
 }
 
 interface Remote {
@@ -556,7 +573,7 @@ export class MeshProvider {
       initiator,
       config: { iceServers: this.rtc.iceServers, iceTransportPolicy: this.rtc.iceTransportPolicy ?? 'all' },
     });
-    const conn = new PeerConn(connId, peerId, initiator, peer);
+    const conn = new PeerConn(connId, peerId, initiator, peer, this.opts.inflateWith ?? (nativeInflate() ? 'native' : 'fflate'));
     r.conn = conn;
     const current = () => this.remotes.get(peerId)?.conn === conn;
 
@@ -596,18 +613,10 @@ export class MeshProvider {
     });
     peer.on('data', (data) => {
       if (!current()) return;
-      try {
-        const message = conn.reassembler.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-        const progress = Math.floor(conn.reassembler.pendingBytes / PROGRESS_STEP_BYTES) * PROGRESS_STEP_BYTES;
-        if (progress !== conn.reportedBytes) {
-          conn.reportedBytes = progress;
-          this.emitStatus();
-        }
-        if (message) this.receive(conn, message);
-      } catch {
-        // A peer that sends garbage is cut off; it may dial again with a clean slate.
-        this.drop(peerId, 'unreachable');
-      }
+      // Frames behind a message still being inflated wait for it, in order (as much as one message).
+      if (!conn.inflating) this.onFrame(conn, data, current);
+      else if ((conn.inboxBytes += data.byteLength) > MAX_MESSAGE_BYTES) this.drop(peerId, 'unreachable');
+      else conn.inbox.push(data);
     });
     peer.on('close', () => {
       if (current()) this.drop(peerId, conn.connected ? null : 'unreachable');
@@ -623,6 +632,48 @@ export class MeshProvider {
     }, this.connectTimeoutMs);
     this.emitStatus();
     return conn;
+  }
+
+  /** A large incoming message's progress, in steps (a status change each). */
+  private noteProgress(conn: PeerConn): void {
+    const progress = Math.floor(conn.reassembler.pendingBytes / PROGRESS_STEP_BYTES) * PROGRESS_STEP_BYTES;
+    if (progress === conn.reportedBytes) return;
+    conn.reportedBytes = progress;
+    this.emitStatus();
+  }
+
+  /** One frame from `conn`'s channel: a whole message goes to `receive`, in the order sent. */
+  private onFrame(conn: PeerConn, data: Uint8Array, current: () => boolean): void {
+    const refuse = () => {
+      // A peer that sends garbage is cut off; it may dial again with a clean slate.
+      if (current()) this.drop(conn.remote, 'unreachable');
+    };
+    try {
+      const message = conn.reassembler.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.noteProgress(conn);
+      if (message instanceof Promise) {
+        conn.inflating = true;
+        message.then((whole) => {
+          conn.inflating = false;
+          if (!current()) return;
+          this.noteProgress(conn);
+          try {
+            this.receive(conn, whole);
+          } catch {
+            refuse();
+            return;
+          }
+          // What came meanwhile, until another message has to wait.
+          while (conn.inbox.length > 0 && !conn.inflating && current()) {
+            const next = conn.inbox.shift()!;
+            conn.inboxBytes -= next.byteLength;
+            this.onFrame(conn, next, current);
+          }
+        }, refuse);
+      } else if (message) this.receive(conn, message);
+    } catch {
+      refuse();
+    }
   }
 
   /**
@@ -783,7 +834,7 @@ export class MeshProvider {
       if (syncType === syncProtocol.messageYjsSyncStep1) {
         syncProtocol.readSyncStep1(decoder, reply, this.doc);
         // Our answer (the whole session, for a late joiner) goes deflated if the sender inflates.
-        if (decoding.hasContent(decoder)) conn.inflates = (decoding.readVarUint(decoder) & CAN_INFLATE) !== 0;
+        if (decoding.hasContent(decoder)) conn.inflates = (decoding.readVarUint(decoder) & ZERO_WINDOW) !== 0;
       } else if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
         const update = decoding.readVarUint8Array(decoder);
         const verdict = this.opts.appendOnlyRoots ? checkUpdate(this.doc, update, this.opts.appendOnlyRoots) : 'ok';
@@ -933,7 +984,8 @@ export class MeshProvider {
     syncProtocol.writeSyncStep1(e, this.doc);
     // After the state vector, where y-protocols (and our own earlier versions) stop reading: what
     // this peer can receive (decision 0018).
-    encoding.writeVarUint(e, CAN_INFLATE);
+    // CAN_INFLATE too: a page from before ZERO_WINDOW deflates for us, and we inflate what it makes.
+    encoding.writeVarUint(e, CAN_INFLATE | ZERO_WINDOW);
     return encoding.toUint8Array(e);
   }
 

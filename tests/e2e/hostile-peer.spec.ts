@@ -3,7 +3,7 @@
  * its data channels. Mallory cannot reach the customer directly (the two never connect), so whatever
  * she sends the customer gets only as the agent's page passes it on: forwarded, as the issue asks.
  * Her forgeries, unauthorised agent actions, replays and deletes change nothing anyone sees, and
- * garbage crashes no page; a genuine line of hers sent after them arrives, so they did arrive too.
+ * garbage (a deflated bomb too) crashes no page; a genuine line of hers sent after them arrives, so they did arrive too.
  */
 import {
   expect,
@@ -20,6 +20,7 @@ import {
   connectionStatus,
 } from './support/app';
 import { expectFramed, formsRegion, openPushPage, pushedPage, sharedForm, startSite, strokes, typeAndPush, type Site } from './support/collab';
+import { deflatedFrames } from '../../lib/p2p/framing';
 import { awarenessMessage, catchChannels, closedChannels, hostileKit, openChannels, sendRaw, updateMessage } from './support/hostile';
 import { SignalingRoutes } from './support/network';
 import { newId } from '../../lib/collab/ids';
@@ -161,6 +162,15 @@ test('[C1][C3][C4][C5] hostile peer: forged, replayed and unauthorised records a
   await sendRaw(mallory, garbage, { framed: false });
   await sendRaw(mallory, [awarenessMessage([{ clientId: 7, clock: 1, state: '{{{' }])]);
   await expect.poll(() => closedChannels(mallory)).toBeGreaterThan(closedBeforeGarbage);
+
+  // Back once more, she sends a deflated message that would inflate past the cap: 100 MB of zeros in
+  // about 100 KB. The browser's own inflater (decision 0018) stops at the cap and cuts her off.
+  await expect.poll(() => openChannels(mallory), { timeout: 30_000 }).toBeGreaterThan(0);
+  const closedBeforeBomb = await closedChannels(mallory);
+  const bomb = [...deflatedFrames(new Uint8Array(100 << 20), 16 * 1024)];
+  expect(bomb.reduce((n, f) => n + f.byteLength, 0)).toBeLessThan(200_000);
+  await sendRaw(mallory, bomb, { framed: false });
+  await expect.poll(() => closedChannels(mallory)).toBeGreaterThan(closedBeforeBomb);
 
   // Nobody's page broke (the fixture fails the test on any uncaught exception): the session goes on.
   await say(agent, `Dee: still here (${tag})`);
