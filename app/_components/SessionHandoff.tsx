@@ -3,7 +3,7 @@
  * From the Join Us or help page straight into the session, in place: no route change, no server
  * round trip, no new socket (decision 0014). The view's code is fetched while the person fills in
  * the form (`preloadSessionView`); once the server lets them in, the session's connection is opened
- * at once (the attach and the mesh start), and once a data channel is open (at most VIEW_WAIT_MS)
+ * at once (the attach and the mesh start), and once the mesh is in sync (at most VIEW_WAIT_MS)
  * the address becomes /session/<id> (so a reload, a bookmark or a shared tab land on the session
  * route, S3) and the view takes the page's place, with the connection handed to it as it is.
  */
@@ -19,8 +19,8 @@ type ViewModule = typeof import('./session-view');
 
 let loading: Promise<ViewModule> | null = null;
 
-/** The longest the view waits for the first data channel (decision 0014). */
-const VIEW_WAIT_MS = 150;
+/** The longest the view waits for the first sync (decision 0014). */
+const VIEW_WAIT_MS = 250;
 
 /** Start fetching the session view's code (idempotent); a failed fetch is tried again next time. */
 export function preloadSessionView(): Promise<ViewModule> {
@@ -106,14 +106,14 @@ export function useSessionHandoff() {
         init.heard?.take();
       }
       held.current = { conn, release: view.releaseSession };
-      // The view is built once a data channel is open (or the session is in sync, or over, or
+      // The view is built once the mesh is in sync (or the session is over or in the lobby, or
       // VIEW_WAIT_MS passed; the button says "Joining…" meanwhile): building it takes the main thread
-      // for tens of milliseconds, which the offer, the answer and the channel's opening would each
-      // wait behind (decision 0014). The address changes first, in the same turn: Next's router takes
-      // it in with 5-10 ms of work, less in the way here than while dialling or while the view is
-      // being built. Rendered as a transition: React yields between slices to what arrives (the
-      // first sync).
-      await conn.whenLinked(VIEW_WAIT_MS);
+      // for tens of milliseconds, which the offer, the answer, the channel's opening and the first
+      // sync would each wait behind (decision 0014). Then its first commit holds the transcript. The
+      // address changes first, in the same turn: Next's router takes it in with 5-10 ms of work.
+      // Rendered as a transition: rendered at once, the view committed sooner but showed the
+      // transcript later.
+      await conn.whenInSync(VIEW_WAIT_MS);
       if (!mounted.current) return;
       window.history.replaceState(null, '', path);
       document.title = 'Session · Join Us';

@@ -674,11 +674,12 @@ export class SessionConnection {
   }
 
   /**
-   * Resolves once a data channel to some peer is open or the mesh is in sync, at the latest after
-   * `maxWaitMs`: the page joining a session waits for this before building its view (decision 0014).
+   * Resolves once the mesh is in sync (nobody to sync with counts) or the session is not live (the
+   * lobby, refused, ended), at the latest after `maxWaitMs`: the page joining a session waits for
+   * this before building its view (decision 0014).
    */
-  whenLinked(maxWaitMs: number): Promise<void> {
-    return this.whenMesh((s) => s.synced || s.connected > 0, maxWaitMs, true);
+  whenInSync(maxWaitMs: number): Promise<void> {
+    return this.whenMesh((s) => s.synced, maxWaitMs, true);
   }
 
   /**

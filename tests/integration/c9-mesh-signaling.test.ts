@@ -236,20 +236,19 @@ describe('[C9] the mesh over the real signaling server', () => {
     expect(notices).not.toContain('direct');
   }, 30_000);
 
-  it('[S2] the joining page builds its view once a data channel is open, or after its wait when none opens (whenLinked, decision 0014)', async () => {
+  it('[S2] the joining page builds its view once the mesh is in sync, or after its wait when no channel opens (whenInSync, decision 0014)', async () => {
     const h = await startSignaling({ clock: 'system' });
     const { sessionId, people } = await credentials(h, 2);
     const net = new FakeNetwork();
     const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
     await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced), 'agent and customer in sync', SLOW_MS);
 
-    // A newcomer the others can reach: the wait ends with a channel open, long before its limit.
+    // A newcomer the others can reach: the wait ends in sync, long before its limit.
     const reachable = connect(net, sessionId, people[2]!);
     const t0 = Date.now();
-    await reachable.conn.whenLinked(10_000);
+    await reachable.conn.whenInSync(10_000);
     expect(Date.now() - t0).toBeLessThan(5_000);
-    const status = reachable.conn.getSnapshot().mesh;
-    expect(status.connected > 0 || status.synced).toBe(true);
+    expect(reachable.conn.getSnapshot().mesh.synced).toBe(true);
 
     // A newcomer nobody can reach: the view is built after the wait, without a channel.
     net.block('alice', 'Guest 1');
@@ -257,7 +256,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     net.block('Guest 0', 'Guest 1');
     const unreachable = connect(net, sessionId, people[3]!);
     const t1 = Date.now();
-    await unreachable.conn.whenLinked(300);
+    await unreachable.conn.whenInSync(300);
     expect(Date.now() - t1).toBeGreaterThanOrEqual(295);
     expect(unreachable.conn.getSnapshot().mesh.connected).toBe(0);
     expect(unreachable.conn.getSnapshot().phase.kind).toBe('live');
