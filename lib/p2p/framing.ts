@@ -83,7 +83,7 @@ let nativeInflateSupported: boolean | null = null;
 /**
  * The browser's DecompressionStream takes raw DEFLATE (every current browser: Chromium 103, Firefox
  * 113, Safari 16.4). It inflates in native code off the page's JavaScript, about five times faster
- * than fflate (decision 0018, "Inflated natively"); where it is missing, fflate does it.
+ * than fflate (decision 0018, "Later"); where it is missing, fflate does it.
  */
 export function nativeInflate(): boolean {
   if (nativeInflateSupported === null) {
