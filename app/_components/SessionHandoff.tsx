@@ -4,11 +4,12 @@
  * round trip, no new socket (decision 0014). The view's code is fetched while the person fills in
  * the form (`preloadSessionView`); once the server lets them in, the session's connection is opened
  * at once (the attach and the mesh start), and once the mesh is in sync (at most VIEW_WAIT_MS)
+ * the view takes the page's place, with the connection handed to it as it is; once it is on screen
  * the address becomes /session/<id> (so a reload, a bookmark or a shared tab land on the session
- * route, S3) and the view takes the page's place, with the connection handed to it as it is.
+ * route, S3).
  */
 import { useRouter } from 'next/navigation';
-import { startTransition, useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
+import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
 import type { ClientSocket } from '@/lib/client/socket';
 import type { SessionConnection } from '@/lib/client/session-connection';
 import type { TabKeys } from '@/lib/collab/authorship';
@@ -21,6 +22,8 @@ let loading: Promise<ViewModule> | null = null;
 
 /** The longest the view waits for the first sync (decision 0014). */
 const VIEW_WAIT_MS = 250;
+/** Then the longest it waits for the signatures of what its first commit shows to be checked. */
+const CHECK_WAIT_MS = 50;
 
 /** Start fetching the session view's code (idempotent); a failed fetch is tried again next time. */
 export function preloadSessionView(): Promise<ViewModule> {
@@ -79,6 +82,16 @@ export function useSessionHandoff() {
     };
   }, []);
 
+  // The address changes once the view is committed, not before its render: Next's router takes a
+  // new address in with work and a render of its own, which the view's render waited behind
+  // (decision 0014, "Checked, then rendered whole").
+  const shownId = open?.sessionId ?? null;
+  useEffect(() => {
+    if (!shownId) return;
+    window.history.replaceState(null, '', `/session/${encodeURIComponent(shownId)}`);
+    document.title = 'Session · Join Us';
+  }, [shownId]);
+
   const enter = useCallback(
     async (socket: ClientSocket, sessionId: string, credential: string, init: OpenWith = {}) => {
       sessionStorage.setItem(storageKeys.credential(sessionId), credential);
@@ -109,15 +122,16 @@ export function useSessionHandoff() {
       // The view is built once the mesh is in sync (or the session is over or in the lobby, or
       // VIEW_WAIT_MS passed; the button says "Joining…" meanwhile): building it takes the main thread
       // for tens of milliseconds, which the offer, the answer, the channel's opening and the first
-      // sync would each wait behind (decision 0014). Then its first commit holds the transcript. The
-      // address changes first, in the same turn: Next's router takes it in with 5-10 ms of work.
-      // Rendered as a transition: rendered at once, the view committed sooner but showed the
-      // transcript later.
+      // sync would each wait behind (decision 0014). Then the transcript's signatures are checked
+      // (at most CHECK_WAIT_MS), and the view is rendered whole, not as a transition: its first
+      // commit holds the transcript. As a transition, its render gave way to everything else on the
+      // main thread and was started over whenever the session changed during it ("Checked, then
+      // rendered whole").
       await conn.whenInSync(VIEW_WAIT_MS);
       if (!mounted.current) return;
-      window.history.replaceState(null, '', path);
-      document.title = 'Session · Join Us';
-      startTransition(() => setOpen({ sessionId, View: view.CollabView, conn }));
+      await view.prepareView(conn, CHECK_WAIT_MS);
+      if (!mounted.current) return;
+      setOpen({ sessionId, View: view.CollabView, conn });
     },
     [router],
   );

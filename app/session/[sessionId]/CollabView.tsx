@@ -13,9 +13,9 @@ const noSubscription = () => () => {};
 /**
  * `handedOver`: the session's connection, opened by the Join Us or help page that shows this view in
  * its place and holds it while it lives (decision 0014). The view then renders the session in its
- * first render, inside the page's transition, instead of a placeholder, then the socket, then the
- * session (three commits, the last one unsliced). Memoised: the page re-rendering (the address
- * changing to the session's) leaves the session view alone.
+ * first render, instead of a placeholder, then the socket, then the session (three commits).
+ * Memoised: the page re-rendering (the address changing to the session's) leaves the session view
+ * alone.
  */
 export const CollabView = memo(function CollabView({ sessionId, handedOver }: { sessionId: string; handedOver?: SessionConnection }) {
   const { socket, trouble } = useSocket(!handedOver);
