@@ -129,7 +129,8 @@ export function useSessionHandoff() {
       // rendered whole").
       await conn.whenInSync(VIEW_WAIT_MS);
       if (!mounted.current) return;
-      await view.prepareView(conn, CHECK_WAIT_MS);
+      // Only a head start: whatever goes wrong there, the view opens (and checks as it reads).
+      await view.prepareView(conn, CHECK_WAIT_MS).catch(() => {});
       if (!mounted.current) return;
       setOpen({ sessionId, View: view.CollabView, conn });
     },
