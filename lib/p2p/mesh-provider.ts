@@ -170,6 +170,16 @@ export interface MeshStatus {
 /** How long the other neighbours wait for the first sync before they are asked too. */
 const FIRST_SYNC_WAIT_MS = 10_000;
 
+/**
+ * A sync step 1 not answered (no step 2 from that neighbour, nothing of a message arriving) within
+ * this long is sent again, and again after twice as long, up to SYNC_RETRY_MAX_MS. Chromium 150 was
+ * seen to lose the first message a side sends on a newly opened channel (about 1 join in 100 on a
+ * loaded machine; the second message, sent in the same task, arrives): unanswered, a newcomer with a
+ * single neighbour never synced.
+ */
+const SYNC_RETRY_MS = 1000;
+const SYNC_RETRY_MAX_MS = 8000;
+
 /** Progress of a large incoming message is reported in steps this big (a status change each). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
@@ -184,6 +194,10 @@ class PeerConn {
   inflates = false;
   /** Its sync step 1 has been answered (our step 2 sent). */
   answered = false;
+  /** Our sync step 1 has been answered (its step 2 came); until then it is asked again (SYNC_RETRY_MS). */
+  heardStep2 = false;
+  syncRetry: unknown = null;
+  syncRetryMs = SYNC_RETRY_MS;
   /**
    * Messages produced before this side's 'connect' fired. The remote side may open first and send
    * us sync step 1 at once; our step 2 reply must wait here, not be dropped.
@@ -691,6 +705,7 @@ export class MeshProvider {
     r.outbox = r.outbox.filter((m) => m.conn !== conn.id);
     this.timers.clearTimeout(conn.connectTimer);
     this.timers.clearTimeout(conn.ackTimer);
+    this.timers.clearTimeout(conn.syncRetry);
     try {
       conn.peer.destroy();
     } catch {
@@ -853,6 +868,11 @@ export class MeshProvider {
       } else {
         throw new Error('unknown sync message');
       }
+      if (syncType === syncProtocol.messageYjsSyncStep2 && !conn.heardStep2) {
+        conn.heardStep2 = true;
+        this.timers.clearTimeout(conn.syncRetry);
+        conn.syncRetry = null;
+      }
       if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;
         this.releaseFirstSync();
@@ -875,6 +895,7 @@ export class MeshProvider {
       if (update) awarenessProtocol.applyAwarenessUpdate(this.awareness, update, conn);
     } else if (type === MESSAGE_RESYNC) {
       this.send(conn, this.syncStep1());
+      this.expectStep2(conn);
     } else if (type === MESSAGE_ACK) {
       this.noteClock(Y.decodeStateVector(decoding.readVarUint8Array(decoder)));
     } else {
@@ -962,9 +983,28 @@ export class MeshProvider {
       return;
     }
     this.sendNow(conn, this.syncStep1());
+    this.expectStep2(conn);
     if (!this.synced && !first) {
       this.firstSync = { conn, deferred: [], timer: this.timers.setTimeout(() => this.releaseFirstSync(), FIRST_SYNC_WAIT_MS) };
     }
+  }
+
+  /**
+   * Our sync step 1 to `conn` is sent again if neither its step 2 nor any part of a message from it
+   * has come in SYNC_RETRY_MS (the first message on a new channel can be lost). A step 2 still
+   * arriving (a large session, frame by frame) is waited for, not asked again.
+   */
+  private expectStep2(conn: PeerConn): void {
+    if (conn.heardStep2 || conn.syncRetry !== null) return;
+    conn.syncRetry = this.timers.setTimeout(() => {
+      conn.syncRetry = null;
+      if (conn.heardStep2 || !conn.connected || this.remotes.get(conn.remote)?.conn !== conn) return;
+      if (conn.reassembler.pendingBytes === 0 && !conn.inflating) {
+        this.sendNow(conn, this.syncStep1());
+        conn.syncRetryMs = Math.min(SYNC_RETRY_MAX_MS, conn.syncRetryMs * 2);
+      }
+      this.expectStep2(conn);
+    }, conn.syncRetryMs);
   }
 
   /** The first sync is done (or its neighbour went, or it took too long): ask the others. */
@@ -1094,6 +1134,7 @@ export class MeshProvider {
       if (!conn) continue;
       this.timers.clearTimeout(conn.connectTimer);
       this.timers.clearTimeout(conn.ackTimer);
+      this.timers.clearTimeout(conn.syncRetry);
       try {
         conn.peer.destroy();
       } catch {

@@ -6,7 +6,8 @@
  *
  * What it can do that a real network cannot be made to do on demand: block any pair of owners (their
  * connections never open, as behind two strict NATs), cut an open link, delay every message by a
- * random but per-direction FIFO latency, and count every connection opened and closed.
+ * random but per-direction FIFO latency, lose the first message an owner sends on a new connection,
+ * and count every connection opened and closed.
  */
 import type { PeerFactory, PeerLike } from '../../lib/p2p/peer';
 import type { MeshProvider, SignalOutcome, SignalingPort } from '../../lib/p2p/mesh-provider';
@@ -107,9 +108,14 @@ export class FakePeer implements PeerLike {
   /** The link is dead but this end has not noticed yet: what it writes is lost. */
   halfDead = false;
 
+  /** Writes on this connection so far. */
+  private writes = 0;
+
   write(chunk: Uint8Array): boolean {
     if (!this.connected || this.destroyed) throw new Error('write on a closed fake connection');
     if (this.halfDead) return true;
+    // The first message on a new channel lost (seen in Chromium 150): written, never delivered.
+    if (this.writes++ === 0 && this.net.losesFirstMessage.has(this.owner)) return true;
     const to = this.other!;
     const copy = Uint8Array.from(chunk);
     this.net.bytesTo.set(to.owner, (this.net.bytesTo.get(to.owner) ?? 0) + copy.byteLength);
@@ -168,6 +174,8 @@ export class FakeNetwork {
   closed = 0;
   /** Bytes written to each owner over data channels. */
   readonly bytesTo = new Map<string, number>();
+  /** Owners whose first message on each new connection is lost (as Chromium 150 was seen to do). */
+  readonly losesFirstMessage = new Set<string>();
 
   constructor(opts: FakeNetworkOptions = {}) {
     this.opts = opts;
