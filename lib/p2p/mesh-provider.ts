@@ -171,11 +171,11 @@ export interface MeshStatus {
 const FIRST_SYNC_WAIT_MS = 10_000;
 
 /**
- * A sync step 1 not answered (no step 2 from that neighbour, nothing of a message arriving) within
- * this long is sent again, and again after twice as long, up to SYNC_RETRY_MAX_MS. Chromium 150 was
- * seen to lose the first message a side sends on a newly opened channel (about 1 join in 100 on a
- * loaded machine; the second message, sent in the same task, arrives): unanswered, a newcomer with a
- * single neighbour never synced.
+ * A new connection's sync step 1 not answered (no step 2 from that neighbour, nothing of a message
+ * arriving) within this long is sent again, and again after twice as long, up to SYNC_RETRY_MAX_MS
+ * (decision 0019). Chromium 150 was seen to lose the first message a side sends on a newly opened
+ * channel (about 1 join in 100 on a loaded machine; the second message, sent in the same task,
+ * arrives): unanswered, a newcomer with a single neighbour never synced.
  */
 const SYNC_RETRY_MS = 1000;
 const SYNC_RETRY_MAX_MS = 8000;
@@ -990,9 +990,10 @@ export class MeshProvider {
   }
 
   /**
-   * Our sync step 1 to `conn` is sent again if neither its step 2 nor any part of a message from it
-   * has come in SYNC_RETRY_MS (the first message on a new channel can be lost). A step 2 still
-   * arriving (a large session, frame by frame) is waited for, not asked again.
+   * Until the first step 2 from `conn`, our sync step 1 is sent again whenever SYNC_RETRY_MS (then
+   * twice as long, up to SYNC_RETRY_MAX_MS) pass without it and no message from `conn` is part-way
+   * in: the first message on a new channel can be lost. A step 2 still arriving (a large session,
+   * frame by frame, or being inflated) is waited for, not asked for again.
    */
   private expectStep2(conn: PeerConn): void {
     if (conn.heardStep2 || conn.syncRetry !== null) return;
