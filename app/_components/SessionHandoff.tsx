@@ -9,7 +9,7 @@
  * route, S3).
  */
 import { useRouter } from 'next/navigation';
-import { useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
+import { startTransition, useCallback, useEffect, useRef, useState, type ComponentType } from 'react';
 import type { ClientSocket } from '@/lib/client/socket';
 import type { SessionConnection } from '@/lib/client/session-connection';
 import type { TabKeys } from '@/lib/collab/authorship';
@@ -24,6 +24,14 @@ let loading: Promise<ViewModule> | null = null;
 const VIEW_WAIT_MS = 250;
 /** Then the longest it waits for the signatures of what its first commit shows to be checked. */
 const CHECK_WAIT_MS = 50;
+
+/** The address and title of the session's own page, for a reload, a bookmark or a shared tab (S3). */
+function showAddress(sessionId: string): void {
+  const path = `/session/${encodeURIComponent(sessionId)}`;
+  if (window.location.pathname === path) return;
+  window.history.replaceState(null, '', path);
+  document.title = 'Session · Join Us';
+}
 
 /** Start fetching the session view's code (idempotent); a failed fetch is tried again next time. */
 export function preloadSessionView(): Promise<ViewModule> {
@@ -82,14 +90,12 @@ export function useSessionHandoff() {
     };
   }, []);
 
-  // The address changes once the view is committed, not before its render: Next's router takes a
-  // new address in with work and a render of its own, which the view's render waited behind
-  // (decision 0014, "Checked, then rendered whole").
+  // For a session in sync, the address changes once the view is committed, not before its render:
+  // Next's router takes a new address in with work and a render of its own, which the view's render
+  // waited behind (decision 0014, "Checked, then rendered whole").
   const shownId = open?.sessionId ?? null;
   useEffect(() => {
-    if (!shownId) return;
-    window.history.replaceState(null, '', `/session/${encodeURIComponent(shownId)}`);
-    document.title = 'Session · Join Us';
+    if (shownId) showAddress(shownId);
   }, [shownId]);
 
   const enter = useCallback(
@@ -122,17 +128,26 @@ export function useSessionHandoff() {
       // The view is built once the mesh is in sync (or the session is over or in the lobby, or
       // VIEW_WAIT_MS passed; the button says "Joining…" meanwhile): building it takes the main thread
       // for tens of milliseconds, which the offer, the answer, the channel's opening and the first
-      // sync would each wait behind (decision 0014). Then the transcript's signatures are checked
-      // (at most CHECK_WAIT_MS), and the view is rendered whole, not as a transition: its first
-      // commit holds the transcript. As a transition, its render gave way to everything else on the
-      // main thread and was started over whenever the session changed during it ("Checked, then
-      // rendered whole").
-      await conn.whenInSync(VIEW_WAIT_MS);
+      // sync would each wait behind (decision 0014).
+      const inSync = await conn.whenInSync(VIEW_WAIT_MS);
       if (!mounted.current) return;
+      const opened = { sessionId, View: view.CollabView, conn };
+      if (!inSync) {
+        // Still arriving (a large session), or not live: as before, the address first, then the
+        // view built as a transition, in slices, so the frames still coming are not held up
+        // (rendered whole, a 5 MB late join took 300-500 ms longer).
+        showAddress(sessionId);
+        startTransition(() => setOpen(opened));
+        return;
+      }
+      // In sync: the transcript's signatures are checked (at most CHECK_WAIT_MS), then the view is
+      // rendered whole, not as a transition, and its first commit holds the transcript. As a
+      // transition, its render gave way to everything else on the main thread and was started over
+      // whenever the session changed during it ("Checked, then rendered whole").
       // Only a head start: whatever goes wrong there, the view opens (and checks as it reads).
       await view.prepareView(conn, CHECK_WAIT_MS).catch(() => {});
       if (!mounted.current) return;
-      setOpen({ sessionId, View: view.CollabView, conn });
+      setOpen(opened);
     },
     [router],
   );

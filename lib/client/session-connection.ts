@@ -669,16 +669,16 @@ export class SessionConnection {
   }
 
   /** Resolves once the mesh is in sync (nobody to sync with counts), at the latest after `maxWaitMs`. */
-  private whenSynced(maxWaitMs: number): Promise<void> {
-    return this.whenMesh((s) => s.synced, maxWaitMs, false);
+  private async whenSynced(maxWaitMs: number): Promise<void> {
+    await this.whenMesh((s) => s.synced, maxWaitMs, false);
   }
 
   /**
    * Resolves once the mesh is in sync (nobody to sync with counts) or the session is not live (the
    * lobby, refused, ended), at the latest after `maxWaitMs`: the page joining a session waits for
-   * this before building its view (decision 0014).
+   * this before building its view (decision 0014). True when it ended in sync.
    */
-  whenInSync(maxWaitMs: number): Promise<void> {
+  whenInSync(maxWaitMs: number): Promise<boolean> {
     return this.whenMesh((s) => s.synced, maxWaitMs, true);
   }
 
@@ -686,25 +686,27 @@ export class SessionConnection {
    * `reached` true of the mesh's status, at the latest after `maxWaitMs`; with `phaseEnds`, also as soon
    * as the session is not (or no longer) connecting or live (the lobby, refused, ended, …).
    */
-  private whenMesh(reached: (s: MeshStatus) => boolean, maxWaitMs: number, phaseEnds: boolean): Promise<void> {
+  private whenMesh(reached: (s: MeshStatus) => boolean, maxWaitMs: number, phaseEnds: boolean): Promise<boolean> {
     const elsewhere = () => phaseEnds && this.snapshot.phase.kind !== 'connecting' && this.snapshot.phase.kind !== 'live';
     return new Promise((resolve) => {
       const provider = this.provider;
-      if (!provider || elsewhere() || reached(provider.status)) return resolve();
-      const done = () => {
+      if (!provider) return resolve(false);
+      if (reached(provider.status)) return resolve(true);
+      if (elsewhere()) return resolve(false);
+      const done = (inSync: boolean) => {
         clearTimeout(timer);
         offMesh();
         offPhase();
-        resolve();
+        resolve(inSync);
       };
-      const timer = setTimeout(done, maxWaitMs);
+      const timer = setTimeout(() => done(false), maxWaitMs);
       const offMesh = provider.onStatus((s) => {
-        if (reached(s)) done();
+        if (reached(s)) done(true);
       });
       // In the lobby, refused, ended: nothing to wait for.
       const offPhase = phaseEnds
         ? this.subscribe(() => {
-            if (elsewhere()) done();
+            if (elsewhere()) done(false);
           })
         : () => {};
     });

@@ -246,7 +246,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     // A newcomer the others can reach: the wait ends in sync, long before its limit.
     const reachable = connect(net, sessionId, people[2]!);
     const t0 = Date.now();
-    await reachable.conn.whenInSync(10_000);
+    expect(await reachable.conn.whenInSync(10_000)).toBe(true);
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(reachable.conn.getSnapshot().mesh.synced).toBe(true);
 
@@ -256,7 +256,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     net.block('Guest 0', 'Guest 1');
     const unreachable = connect(net, sessionId, people[3]!);
     const t1 = Date.now();
-    await unreachable.conn.whenInSync(300);
+    expect(await unreachable.conn.whenInSync(300)).toBe(false);
     expect(Date.now() - t1).toBeGreaterThanOrEqual(295);
     expect(unreachable.conn.getSnapshot().mesh.connected).toBe(0);
     expect(unreachable.conn.getSnapshot().phase.kind).toBe('live');
