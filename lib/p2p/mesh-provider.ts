@@ -872,6 +872,10 @@ export class MeshProvider {
         conn.heardStep2 = true;
         this.timers.clearTimeout(conn.syncRetry);
         conn.syncRetry = null;
+        // The presence sent as the channel opened may have been lost with the first messages
+        // (decision 0019): once, now that the link has carried a round trip. The same clock changes
+        // nothing where it did arrive.
+        this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
       }
       if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;

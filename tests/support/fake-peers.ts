@@ -6,7 +6,7 @@
  *
  * What it can do that a real network cannot be made to do on demand: block any pair of owners (their
  * connections never open, as behind two strict NATs), cut an open link, delay every message by a
- * random but per-direction FIFO latency, lose the first message an owner sends on a new connection,
+ * random but per-direction FIFO latency, lose the first messages an owner sends on a new connection,
  * and count every connection opened and closed.
  */
 import type { PeerFactory, PeerLike } from '../../lib/p2p/peer';
@@ -115,7 +115,7 @@ export class FakePeer implements PeerLike {
     if (!this.connected || this.destroyed) throw new Error('write on a closed fake connection');
     if (this.halfDead) return true;
     // The first message on a new channel lost (seen in Chromium 150): written, never delivered.
-    if (this.writes++ === 0 && this.net.losesFirstMessage.has(this.owner)) return true;
+    if (this.writes++ < (this.net.losesFirstMessages.get(this.owner) ?? 0)) return true;
     const to = this.other!;
     const copy = Uint8Array.from(chunk);
     this.net.bytesTo.set(to.owner, (this.net.bytesTo.get(to.owner) ?? 0) + copy.byteLength);
@@ -174,8 +174,8 @@ export class FakeNetwork {
   closed = 0;
   /** Bytes written to each owner over data channels. */
   readonly bytesTo = new Map<string, number>();
-  /** Owners whose first message on each new connection is lost (as Chromium 150 was seen to do). */
-  readonly losesFirstMessage = new Set<string>();
+  /** Owners whose first messages on each new connection are lost (as Chromium 150 was seen to do), and how many. */
+  readonly losesFirstMessages = new Map<string, number>();
 
   constructor(opts: FakeNetworkOptions = {}) {
     this.opts = opts;

@@ -693,8 +693,8 @@ describe('[C1] a lost first message', () => {
     join('a');
     await settle();
     // Both ends lose their first message on the new channel: each one's sync step 1.
-    net.losesFirstMessage.add('a');
-    net.losesFirstMessage.add('b');
+    net.losesFirstMessages.set('a', 1);
+    net.losesFirstMessages.set('b', 1);
     join('b');
     await vi.advanceTimersByTimeAsync(500);
     expect(nodes.b!.texts()).toHaveLength(1);
