@@ -169,6 +169,11 @@ export interface MeshStatus {
 
 /** How long the other neighbours wait for the first sync before they are asked too. */
 const FIRST_SYNC_WAIT_MS = 10_000;
+/**
+ * How long a newcomer's other peers wait for its first link before their connections are set up
+ * anyway (its first peer unreachable, or slow to answer). See `firstLink`.
+ */
+const FIRST_LINK_WAIT_MS = 300;
 
 /**
  * A new connection's sync step 1 not answered (no step 2 from that neighbour, nothing of a message
@@ -281,6 +286,14 @@ export class MeshProvider {
    * FIRST_SYNC_WAIT_MS without it.
    */
   private firstSync: { conn: PeerConn; deferred: PeerConn[]; timer: unknown } | null = null;
+  /**
+   * A newcomer sets up one connection first (decision 0020): until its link to the first peer of its
+   * attach list is open (or that attempt failed, the peer left, or FIRST_LINK_WAIT_MS passed), its
+   * other peers are neither dialled nor answered. What they send meanwhile is kept, in order, and
+   * handled then. Two set-ups at once on a joining page took each other's time: the first channel
+   * opened 16-25 ms later and the transcript was on screen 16-38 ms later.
+   */
+  private firstLink: { peerId: string; held: { from: string; data: Record<string, unknown> }[]; waiting: Set<string>; timer: unknown } | null = null;
   private confirmedClock = 0;
   /** Offline: no connection is opened until reconnect(). */
   private suspended = false;
@@ -370,11 +383,18 @@ export class MeshProvider {
     this.awaitingStart = false;
     this.rtc = rtc;
     if (selfPeerId !== this.selfPeerId) {
+      this.endFirstLink(false);
       this.closeAll();
       this.selfPeerId = selfPeerId;
       this.synced = this.synced || peers.length === 0;
     }
     const listed = new Map(peers.filter((p) => p.peerId !== selfPeerId).map((p) => [p.peerId, p.participantId]));
+    // A newcomer (nothing synced, no connection yet, several peers) starts with the first listed (any
+    // peer holds the whole session). A hold under way (a restart under the same id) stays as it is.
+    const first = listed.keys().next().value;
+    if (!this.firstLink && !this.synced && listed.size > 1 && first !== undefined && ![...this.remotes.values()].some((r) => r.conn)) {
+      this.firstLink = { peerId: first, held: [], waiting: new Set(), timer: this.timers.setTimeout(() => this.endFirstLink(true), FIRST_LINK_WAIT_MS) };
+    }
     // Whoever is not listed left while we were away.
     for (const peerId of [...this.remotes.keys()]) if (!listed.has(peerId)) this.forget(peerId);
     for (const [peerId, participantId] of listed) this.learn(peerId, participantId);
@@ -404,7 +424,7 @@ export class MeshProvider {
       this.antiEntropyTimer = null;
       if (this.destroyed) return;
       const step1 = this.syncStep1();
-      const awareness = this.awarenessMessage([...this.awareness.getStates().keys()]);
+      const awareness = this.allAwareness();
       for (const r of this.remotes.values()) {
         if (!r.conn?.connected) continue;
         this.sendNow(r.conn, step1);
@@ -434,6 +454,8 @@ export class MeshProvider {
   suspend(): void {
     if (this.destroyed || this.suspended) return;
     this.suspended = true;
+    // Everyone is tried again on reconnect().
+    this.endFirstLink(false);
     for (const [peerId, r] of this.remotes) {
       this.clearRetry(r);
       if (r.conn) this.drop(peerId, null, false);
@@ -471,6 +493,12 @@ export class MeshProvider {
   signal(from: string, data: Record<string, unknown>): void {
     if (this.deferred(() => this.signal(from, data))) return;
     if (from === this.selfPeerId || this.suspended) return;
+    if (this.firstLink && from !== this.firstLink.peerId) {
+      const held = this.firstLink.held;
+      held.push({ from, data });
+      if (held.length > MAX_EARLY) held.shift();
+      return;
+    }
     const env = parseEnvelope(data);
     if (!env) return;
     this.learn(from, null);
@@ -542,6 +570,11 @@ export class MeshProvider {
   private forget(peerId: string): void {
     const r = this.remotes.get(peerId);
     if (!r) return;
+    if (this.firstLink) {
+      this.firstLink.held = this.firstLink.held.filter((m) => m.from !== peerId);
+      this.firstLink.waiting.delete(peerId);
+      if (this.firstLink.peerId === peerId) this.endFirstLink(true);
+    }
     this.clearRetry(r);
     if (r.conn) this.drop(peerId, null, false);
     this.remotes.delete(peerId);
@@ -559,8 +592,27 @@ export class MeshProvider {
   private consider(peerId: string): void {
     const r = this.remotes.get(peerId);
     if (!r || r.conn || r.retryTimer !== null || this.destroyed || this.suspended) return;
+    if (this.firstLink && peerId !== this.firstLink.peerId) {
+      this.firstLink.waiting.add(peerId);
+      return;
+    }
     if (this.selfPeerId! < peerId) this.dial(peerId);
     else this.sayHello(peerId);
+  }
+
+  /**
+   * The newcomer's first link is open, or will not be soon: the other peers' connections are set up
+   * now (`release`), in the order they came, or (not `release`) forgotten with what they sent, for a
+   * new start or a reconnect that tries everyone.
+   */
+  private endFirstLink(release: boolean): void {
+    const first = this.firstLink;
+    if (!first) return;
+    this.firstLink = null;
+    this.timers.clearTimeout(first.timer);
+    if (!release || this.destroyed) return;
+    for (const { from, data } of first.held) this.signal(from, data);
+    for (const peerId of first.waiting) this.consider(peerId);
   }
 
   private dial(peerId: string): void {
@@ -615,13 +667,14 @@ export class MeshProvider {
       conn.connected = true;
       mark('joinus:channel');
       this.timers.clearTimeout(conn.connectTimer);
+      if (this.firstLink?.peerId === peerId) this.timers.setTimeout(() => this.endFirstLink(true), 0);
       r.failures = 0;
       r.failure = null;
       r.lost = null;
       // Both sides open with sync step 1 and the awareness they know: one round trip to synced. Before
       // our first sync, one neighbour at a time (see `firstSync`).
       this.askToSync(conn);
-      this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
+      this.sendNow(conn, this.allAwareness());
       for (const message of conn.pending.splice(0)) this.sendNow(conn, message);
       this.linksChanged();
     });
@@ -712,6 +765,7 @@ export class MeshProvider {
       /* already torn down */
     }
     if (this.firstSync?.conn === conn) this.releaseFirstSync();
+    if (this.firstLink?.peerId === peerId) this.endFirstLink(true);
     if (conn.connected) this.linksChanged();
     if (retry) this.failed(peerId, failure);
     this.emitStatus();
@@ -833,7 +887,7 @@ export class MeshProvider {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_RESYNC);
     this.sendNow(conn, encoding.toUint8Array(e));
-    this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
+    this.sendNow(conn, this.allAwareness());
   }
 
   // ------------------------------------------------------------------ messages
@@ -875,7 +929,7 @@ export class MeshProvider {
         // The presence sent as the channel opened may have been lost with the first messages
         // (decision 0019): once, now that the link has carried a round trip. The same clock changes
         // nothing where it did arrive.
-        this.sendNow(conn, this.awarenessMessage([...this.awareness.getStates().keys()]));
+        this.sendNow(conn, this.allAwareness());
       }
       if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;
@@ -1081,6 +1135,11 @@ export class MeshProvider {
     return origin instanceof PeerConn && this.remotes.get(origin.remote)?.conn === origin ? origin : null;
   }
 
+  /** Every presence we hold, as one message. */
+  private allAwareness(): Uint8Array {
+    return this.awarenessMessage([...this.awareness.getStates().keys()]);
+  }
+
   private awarenessMessage(clients: number[]): Uint8Array {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_AWARENESS);
@@ -1132,6 +1191,7 @@ export class MeshProvider {
     if (this.antiEntropyTimer !== null) this.timers.clearTimeout(this.antiEntropyTimer);
     if (this.firstSync) this.timers.clearTimeout(this.firstSync.timer);
     this.firstSync = null;
+    this.endFirstLink(false);
     for (const r of this.remotes.values()) {
       this.clearRetry(r);
       const conn = r.conn;

@@ -144,6 +144,70 @@ describe('who dials whom', () => {
   });
 });
 
+describe('[C1] a newcomer sets up one connection first', () => {
+  /** Peer connections `owner` had made each time its mesh reported links open, in order. */
+  function watchSetUp(net: FakeNetwork, provider: MeshProvider, owner: string) {
+    const seen: { made: number; open: number }[] = [];
+    provider.onStatus((s) => {
+      seen.push({ made: net.peers.filter((p) => p.owner === owner).length, open: s.peers.filter((p) => p.link === 'direct').length });
+    });
+    return seen;
+  }
+
+  it('[C1] the other peers are dialled and answered once the link to the first is open; what they sent meanwhile is not lost', async () => {
+    const { net, nodes, join } = mesh(['a', 'b', 'c', 'd']);
+    for (const n of ['a', 'b', 'c']) join(n);
+    await settle();
+    nodes.b!.say('before d');
+    await settle();
+    const seen = watchSetUp(net, nodes.d!.provider, 'd');
+    // a, b and c dial d as soon as they hear of it (lower ids dial): their offers reach d at once.
+    join('d');
+    await settle();
+    const firstOpen = seen.find((x) => x.open > 0);
+    expect(firstOpen).toEqual({ made: 1, open: 1 });
+    expect(nodes.d!.link('a')).toBe('direct');
+    expect(nodes.d!.provider.status.connected).toBe(3);
+    // One connection per pair, none dropped: the held offers were answered, not redialled.
+    expect(net.opened).toBe(6);
+    expect(net.closed).toBe(0);
+    expect(nodes.d!.texts()).toEqual(['before d']);
+  });
+
+  it('[C1] when the first peer cannot be reached, the others are set up after a short wait, not after the connect timeout', async () => {
+    const { net, nodes, join } = mesh(['a', 'b', 'c', 'z']);
+    net.block('a', 'z');
+    for (const n of ['a', 'b', 'c']) join(n);
+    await settle();
+    // z has the highest id: it says hello to a, b and c, which dial it.
+    join('z');
+    await settle(200);
+    expect(nodes.z!.provider.status.connected).toBe(0);
+    // Only a's offer was answered so far.
+    expect(net.peers.filter((p) => p.owner === 'z').map((p) => p.other?.owner)).toEqual(['a']);
+    await settle(300);
+    // The connect timeout is 2 s here: these opened well before it.
+    expect(nodes.z!.link('b')).toBe('direct');
+    expect(nodes.z!.link('c')).toBe('direct');
+    expect(nodes.z!.link('a')).not.toBe('direct');
+  });
+
+  it('[C1] when the first peer leaves before its link opens, the others are set up at once', async () => {
+    const { room, nodes, join } = mesh(['a', 'b', 'c', 'z']);
+    for (const n of ['a', 'b', 'c']) join(n);
+    await settle();
+    // a's socket is down: it is still listed, but hears nothing and dials nobody.
+    room.away('a');
+    join('z');
+    await settle(50);
+    expect(nodes.z!.provider.status.connected).toBe(0);
+    room.leave('a');
+    await settle(50);
+    expect(nodes.z!.link('b')).toBe('direct');
+    expect(nodes.z!.link('c')).toBe('direct');
+  });
+});
+
 describe('connections outlive signaling', () => {
   it('[S3] a signaling blip closes no connection: the tab starts again with the same peer id and keeps its channels', async () => {
     const { net, room, nodes, join } = mesh(['a', 'b', 'c']);
