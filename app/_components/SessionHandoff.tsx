@@ -25,9 +25,12 @@ const VIEW_WAIT_MS = 250;
 /** Then the longest it waits for the signatures of what its first commit shows to be checked. */
 const CHECK_WAIT_MS = 50;
 
+/** The session's own page (S3). */
+const sessionPath = (sessionId: string) => `/session/${encodeURIComponent(sessionId)}`;
+
 /** The address and title of the session's own page, for a reload, a bookmark or a shared tab (S3). */
 function showAddress(sessionId: string): void {
-  const path = `/session/${encodeURIComponent(sessionId)}`;
+  const path = sessionPath(sessionId);
   if (window.location.pathname === path) return;
   window.history.replaceState(null, '', path);
   document.title = 'Session · Join Us';
@@ -101,7 +104,7 @@ export function useSessionHandoff() {
   const enter = useCallback(
     async (socket: ClientSocket, sessionId: string, credential: string, init: OpenWith = {}) => {
       sessionStorage.setItem(storageKeys.credential(sessionId), credential);
-      const path = `/session/${encodeURIComponent(sessionId)}`;
+      const path = sessionPath(sessionId);
       let view: ViewModule;
       let conn: SessionConnection;
       try {
