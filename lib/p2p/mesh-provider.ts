@@ -667,7 +667,14 @@ export class MeshProvider {
       conn.connected = true;
       mark('joinus:channel');
       this.timers.clearTimeout(conn.connectTimer);
-      if (this.firstLink?.peerId === peerId) this.timers.setTimeout(() => this.endFirstLink(true), 0);
+      const hold = this.firstLink;
+      // The others in a task of their own, once this link's sync step 1 has gone (below); unless a
+      // new start made a hold of its own meanwhile.
+      if (hold?.peerId === peerId) {
+        this.timers.setTimeout(() => {
+          if (this.firstLink === hold) this.endFirstLink(true);
+        }, 0);
+      }
       r.failures = 0;
       r.failure = null;
       r.lost = null;
