@@ -763,6 +763,16 @@ export class MeshProvider {
     r.dead.push(conn.id);
     if (r.dead.length > MAX_DEAD_IDS) r.dead.shift();
     r.outbox = r.outbox.filter((m) => m.conn !== conn.id);
+    this.closeConn(conn);
+    if (this.firstSync?.conn === conn) this.releaseFirstSync();
+    if (this.firstLink?.peerId === peerId) this.endFirstLink(true);
+    if (conn.connected) this.linksChanged();
+    if (retry) this.failed(peerId, failure);
+    this.emitStatus();
+  }
+
+  /** A connection's own timers stopped and its peer connection closed. */
+  private closeConn(conn: PeerConn): void {
     this.timers.clearTimeout(conn.connectTimer);
     this.timers.clearTimeout(conn.ackTimer);
     this.timers.clearTimeout(conn.syncRetry);
@@ -771,11 +781,6 @@ export class MeshProvider {
     } catch {
       /* already torn down */
     }
-    if (this.firstSync?.conn === conn) this.releaseFirstSync();
-    if (this.firstLink?.peerId === peerId) this.endFirstLink(true);
-    if (conn.connected) this.linksChanged();
-    if (retry) this.failed(peerId, failure);
-    this.emitStatus();
   }
 
   /** An attempt failed or a connection closed: try again after a pause that grows with each failure. */
@@ -1204,14 +1209,7 @@ export class MeshProvider {
       const conn = r.conn;
       r.conn = null;
       if (!conn) continue;
-      this.timers.clearTimeout(conn.connectTimer);
-      this.timers.clearTimeout(conn.ackTimer);
-      this.timers.clearTimeout(conn.syncRetry);
-      try {
-        conn.peer.destroy();
-      } catch {
-        /* already torn down */
-      }
+      this.closeConn(conn);
     }
     this.remotes.clear();
     this.early = [];
