@@ -1,4 +1,5 @@
 // @ts-check
+import { markChunksLoadedOnUse } from './scripts/compile-hints.mjs';
 
 /** Headers every response carries, pages and static files alike. */
 export const staticSecurityHeaders = {
@@ -22,6 +23,13 @@ const nextConfig = {
   // tsconfig of their own for Next to adjust (tests/e2e/support/serve.mjs), so a `next build` or
   // `npm start` elsewhere in the checkout never swaps the pages under a running test server.
   distDir: process.env.JOINUS_NEXT_DIST_DIR || '.next',
+  compiler: {
+    // The chunks a page fetches on use (the session view, the socket.io client) are compiled whole
+    // as they load, not function by function on the main thread when first called (decision 0021).
+    runAfterProductionCompile: async ({ distDir }) => {
+      await markChunksLoadedOnUse(distDir);
+    },
+  },
   // The fixed security headers on everything, static files included; the page CSP with its nonce
   // comes from proxy.ts (lib/security/headers.ts).
   async headers() {

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const PAGE_SOURCES = ['app', 'lib', 'features', 'proxy.ts', 'next.config.js', 'package.json', 'tsconfig.json'];
+export const PAGE_SOURCES = ['app', 'lib', 'features', 'proxy.ts', 'next.config.js', 'scripts/compile-hints.mjs', 'package.json', 'tsconfig.json'];
 
 function newest(path) {
   if (!existsSync(path)) return 0;

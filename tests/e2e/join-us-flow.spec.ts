@@ -181,3 +181,34 @@ test('[H2][H4][S4][C6] a handle in use is refused in another session; when the s
     await expect(withdrawButton(cleo, held)).toBeVisible();
   });
 });
+
+test('[C1] the Join Us page fetches the session\'s code once the form is used, marked to be compiled whole as it loads (decision 0021)', async ({ open }) => {
+  const page = await open('visitor');
+  const isScript = (url: string) => new URL(url).pathname.endsWith('.js');
+  // Every script this page fetched: whether the form was in use by then, and what it holds.
+  const fetched = new Map<string, { onUse: boolean; body: Promise<string> | null }>();
+  let inUse = false;
+  page.on('request', (r) => {
+    if (isScript(r.url()) && !fetched.has(r.url())) fetched.set(r.url(), { onUse: inUse, body: null });
+  });
+  page.on('requestfinished', (r) => {
+    const f = fetched.get(r.url());
+    if (f && !f.body) f.body = r.response().then((res) => res?.text() ?? '');
+  });
+  // Once the network is quiet, the page's own code (and what its links prefetch) is all here.
+  await page.goto('/join', { waitUntil: 'networkidle' });
+  await page.waitForFunction(() => performance.getEntriesByName('joinus:form-ready').length > 0);
+  inUse = true;
+  await page.getByRole('textbox', { name: 'Your name' }).fill('Vic');
+  await page.getByRole('textbox', { name: 'Handle' }).fill('amber-otter-48213');
+  // Enabled once connected: the socket.io client came; the session view's code was asked for at focus.
+  await expect(page.getByRole('button', { name: 'Join Us' })).toBeEnabled();
+  await expect.poll(() => [...fetched.values()].every((f) => f.body !== null)).toBe(true);
+  const hint = '//# allFunctionsCalledOnLoad\n';
+  const page0 = [...fetched].filter(([, f]) => !f.onUse);
+  const onUse = [...fetched].filter(([, f]) => f.onUse);
+  expect(page0.length).toBeGreaterThan(0);
+  expect(onUse.length).toBeGreaterThanOrEqual(2);
+  for (const [url, f] of page0) expect(`${url}: ${(await f.body)!.startsWith(hint)}`).toBe(`${url}: false`);
+  for (const [url, f] of onUse) expect(`${url}: ${(await f.body)!.startsWith(hint)}`).toBe(`${url}: true`);
+});
