@@ -185,6 +185,13 @@ const FIRST_LINK_WAIT_MS = 300;
 const SYNC_RETRY_MS = 1000;
 const SYNC_RETRY_MAX_MS = 8000;
 
+/**
+ * The first message each side sends on a new channel: a presence update with nobody in it, which
+ * changes nothing where it arrives. The message Chromium may lose is then mostly this one, and the
+ * sync step 1 behind it arrives without the retry a second later (decision 0019, "A message to lose").
+ */
+const FIRST_MESSAGE = Uint8Array.of(MESSAGE_AWARENESS, 1, 0);
+
 /** Progress of a large incoming message is reported in steps this big (a status change each). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
 
@@ -679,7 +686,8 @@ export class MeshProvider {
       r.failure = null;
       r.lost = null;
       // Both sides open with sync step 1 and the awareness they know: one round trip to synced. Before
-      // our first sync, one neighbour at a time (see `firstSync`).
+      // our first sync, one neighbour at a time (see `firstSync`). Before either, a message to lose.
+      this.sendNow(conn, FIRST_MESSAGE);
       this.askToSync(conn);
       this.sendNow(conn, this.allAwareness());
       for (const message of conn.pending.splice(0)) this.sendNow(conn, message);

@@ -750,15 +750,33 @@ describe('large transfers', () => {
 });
 
 describe('[C1] a lost first message', () => {
-  it('[C1] a newcomer whose sync step 1 is lost (the first message on a new channel) asks again and syncs', async () => {
+  it('[C1] the first message on a new channel is one nobody misses: lost at both ends, the newcomer syncs at once and everyone is online', async () => {
     const { net, nodes, join } = mesh(['a', 'b']);
     for (let i = 0; i < 20; i++) nodes.a!.say(`m${i}`);
     nodes.b!.say('written by b before it joined');
     join('a');
     await settle();
-    // Both ends lose their first message on the new channel: each one's sync step 1.
     net.losesFirstMessages.set('a', 1);
     net.losesFirstMessages.set('b', 1);
+    join('b');
+    // Well before an unanswered step 1 is sent again (1 s).
+    await vi.advanceTimersByTimeAsync(500);
+    expect(nodes.b!.provider.status.synced).toBe(true);
+    expect(nodes.b!.texts()).toHaveLength(21);
+    expect(nodes.a!.texts()).toContain('written by b before it joined');
+    expect(nodes.a!.awareness.getStates().has(nodes.b!.doc.clientID)).toBe(true);
+    expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
+  });
+
+  it('[C1] a newcomer whose sync step 1 is lost too (the first two messages on a new channel) asks again and syncs', async () => {
+    const { net, nodes, join } = mesh(['a', 'b']);
+    for (let i = 0; i < 20; i++) nodes.a!.say(`m${i}`);
+    nodes.b!.say('written by b before it joined');
+    join('a');
+    await settle();
+    // Both ends lose their first two messages on the new channel: the one to lose and the sync step 1.
+    net.losesFirstMessages.set('a', 2);
+    net.losesFirstMessages.set('b', 2);
     join('b');
     await vi.advanceTimersByTimeAsync(500);
     expect(nodes.b!.texts()).toHaveLength(1);
