@@ -13,7 +13,7 @@
 // V8's lazy compiling, as before.
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const COMPILE_HINT = '//# allFunctionsCalledOnLoad\n';
 
@@ -36,15 +36,20 @@ export async function markChunksLoadedOnUse(distDir) {
     const text = await readFile(path, 'utf8');
     if (!text.startsWith(COMPILE_HINT)) {
       await writeFile(path, COMPILE_HINT + text);
-      // A source map (productionBrowserSourceMaps) moves down by the line added.
-      const map = `${path}.map`;
-      if (existsSync(map)) {
-        const json = JSON.parse(await readFile(map, 'utf8'));
-        json.mappings = `;${json.mappings}`;
-        await writeFile(map, JSON.stringify(json));
-      }
+      await shiftSourceMap(path, text);
     }
     marked.push(chunk);
   }
   return marked;
+}
+
+/** A chunk's source map (`productionBrowserSourceMaps`), if any, moved down by the line added. */
+async function shiftSourceMap(chunkPath, text) {
+  const url = /\/\/# sourceMappingURL=([\w./-]+\.map)\s*$/.exec(text)?.[1];
+  const map = url ? join(dirname(chunkPath), url) : `${chunkPath}.map`;
+  if (!existsSync(map)) return;
+  const json = JSON.parse(await readFile(map, 'utf8'));
+  if (typeof json.mappings === 'string') json.mappings = `;${json.mappings}`;
+  for (const section of json.sections ?? []) section.offset.line += 1;
+  await writeFile(map, JSON.stringify(json));
 }
