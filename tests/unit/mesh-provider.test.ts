@@ -750,12 +750,18 @@ describe('large transfers', () => {
 });
 
 describe('[C1] a lost first message', () => {
-  it('[C1] the first message on a new channel is one nobody misses: lost at both ends, the newcomer syncs at once and everyone is online', async () => {
-    const { net, nodes, join } = mesh(['a', 'b']);
-    for (let i = 0; i < 20; i++) nodes.a!.say(`m${i}`);
-    nodes.b!.say('written by b before it joined');
-    join('a');
+  /** a in the room with 20 messages; b, with one of its own, about to join. */
+  async function aWaitsForB() {
+    const m = mesh(['a', 'b']);
+    for (let i = 0; i < 20; i++) m.nodes.a!.say(`m${i}`);
+    m.nodes.b!.say('written by b before it joined');
+    m.join('a');
     await settle();
+    return m;
+  }
+
+  it('[C1] the first message on a new channel is one nobody misses: lost at both ends, the newcomer syncs at once and everyone is online', async () => {
+    const { net, nodes, join } = await aWaitsForB();
     net.losesFirstMessages.set('a', 1);
     net.losesFirstMessages.set('b', 1);
     join('b');
@@ -769,11 +775,7 @@ describe('[C1] a lost first message', () => {
   });
 
   it('[C1] a newcomer whose sync step 1 is lost too (the first two messages on a new channel) asks again and syncs', async () => {
-    const { net, nodes, join } = mesh(['a', 'b']);
-    for (let i = 0; i < 20; i++) nodes.a!.say(`m${i}`);
-    nodes.b!.say('written by b before it joined');
-    join('a');
-    await settle();
+    const { net, nodes, join } = await aWaitsForB();
     // Both ends lose their first two messages on the new channel: the one to lose and the sync step 1.
     net.losesFirstMessages.set('a', 2);
     net.losesFirstMessages.set('b', 2);
