@@ -42,6 +42,12 @@ const MESSAGE_ACK = 3;
  */
 const CAN_INFLATE = 1;
 const ZERO_WINDOW = 2;
+/**
+ * "Answer this only if you have not answered a step 1 on this connection yet": the dialler's step 1
+ * sent once more in case the first was lost (decision 0019, "The dialler asks once more"). Pages from
+ * before it answer it like any step 1; it is sent only to pages that opened with FIRST_MESSAGE.
+ */
+const ANSWER_ONCE = 4;
 
 /** The most one peer may make us buffer for a single message (a whole large document). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -189,8 +195,10 @@ const SYNC_RETRY_MAX_MS = 8000;
  * The first message each side sends on a new channel: a presence update with nobody in it, which
  * changes nothing where it arrives. The message Chromium may lose is then mostly this one, and the
  * sync step 1 behind it arrives without the retry a second later (decision 0019, "A message to lose").
+ * Heard by the dialler, it also says that the other side's page listens and knows ANSWER_ONCE.
  */
 const FIRST_MESSAGE = Uint8Array.of(MESSAGE_AWARENESS, 1, 0);
+const isFirstMessage = (m: Uint8Array) => m.byteLength === 3 && m[0] === FIRST_MESSAGE[0] && m[1] === FIRST_MESSAGE[1] && m[2] === FIRST_MESSAGE[2];
 
 /** Progress of a large incoming message is reported in steps this big (a status change each). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
@@ -208,6 +216,10 @@ class PeerConn {
   answered = false;
   /** Our sync step 1 has been answered (its step 2 came); until then it is asked again (SYNC_RETRY_MS). */
   heardStep2 = false;
+  /** A message from the neighbour has come on this connection. */
+  heardAny = false;
+  /** We sent our sync step 1 on this connection before we heard anything on it. */
+  step1Unheard = false;
   syncRetry: unknown = null;
   syncRetryMs = SYNC_RETRY_MS;
   /**
@@ -913,6 +925,13 @@ export class MeshProvider {
   // ------------------------------------------------------------------ messages
 
   private receive(conn: PeerConn, message: Uint8Array): void {
+    if (!conn.heardAny) {
+      conn.heardAny = true;
+      // The dialler's first messages can reach the other side before its page has taken in the
+      // channel, and be lost there (decision 0019). Its first message here says it listens now, and
+      // that it knows ANSWER_ONCE: our step 1 once more, answered only if the first was lost.
+      if (conn.initiator && conn.step1Unheard && !conn.heardStep2 && isFirstMessage(message)) this.sendNow(conn, this.syncStep1(ANSWER_ONCE));
+    }
     const decoder = decoding.createDecoder(message);
     const type = decoding.readVarUint(decoder);
     if (type === MESSAGE_SYNC) {
@@ -921,9 +940,13 @@ export class MeshProvider {
       encoding.writeVarUint(reply, MESSAGE_SYNC);
       const syncType = decoding.readVarUint(decoder);
       if (syncType === syncProtocol.messageYjsSyncStep1) {
-        syncProtocol.readSyncStep1(decoder, reply, this.doc);
+        const stateVector = decoding.readVarUint8Array(decoder);
+        const flags = decoding.hasContent(decoder) ? decoding.readVarUint(decoder) : null;
         // Our answer (the whole session, for a late joiner) goes deflated if the sender inflates.
-        if (decoding.hasContent(decoder)) conn.inflates = (decoding.readVarUint(decoder) & ZERO_WINDOW) !== 0;
+        if (flags !== null) conn.inflates = (flags & ZERO_WINDOW) !== 0;
+        // Asked once more in case the first was lost, and it was not: nothing to answer.
+        if (flags !== null && (flags & ANSWER_ONCE) !== 0 && conn.answered) return;
+        syncProtocol.writeSyncStep2(reply, this.doc, stateVector);
       } else if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
         const update = decoding.readVarUint8Array(decoder);
         const verdict = this.opts.appendOnlyRoots ? checkUpdate(this.doc, update, this.opts.appendOnlyRoots) : 'ok';
@@ -1061,6 +1084,7 @@ export class MeshProvider {
       return;
     }
     this.sendNow(conn, this.syncStep1());
+    if (!conn.heardAny) conn.step1Unheard = true;
     this.expectStep2(conn);
     if (!this.synced && !first) {
       this.firstSync = { conn, deferred: [], timer: this.timers.setTimeout(() => this.releaseFirstSync(), FIRST_SYNC_WAIT_MS) };
@@ -1097,14 +1121,14 @@ export class MeshProvider {
     }
   }
 
-  private syncStep1(): Uint8Array {
+  private syncStep1(extra = 0): Uint8Array {
     const e = encoding.createEncoder();
     encoding.writeVarUint(e, MESSAGE_SYNC);
     syncProtocol.writeSyncStep1(e, this.doc);
     // After the state vector, where y-protocols (and our own earlier versions) stop reading: what
     // this peer can receive (decision 0018).
     // CAN_INFLATE too: a page from before ZERO_WINDOW deflates for us, and we inflate what it makes.
-    encoding.writeVarUint(e, CAN_INFLATE | ZERO_WINDOW);
+    encoding.writeVarUint(e, CAN_INFLATE | ZERO_WINDOW | extra);
     return encoding.toUint8Array(e);
   }
 

@@ -774,6 +774,33 @@ describe('[C1] a lost first message', () => {
     expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
   });
 
+  it('[C1] the dialler\'s first messages lost: it asks once more when the other side\'s first message comes, and both are synced and online at once', async () => {
+    const { net, nodes, join } = await aWaitsForB();
+    // a dials b; a's message to lose, its sync step 1 and its presence are lost.
+    net.losesFirstMessages.set('a', 3);
+    join('b');
+    // Well before an unanswered step 1 is sent again (1 s).
+    await vi.advanceTimersByTimeAsync(500);
+    expect(nodes.a!.texts()).toContain('written by b before it joined');
+    expect(nodes.b!.provider.status.synced).toBe(true);
+    expect(nodes.b!.texts()).toHaveLength(21);
+    expect(nodes.a!.awareness.getStates().has(nodes.b!.doc.clientID)).toBe(true);
+    expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
+  });
+
+  it('[C1] the dialler\'s step 1 asked once more is not answered again where the first arrived: a large session travels once', async () => {
+    const { net, nodes, join } = mesh(['a', 'b']);
+    for (let i = 0; i < 300; i++) nodes.b!.say(`${i} ${noise(3900)}`);
+    const docBytes = Y.encodeStateAsUpdate(nodes.b!.doc).byteLength;
+    join('a');
+    await settle();
+    join('b');
+    await settle();
+    expect(nodes.a!.texts()).toHaveLength(300);
+    // Once (random letters deflate to a little over 80%), not twice.
+    expect(net.bytesTo.get('a') ?? 0).toBeLessThan(1.3 * docBytes);
+  });
+
   it('[C1] a newcomer whose sync step 1 is lost too (the first two messages on a new channel) asks again and syncs', async () => {
     const { net, nodes, join } = await aWaitsForB();
     // Both ends lose their first two messages on the new channel: the one to lose and the sync step 1.
