@@ -23,6 +23,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as encoding from 'lib0/encoding';
 import * as decoding from 'lib0/decoding';
+import * as array from 'lib0/array';
 import { CHUNK_BYTES, DEFLATE_MIN_BYTES, deflatedFrames, frames, type InflateWith, nativeInflate, Reassembler } from './framing';
 import { checkUpdate } from './update-gate';
 import { envelope, parseEnvelope, simplePeerFactory, type PeerFactory, type PeerLike } from './peer';
@@ -198,7 +199,6 @@ const SYNC_RETRY_MAX_MS = 8000;
  * Heard by the dialler, it also says that the other side's page listens and knows ANSWER_ONCE.
  */
 const FIRST_MESSAGE = Uint8Array.of(MESSAGE_AWARENESS, 1, 0);
-const isFirstMessage = (m: Uint8Array) => m.byteLength === 3 && m[0] === FIRST_MESSAGE[0] && m[1] === FIRST_MESSAGE[1] && m[2] === FIRST_MESSAGE[2];
 
 /** Progress of a large incoming message is reported in steps this big (a status change each). */
 const PROGRESS_STEP_BYTES = 256 * 1024;
@@ -930,7 +930,7 @@ export class MeshProvider {
       // The dialler's first messages can reach the other side before its page has taken in the
       // channel, and be lost there (decision 0019). Its first message here says it listens now, and
       // that it knows ANSWER_ONCE: our step 1 once more, answered only if the first was lost.
-      if (conn.initiator && conn.step1Unheard && !conn.heardStep2 && isFirstMessage(message)) this.sendNow(conn, this.syncStep1(ANSWER_ONCE));
+      if (conn.initiator && conn.step1Unheard && !conn.heardStep2 && array.equalFlat(message, FIRST_MESSAGE)) this.sendNow(conn, this.syncStep1(ANSWER_ONCE));
     }
     const decoder = decoding.createDecoder(message);
     const type = decoding.readVarUint(decoder);

@@ -760,6 +760,15 @@ describe('[C1] a lost first message', () => {
     return m;
   }
 
+  /** Each has the other's writing and presence; b (the newcomer) is in sync. */
+  function expectBothSyncedAndOnline(nodes: Record<string, Node>) {
+    expect(nodes.b!.provider.status.synced).toBe(true);
+    expect(nodes.b!.texts()).toHaveLength(21);
+    expect(nodes.a!.texts()).toContain('written by b before it joined');
+    expect(nodes.a!.awareness.getStates().has(nodes.b!.doc.clientID)).toBe(true);
+    expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
+  }
+
   it('[C1] the first message on a new channel is one nobody misses: lost at both ends, the newcomer syncs at once and everyone is online', async () => {
     const { net, nodes, join } = await aWaitsForB();
     net.losesFirstMessages.set('a', 1);
@@ -767,11 +776,7 @@ describe('[C1] a lost first message', () => {
     join('b');
     // Well before an unanswered step 1 is sent again (1 s).
     await vi.advanceTimersByTimeAsync(500);
-    expect(nodes.b!.provider.status.synced).toBe(true);
-    expect(nodes.b!.texts()).toHaveLength(21);
-    expect(nodes.a!.texts()).toContain('written by b before it joined');
-    expect(nodes.a!.awareness.getStates().has(nodes.b!.doc.clientID)).toBe(true);
-    expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
+    expectBothSyncedAndOnline(nodes);
   });
 
   it('[C1] the dialler\'s first messages lost: it asks once more when the other side\'s first message comes, and both are synced and online at once', async () => {
@@ -781,11 +786,7 @@ describe('[C1] a lost first message', () => {
     join('b');
     // Well before an unanswered step 1 is sent again (1 s).
     await vi.advanceTimersByTimeAsync(500);
-    expect(nodes.a!.texts()).toContain('written by b before it joined');
-    expect(nodes.b!.provider.status.synced).toBe(true);
-    expect(nodes.b!.texts()).toHaveLength(21);
-    expect(nodes.a!.awareness.getStates().has(nodes.b!.doc.clientID)).toBe(true);
-    expect(nodes.b!.awareness.getStates().has(nodes.a!.doc.clientID)).toBe(true);
+    expectBothSyncedAndOnline(nodes);
   });
 
   it('[C1] the dialler\'s step 1 asked once more is not answered again where the first arrived: a large session travels once', async () => {
