@@ -44,9 +44,9 @@ const MESSAGE_ACK = 3;
 const CAN_INFLATE = 1;
 const ZERO_WINDOW = 2;
 /**
- * "Answer this only if you have not answered a step 1 on this connection yet": the dialler's step 1
- * sent once more in case the first was lost (decision 0019, "The dialler asks once more"). Pages from
- * before it answer it like any step 1; it is sent only to pages that opened with FIRST_MESSAGE.
+ * "Answer this only if you have not answered a step 1 on this connection yet": a step 1 sent once
+ * more in case the first was lost (decision 0019, "Asked once more"). Pages from before it answer it
+ * like any step 1; it is sent only to pages that opened with FIRST_MESSAGE.
  */
 const ANSWER_ONCE = 4;
 
@@ -196,7 +196,7 @@ const SYNC_RETRY_MAX_MS = 8000;
  * The first message each side sends on a new channel: a presence update with nobody in it, which
  * changes nothing where it arrives. The message Chromium may lose is then mostly this one, and the
  * sync step 1 behind it arrives without the retry a second later (decision 0019, "A message to lose").
- * Heard by the dialler, it also says that the other side's page listens and knows ANSWER_ONCE.
+ * Heard, it also says that the channel carries now and that the other side's page knows ANSWER_ONCE.
  */
 const FIRST_MESSAGE = Uint8Array.of(MESSAGE_AWARENESS, 1, 0);
 
@@ -927,10 +927,10 @@ export class MeshProvider {
   private receive(conn: PeerConn, message: Uint8Array): void {
     if (!conn.heardAny) {
       conn.heardAny = true;
-      // The dialler's first messages can reach the other side before its page has taken in the
-      // channel, and be lost there (decision 0019). Its first message here says it listens now, and
-      // that it knows ANSWER_ONCE: our step 1 once more, answered only if the first was lost.
-      if (conn.initiator && conn.step1Unheard && !conn.heardStep2 && array.equalFlat(message, FIRST_MESSAGE)) this.sendNow(conn, this.syncStep1(ANSWER_ONCE));
+      // What either side sends on a new channel before it hears the other can be lost (decision
+      // 0019). The other side's first message says the channel carries now, and that its page knows
+      // ANSWER_ONCE: our step 1 once more, answered only if the first was lost.
+      if (conn.step1Unheard && !conn.heardStep2 && array.equalFlat(message, FIRST_MESSAGE)) this.sendNow(conn, this.syncStep1(ANSWER_ONCE));
     }
     const decoder = decoding.createDecoder(message);
     const type = decoding.readVarUint(decoder);

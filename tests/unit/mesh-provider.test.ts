@@ -789,6 +789,16 @@ describe('[C1] a lost first message', () => {
     expectBothSyncedAndOnline(nodes);
   });
 
+  it('[C1] the answering side\'s first messages lost: it asks once more when the dialler\'s first message comes, and both are synced and online at once', async () => {
+    const { net, nodes, join } = await aWaitsForB();
+    // a dials b; b (the newcomer, answering) loses its message to lose and its sync step 1, sent as
+    // its channel opened and before it heard a (seen in Chromium 150: decision 0019).
+    net.losesFirstMessages.set('b', 2);
+    join('b');
+    await vi.advanceTimersByTimeAsync(500);
+    expectBothSyncedAndOnline(nodes);
+  });
+
   it('[C1] the dialler\'s step 1 asked once more is not answered again where the first arrived: a large session travels once', async () => {
     const { net, nodes, join } = mesh(['a', 'b']);
     for (let i = 0; i < 300; i++) nodes.b!.say(`${i} ${noise(3900)}`);
