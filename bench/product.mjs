@@ -55,6 +55,8 @@ export async function startProduct(appDir, { distDir } = {}) {
 }
 
 const AGENT_MESSAGE = 'Bench: hello from the agent';
+/** What follows a joined party's name in its arrival line (features/transcript/doc.ts, joinedText). */
+const ARRIVED = 'joined the session with a handle';
 
 /** The agent console on `page`, signed in as `account`, waiting for customers. */
 export async function signInAgent(page, product, account) {
@@ -213,7 +215,8 @@ export async function watch(page, key, source, clickText = null) {
  * across a navigation): the click (capture-phase listener), the transcript log first containing the
  * agent's message (checked on every DOM mutation), and the product's two performance marks
  * (lib/client/session-connection.ts: `joinus:attach` when the attach ack arrives and the mesh
- * starts, `joinus:synced` when the mesh first reports synced).
+ * starts, `joinus:synced` when the mesh first reports synced). The agent's and the customer's pages
+ * time when their transcripts first show the newcomer's arrival line (same machine, one clock).
  */
 export async function joinOnce(browser, product, session, i, prepared) {
   const { agent } = session;
@@ -232,6 +235,9 @@ export async function joinOnce(browser, product, session, i, prepared) {
     });
     // The app opens the session in place, so this document (and this observer) lives on into the session view.
     await watch(guest, 'bench:shown', `() => document.querySelector('[role="log"]')?.textContent.includes(${JSON.stringify(AGENT_MESSAGE)}) ?? false`, 'Join Us');
+    // The others see the newcomer arrive: its own signed line, verified, in their transcripts.
+    const arrived = `() => document.querySelector('[role="log"][aria-label="Session transcript"]')?.textContent.includes(${JSON.stringify(`Guest ${i} ${ARRIVED}`)}) ?? false`;
+    await Promise.all([watch(agent, 'bench:arrived', arrived), watch(session.customer, 'bench:arrived', arrived)]);
     await button.click();
     // Normally the observer has the time; after a full page load it is gone, and the first animation
     // frame that sees the message is the (coarser) fallback.
@@ -272,6 +278,8 @@ export async function joinOnce(browser, product, session, i, prepared) {
       };
     });
     if (!t.click) throw new Error('the click on "Join Us" was not recorded');
+    const arrivedAt = (page) => page.waitForFunction(() => Number(sessionStorage.getItem('bench:arrived')) || false, null, { timeout: 20_000 }).then((h) => h.jsonValue());
+    const [agentSeesAt, customerSeesAt] = await Promise.all([arrivedAt(agent), arrivedAt(session.customer)]);
     // Where the time between the click and the attach ack goes (all from the joining page's clock).
     const socket = t.sockets.find((x) => x.created > t.click);
     const route = t.resources.filter((x) => x.start > t.click && (!socket || x.start < socket.created) && !x.name.includes('/socket.io/'));
@@ -295,6 +303,8 @@ export async function joinOnce(browser, product, session, i, prepared) {
       clickToAttachMs: t.attach - t.click,
       attachToSyncedMs: t.synced - t.attach,
       clickToSyncedMs: t.synced - t.click,
+      clickToAgentSeesMs: agentSeesAt - t.click,
+      clickToCustomerSeesMs: customerSeesAt - t.click,
       breakdown,
       // Every product mark (lib/marks.ts) as ms after the click, and the transcript on screen.
       steps: { ...Object.fromEntries(Object.entries(t.marks).map(([k, v]) => [k, v - t.click])), shown: shownAt - t.click },

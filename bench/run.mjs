@@ -195,6 +195,8 @@ async function runJoin({ browser, product, rig, deadline }) {
     warmup,
     clickToTranscriptMs: summarize(joins.map((j) => j.clickToTranscriptMs)),
     reloadToTranscriptMs: summarize(joins.map((j) => j.reloadToTranscriptMs)),
+    clickToAgentSeesMs: summarize(joins.map((j) => j.clickToAgentSeesMs)),
+    clickToCustomerSeesMs: summarize(joins.map((j) => j.clickToCustomerSeesMs)),
     // Where the time goes: each product mark (lib/marks.ts) as ms after the click.
     stepsMs: Object.fromEntries(stepNames.map((k) => [k, summarize(joins.map((j) => j.steps?.[k]))])),
     joinFormReadyMs: summarize(forms.join.map((f) => f.formReadyMs)),
@@ -230,6 +232,10 @@ function joinRows(j) {
     .filter(([k]) => k in what)
     .sort((a, b) => (a[1].median ?? 0) - (b[1].median ?? 0));
   for (const [k, s] of steps) rows.push({ label: `   click → ${what[k] ?? k}`, stat: s });
+  if (j.clickToAgentSeesMs) {
+    rows.push({ label: '"Join Us" clicked → the agent sees the newcomer joined', stat: j.clickToAgentSeesMs, note: 'its arrival line in the transcript' });
+    rows.push({ label: '"Join Us" clicked → the customer sees the newcomer joined', stat: j.clickToCustomerSeesMs });
+  }
   rows.push({ label: 'joined party reloads: navigation → transcript on screen', stat: j.reloadToTranscriptMs, note: 'S3, from the local copy' });
   rows.push({ label: 'Join Us page: navigation → form usable (hydrated)', stat: j.joinFormReadyMs });
   rows.push({ label: 'Join Us page: navigation → first contentful paint', stat: j.joinFirstPaintMs });

@@ -59,6 +59,9 @@ export function summaryRows(r) {
       ok: atMost(x, 3),
       note: `bare MeshProvider start → synced, fresh page, same run: median ${fmt(ref.median)} ms (n ${ref.n})`,
     });
+    if (j.clickToCustomerSeesMs) {
+      rows.push({ label: '"Join Us" clicked → customer sees the newcomer (ms)', stat: j.clickToCustomerSeesMs, note: `its arrival line; the agent: median ${fmt(j.clickToAgentSeesMs?.median)} ms` });
+    }
     rows.push({ label: 'joined party reloads → transcript on screen (ms)', stat: j.reloadToTranscriptMs });
     rows.push({
       label: 'Join Us page: navigation → form usable (ms)',
