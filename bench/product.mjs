@@ -174,6 +174,9 @@ export async function addGuest(browser, product, session, i, options) {
   }
 }
 
+/** For `watch`: the source of a check that the element at `selector` holds `text`. */
+const logIncludes = (selector, text) => `() => document.querySelector(${JSON.stringify(selector)})?.textContent.includes(${JSON.stringify(text)}) ?? false`;
+
 /**
  * Watch the page for `check()` becoming true (on every DOM change) and store the time it first did
  * under `key` in sessionStorage; with `clickText`, also store the time of the first click on a
@@ -234,9 +237,9 @@ export async function joinOnce(browser, product, session, i, prepared) {
       return b && !b.disabled;
     });
     // The app opens the session in place, so this document (and this observer) lives on into the session view.
-    await watch(guest, 'bench:shown', `() => document.querySelector('[role="log"]')?.textContent.includes(${JSON.stringify(AGENT_MESSAGE)}) ?? false`, 'Join Us');
+    await watch(guest, 'bench:shown', logIncludes('[role="log"]', AGENT_MESSAGE), 'Join Us');
     // The others see the newcomer arrive: its own signed line, verified, in their transcripts.
-    const arrived = `() => document.querySelector('[role="log"][aria-label="Session transcript"]')?.textContent.includes(${JSON.stringify(`Guest ${i} ${ARRIVED}`)}) ?? false`;
+    const arrived = logIncludes('[role="log"][aria-label="Session transcript"]', `Guest ${i} ${ARRIVED}`);
     await Promise.all([watch(agent, 'bench:arrived', arrived), watch(session.customer, 'bench:arrived', arrived)]);
     await button.click();
     // Normally the observer has the time; after a full page load it is gone, and the first animation
