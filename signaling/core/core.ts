@@ -422,24 +422,19 @@ export class JoinUsCore {
     const checked = normalizeHandle(raw);
     if (!checked.ok) return unusable();
     const now = this.clock.now();
-    // Taken, with its session and the session's handles left, in one store step (one round trip).
-    const consumed = await this.store.consumeSessionHandle(checked.handle, now);
-    if (!consumed) return unusable();
-    const { reservation, session } = consumed;
-    this.onEffect({ type: 'handles_changed', sessionId: reservation.sessionId, handles: consumed.handles.map(reservedHandle) });
-    if (!session || session.state !== 'active') return unusable();
+    // Taken, with its session and the session's handles left, and the party with its credential
+    // written if the session is active, in one store step (one round trip with Redis). With the
+    // lobby on, the party waits: its credential admits to nothing until the agent admits it.
     const participantId = this.newId();
-    // With the lobby on, the party waits: its credential admits to nothing until the agent admits it.
-    const waiting = session.lobby;
-    const c = this.newCredential(session.sessionId, participantId, now);
-    // The party and its credential in one store step (one command with Redis).
-    await this.store.putParticipantAndCredential(
-      { participantId, sessionId: session.sessionId, role: 'guest', name, joinedAt: now, state: waiting ? 'waiting' : 'active' },
-      c.hash,
-      c.record,
-    );
-    if (waiting) this.onEffect({ type: 'lobby_changed', sessionId: session.sessionId });
-    return ok({ sessionId: session.sessionId, credential: c.credential, waiting });
+    const credential = this.secret();
+    const consumed = await this.store.consumeSessionHandle(checked.handle, now, { participantId, name, credentialHash: hashSecret(credential) });
+    if (!consumed) return unusable();
+    const { reservation, guest } = consumed;
+    this.onEffect({ type: 'handles_changed', sessionId: reservation.sessionId, handles: consumed.handles.map(reservedHandle) });
+    if (!guest) return unusable(); // the session is gone or over
+    const waiting = guest.state === 'waiting';
+    if (waiting) this.onEffect({ type: 'lobby_changed', sessionId: guest.sessionId });
+    return ok({ sessionId: guest.sessionId, credential, waiting });
   }
 
   // ---------------------------------------------------------------- admission lobby

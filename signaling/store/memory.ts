@@ -13,6 +13,7 @@
 import type {
   AgentTokenRecord,
   CredentialRecord,
+  HandleGuest,
   HandleReservation,
   ParticipantRecord,
   PeerRecord,
@@ -24,7 +25,7 @@ import type {
   SessionRecord,
   Store,
 } from './types';
-import { nodeOf } from './types';
+import { guestRecords, nodeOf } from './types';
 import type { EndReason } from '../../lib/protocol';
 
 /** A waiting request and its place in enqueue order (increasing along the queue, never reused). */
@@ -130,11 +131,18 @@ export class MemoryStore implements Store {
     return { reserved: true, handles: this.liveHandles(r.sessionId, nowMs) };
   }
 
-  async consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null> {
+  async consumeSessionHandle(handle: string, nowMs: number, guest?: HandleGuest): Promise<SessionHandleConsumed | null> {
     const reservation = this.consume(handle, nowMs);
     if (!reservation) return null;
     const session = this.sessions.get(reservation.sessionId);
-    return { reservation, session: session ? { ...session } : null, handles: this.liveHandles(reservation.sessionId, nowMs) };
+    const consumed: SessionHandleConsumed = { reservation, session: session ? { ...session } : null, handles: this.liveHandles(reservation.sessionId, nowMs) };
+    if (guest && session?.state === 'active') {
+      const { participant, credential } = guestRecords(guest, session, nowMs);
+      this.putParticipantRecord(participant);
+      this.putCredentialRecord(guest.credentialHash, credential);
+      consumed.guest = participant; // the store keeps a copy
+    }
+    return consumed;
   }
 
   async releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null> {
@@ -438,10 +446,6 @@ export class MemoryStore implements Store {
     addTo(this.credentialsBySession, c.sessionId, hash);
   }
 
-  async putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void> {
-    this.putParticipantRecord(p);
-    this.putCredentialRecord(hash, c);
-  }
 
   async getCredential(hash: string): Promise<CredentialRecord | null> {
     const c = this.credentials.get(hash);

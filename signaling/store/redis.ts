@@ -68,6 +68,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type {
   AgentTokenRecord,
   CredentialRecord,
+  HandleGuest,
   HandleReservation,
   ParticipantRecord,
   PeerRecord,
@@ -79,7 +80,7 @@ import type {
   SessionRecord,
   Store,
 } from './types';
-import { nodeOf, StoreUnavailableError } from './types';
+import { guestRecords, nodeOf, StoreUnavailableError } from './types';
 import type { EndReason } from '../../lib/protocol';
 
 const MINUTE_MS = 60_000;
@@ -377,14 +378,25 @@ return { 'reserved', setRecords(K('session-handles', ARGV[8]), 'handle') }`,
   consumeHandle: `return consume(KEYS[1], ARGV[4], num(ARGV[5]))`,
 
   /**
-   * KEYS[1] handle. ARGV: handle, now. Returns false, or { the reservation, its session's record (or
-   * false), the session's handle records left }.
+   * KEYS[1] handle. ARGV: handle, now, and for a guest (optional) its participantId (JSON), name
+   * (JSON) and credential hash. Returns false, or { the reservation, its session's record (or
+   * false), the session's handle records left, the guest's state as written (JSON; false when none
+   * was written) }. The guest's records are guestRecords' (types.ts), field by field.
    */
   consumeSessionHandle: `
 local rec = consume(KEYS[1], ARGV[4], num(ARGV[5]))
 if not rec then return false end
-local sessionId = str(field(rec, 'sessionId'))
-return { rec, get(K('session', sessionId)), setRecords(K('session-handles', sessionId), 'handle') }`,
+local sessionIdJson = field(rec, 'sessionId')
+local sessionId = str(sessionIdJson)
+local session = get(K('session', sessionId))
+local state = false
+if ARGV[6] and session and field(session, 'state') == '"active"' then
+  if field(session, 'lobby') == 'true' then state = '"waiting"' else state = '"active"' end
+  local now, participantId = ARGV[5], ARGV[6]
+  putParticipant({ 'participantId', participantId, 'sessionId', sessionIdJson, 'role', '"guest"', 'name', ARGV[7], 'joinedAt', now, 'state', state })
+  putCredential(ARGV[8], { 'sessionId', sessionIdJson, 'participantId', participantId, 'issuedAt', now, 'revoked', 'null' })
+end
+return { rec, session, setRecords(K('session-handles', sessionId), 'handle'), state }`,
 
   /** KEYS[1] handle. ARGV: handle, sessionId (JSON). */
   releaseHandle: `
@@ -592,13 +604,6 @@ return 1`,
   /** KEYS[1] credential. ARGV: hash, the record. */
   putCredential: `
 putCredential(ARGV[4], argRecord(5))
-return 1`,
-
-  /** KEYS[1] participant. ARGV: the participant record, the credential's hash, the credential record. */
-  putParticipantAndCredential: `
-local participant, i = argRecord(4)
-putParticipant(participant)
-putCredential(ARGV[i], argRecord(i + 1))
 return 1`,
 
   /** KEYS[1] session-credentials. ARGV: reason (JSON), participantId (JSON, or '' for all). */
@@ -847,11 +852,18 @@ export class RedisStore implements Store {
     return { reserved: true, handles: liveHandles(decodeAll(records), nowMs) };
   }
 
-  async consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null> {
-    const got = (await this.script('consumeSessionHandle', this.key('handle', handle), handle, time(nowMs))) as unknown[] | null;
+  async consumeSessionHandle(handle: string, nowMs: number, guest?: HandleGuest): Promise<SessionHandleConsumed | null> {
+    const guestArgs = guest ? [JSON.stringify(guest.participantId), JSON.stringify(guest.name), guest.credentialHash] : [];
+    const got = (await this.script('consumeSessionHandle', this.key('handle', handle), handle, time(nowMs), ...guestArgs)) as unknown[] | null;
     const reservation = got && decode<HandleReservation>(got[0]);
     if (!got || !reservation) return null;
-    return { reservation, session: decode<SessionRecord>(got[1]), handles: liveHandles(decodeAll(got[2]), nowMs) };
+    const session = decode<SessionRecord>(got[1]);
+    const consumed: SessionHandleConsumed = { reservation, session, handles: liveHandles(decodeAll(got[2]), nowMs) };
+    // The script wrote the guest (with the state it answers) exactly as guestRecords makes it.
+    if (guest && session && typeof got[3] === 'string') {
+      consumed.guest = { ...guestRecords(guest, session, nowMs).participant, state: JSON.parse(got[3]) as ParticipantRecord['state'] };
+    }
+    return consumed;
   }
 
   async releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null> {
@@ -999,10 +1011,6 @@ export class RedisStore implements Store {
 
   async putCredential(hash: string, c: CredentialRecord): Promise<void> {
     await this.script('putCredential', this.key('credential', hash), hash, ...recordArgs(c));
-  }
-
-  async putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void> {
-    await this.script('putParticipantAndCredential', this.key('participant', p.participantId), ...recordArgs(p), hash, ...recordArgs(c));
   }
 
   async getCredential(hash: string): Promise<CredentialRecord | null> {

@@ -87,6 +87,37 @@ export interface SessionHandleConsumed {
   session: SessionRecord | null;
   /** The session's live handles after this one was taken, as `listSessionHandles` lists them. */
   handles: HandleReservation[];
+  /**
+   * The party let in with the handle, as written in the same step (`guestRecords`); absent when
+   * none was given or the session is gone or over.
+   */
+  guest?: ParticipantRecord;
+}
+
+/** A third party logging in with a handle (H6): who it will be, if the handle lets it in. */
+export interface HandleGuest {
+  participantId: string;
+  name: string;
+  /** Its credential's hash (decision 0002): the credential is written for the handle's session. */
+  credentialHash: string;
+}
+
+/**
+ * The records a handle's consume writes for its guest, in a session that is active: the party
+ * waits in the lobby when the session has it on (decision 0008), and its credential is issued now.
+ * The Redis store's script writes the same fields.
+ */
+export function guestRecords(
+  guest: HandleGuest,
+  session: Pick<SessionRecord, 'sessionId' | 'lobby'>,
+  nowMs: number,
+): { participant: ParticipantRecord; credential: CredentialRecord } {
+  const { participantId, name } = guest;
+  const { sessionId } = session;
+  return {
+    participant: { participantId, sessionId, role: 'guest', name, joinedAt: nowMs, state: session.lobby ? 'waiting' : 'active' },
+    credential: { sessionId, participantId, issuedAt: nowMs, revoked: null },
+  };
 }
 
 /** A connection id names its node: `<nodeId>/<socket id>`. */
@@ -125,10 +156,12 @@ export interface Store {
    */
   reserveSessionHandle(r: HandleReservation, nowMs: number): Promise<SessionHandleReserved>;
   /**
-   * What a handle:login does first, in one step: `consumeHandle`, and, when it took a live
-   * reservation, the session it was for (null if gone) and that session's live handles left.
+   * A handle:login's store work, in one step: `consumeHandle`, and, when it took a live
+   * reservation, the session it was for (null if gone) and that session's live handles left; with
+   * `guest`, and the session active, also the guest and its credential (`guestRecords`), so that
+   * the session cannot end, nor its lobby change, between the consume and the party's write.
    */
-  consumeSessionHandle(handle: string, nowMs: number): Promise<SessionHandleConsumed | null>;
+  consumeSessionHandle(handle: string, nowMs: number, guest?: HandleGuest): Promise<SessionHandleConsumed | null>;
   /** Free the handle if (and only if) it is reserved for this session. */
   releaseHandle(handle: string, sessionId: string): Promise<HandleReservation | null>;
   listSessionHandles(sessionId: string, nowMs: number): Promise<HandleReservation[]>;
@@ -191,8 +224,6 @@ export interface Store {
   // Credentials (stored by hash only)
   putCredential(hash: string, c: CredentialRecord): Promise<void>;
   getCredential(hash: string): Promise<CredentialRecord | null>;
-  /** `putParticipant` and `putCredential` in one step (a party admitted with its credential). */
-  putParticipantAndCredential(p: ParticipantRecord, hash: string, c: CredentialRecord): Promise<void>;
   revokeCredentials(
     filter: { sessionId: string; participantId?: string },
     because: RevokedBecause,

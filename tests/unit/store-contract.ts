@@ -315,6 +315,66 @@ export function storeContract(
         expect(results.filter((x) => x !== null).map((x) => x!.reservation)).toEqual([r]);
       });
 
+      it('consumeSessionHandle with a guest writes the party and its credential for the handle\'s session: active, or waiting with the lobby on (H6, decision 0008)', async () => {
+        // A name JSON writes with escapes: the Redis script writes it as the node encoded it.
+        const name = 'Zoë "Z" O\'Brien / \\ 😀';
+        for (const lobby of [false, true]) {
+          const sessionId = lobby ? 'with-lobby' : 'open';
+          await createSession(sessionId, { lobby });
+          await store.reserveHandle(reservation(`h-${sessionId}`, sessionId), T0);
+          const id = `g-${sessionId}`;
+          const got = await store.consumeSessionHandle(`h-${sessionId}`, T0 + 7, { participantId: id, name, credentialHash: `hash-${id}` });
+          const guest: ParticipantRecord = { participantId: id, sessionId, role: 'guest', name, joinedAt: T0 + 7, state: lobby ? 'waiting' : 'active' };
+          expect(got?.guest).toEqual(guest);
+          expect(await store.getParticipant(id)).toEqual(guest);
+          expect(await store.getCredential(`hash-${id}`)).toEqual({ sessionId, participantId: id, issuedAt: T0 + 7, revoked: null });
+          expect((await store.listParticipants(sessionId)).map((p) => p.participantId)).toContain(id);
+          // Indexed by session like any other credential: revoked with the session's.
+          expect(await store.revokeCredentials({ sessionId, participantId: id }, 'declined')).toBe(1);
+          expect((await store.getCredential(`hash-${id}`))?.revoked).toBe('declined');
+          // What was answered is a copy.
+          got!.guest!.name = 'changed';
+          expect((await store.getParticipant(id))?.name).toBe(name);
+        }
+      });
+
+      it('consumeSessionHandle with a guest writes nothing for a session that ended or is gone, nor for a handle it cannot take', async () => {
+        const guest = (id: string) => ({ participantId: id, name: 'Gus', credentialHash: `hash-${id}` });
+        await createSession('ending');
+        await store.reserveHandle(reservation('for-ending', 'ending'), T0);
+        await store.endSession('ending', 'ended_by_agent', T0 + 1);
+        const ended = await store.consumeSessionHandle('for-ending', T0 + 2, guest('g1'));
+        expect(ended?.session?.state).toBe('ended');
+        expect(ended?.guest).toBeUndefined();
+        await store.reserveHandle(reservation('for-nobody', 'never-created'), T0);
+        expect(await store.consumeSessionHandle('for-nobody', T0 + 2, guest('g2'))).toEqual({
+          reservation: reservation('for-nobody', 'never-created'),
+          session: null,
+          handles: [],
+        });
+        await createSession('s1');
+        await store.reserveHandle(reservation('expires', 's1', { expiresAt: T0 + 5 }), T0);
+        expect(await store.consumeSessionHandle('expires', T0 + 5, guest('g3'))).toBeNull();
+        expect(await store.consumeSessionHandle('never-reserved', T0, guest('g4'))).toBeNull();
+        for (const id of ['g1', 'g2', 'g3', 'g4']) {
+          expect(await store.getParticipant(id)).toBeNull();
+          expect(await store.getCredential(`hash-${id}`)).toBeNull();
+        }
+        expect((await store.listParticipants('s1')).map((p) => p.role)).not.toContain('guest');
+      });
+
+      it('of concurrent consumeSessionHandle calls with guests for one handle, exactly one guest is written', async () => {
+        await createSession('s1');
+        await store.reserveHandle(reservation('race-guests', 's1'), T0);
+        const results = await Promise.all(
+          Array.from({ length: 25 }, (_, i) => store.consumeSessionHandle('race-guests', T0 + 1, { participantId: `r${i}`, name: `R${i}`, credentialHash: `hash-r${i}` })),
+        );
+        const winners = results.filter((x) => x?.guest).map((x) => x!.guest!.participantId);
+        expect(winners).toHaveLength(1);
+        const guests = (await store.listParticipants('s1')).filter((p) => p.role === 'guest');
+        expect(guests.map((p) => p.participantId)).toEqual(winners);
+      });
+
       it('takeExpiredHandles removes and returns exactly the reservations expired at or before now', async () => {
         const early = reservation('early', 's1', { expiresAt: T0 + MINUTE });
         const onTheDot = reservation('on-the-dot', 's2', { expiresAt: T0 + 2 * MINUTE });
@@ -882,22 +942,6 @@ export function storeContract(
         await store.putCredential('h1', c);
         expect(await store.getCredential('h1')).toEqual(c);
         expect(await store.getCredential('h2')).toBeNull();
-      });
-
-      it('putParticipantAndCredential puts both, as putParticipant and putCredential do', async () => {
-        await createSession('s1');
-        const guest: ParticipantRecord = { participantId: 'g1', sessionId: 's1', role: 'guest', name: 'Gus', joinedAt: T0 + 1, state: 'waiting' };
-        const c = credential('s1', 'g1');
-        await store.putParticipantAndCredential(guest, 'hash-g1', c);
-        expect(await store.getParticipant('g1')).toEqual(guest);
-        expect(await store.getCredential('hash-g1')).toEqual(c);
-        expect((await store.listParticipants('s1')).map((p) => p.participantId)).toContain('g1');
-        // Indexed by session like any other: revoked with the session's.
-        expect(await store.revokeCredentials({ sessionId: 's1', participantId: 'g1' }, 'declined')).toBe(1);
-        expect((await store.getCredential('hash-g1'))?.revoked).toBe('declined');
-        // Copies are kept.
-        guest.name = 'changed';
-        expect((await store.getParticipant('g1'))?.name).toBe('Gus');
       });
 
       it('revokeCredentials with only a session revokes every live credential of that session and no other', async () => {
