@@ -289,6 +289,8 @@ export function storeContract(
         const c = reservation('expires', 's1', { reservedAt: T0 + 2, expiresAt: T0 + 5 });
         for (const r of [a, b, c]) await store.reserveHandle(r, T0);
         expect(await store.consumeSessionHandle('to-take', T0 + 5)).toEqual({ reservation: a, session: s, handles: [b] });
+        // Without a guest, nobody is written.
+        expect((await store.listParticipants('s1')).map((p) => p.role).sort()).toEqual(['agent', 'customer']);
         expect(await store.consumeSessionHandle('to-take', T0 + 6)).toBeNull();
         expect(await store.getHandle('to-take', T0 + 6)).toBeNull();
         // Expired or unknown: null, and an expired one is dropped as consumeHandle drops it.
@@ -320,7 +322,9 @@ export function storeContract(
         const name = 'Zoë "Z" O\'Brien / \\ 😀';
         for (const lobby of [false, true]) {
           const sessionId = lobby ? 'with-lobby' : 'open';
-          await createSession(sessionId, { lobby });
+          await createSession(sessionId);
+          // Turned on after the session began, as an agent does: the consume reads it as it is now.
+          if (lobby) await store.setLobby(sessionId, true);
           await store.reserveHandle(reservation(`h-${sessionId}`, sessionId), T0);
           const id = `g-${sessionId}`;
           const got = await store.consumeSessionHandle(`h-${sessionId}`, T0 + 7, { participantId: id, name, credentialHash: `hash-${id}` });
