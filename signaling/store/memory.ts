@@ -446,7 +446,6 @@ export class MemoryStore implements Store {
     addTo(this.credentialsBySession, c.sessionId, hash);
   }
 
-
   async getCredential(hash: string): Promise<CredentialRecord | null> {
     const c = this.credentials.get(hash);
     return c ? { ...c } : null;
