@@ -241,7 +241,6 @@ class PeerConn {
   constructor(
     readonly id: string,
     readonly remote: string,
-    readonly initiator: boolean,
     readonly peer: PeerLike,
     inflateWith: InflateWith,
   ) {
@@ -659,7 +658,7 @@ export class MeshProvider {
       initiator,
       config: { iceServers: this.rtc.iceServers, iceTransportPolicy: this.rtc.iceTransportPolicy ?? 'all' },
     });
-    const conn = new PeerConn(connId, peerId, initiator, peer, this.opts.inflateWith ?? (nativeInflate() ? 'native' : 'fflate'));
+    const conn = new PeerConn(connId, peerId, peer, this.opts.inflateWith ?? (nativeInflate() ? 'native' : 'fflate'));
     r.conn = conn;
     const current = () => this.remotes.get(peerId)?.conn === conn;
 
