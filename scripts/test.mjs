@@ -6,7 +6,8 @@
 // Ends with one line `N passed, M failed` (both runners added up) for CI, and exits non-zero when
 // either runner failed.
 //
-// Debian's Chromium (browser tests), coturn (TURN tests, which start their own turnserver) and
+// Debian's Chromium (browser tests), Firefox ESR (the browser tests that put a participant on
+// Firefox: tests/e2e/browsers.spec.ts), coturn (TURN tests, which start their own turnserver) and
 // redis-server (scale-out tests, which start their own on free ports; a system service the package
 // may start on 6379 is left alone) are installed with apt-get first when missing.
 import { spawnSync } from 'node:child_process';
@@ -14,11 +15,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const CHROMIUM = '/usr/bin/chromium';
+const FIREFOX = '/usr/bin/firefox-esr';
 const TURNSERVER = '/usr/bin/turnserver';
 const REDIS = '/usr/bin/redis-server';
 /** Debian packages the tests need, by the file that shows each is installed. */
 const SYSTEM_PACKAGES = [
   { name: 'chromium', path: CHROMIUM, what: 'The browser tests need Chromium' },
+  { name: 'firefox-esr', path: FIREFOX, what: 'The browser tests on Firefox need Firefox ESR' },
   { name: 'coturn', path: TURNSERVER, what: 'The TURN tests need coturn' },
   { name: 'redis-server', path: REDIS, what: 'The scale-out tests need Redis' },
 ];

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { test as base, expect, type Browser, type BrowserContext, type Locator, type Page } from '@playwright/test';
 import { startRelay, type Relay } from './address';
+import { launchFirefox } from './firefox';
 import { agentPassword, auxPort, mainPort, type AgentName } from './env';
 
 export { expect };
@@ -37,6 +38,8 @@ export interface OpenOptions {
   origin?: string;
   /** The test provokes Content-Security-Policy violations on purpose (the CSP test itself). */
   provokesCsp?: boolean;
+  /** This participant's browser: the suite's Chromium (default), or Debian's Firefox ESR (./firefox.ts). */
+  browser?: 'chromium' | 'firefox';
 }
 
 export interface Fixtures {
@@ -44,8 +47,22 @@ export interface Fixtures {
   open: (label: string, options?: OpenOptions) => Promise<Page>;
 }
 
-export const test = base.extend<Fixtures>({
-  open: async ({ browser }, provide, testInfo) => {
+export interface WorkerFixtures {
+  /** The worker's Firefox, launched the first time a test asks for it, closed with the worker. */
+  firefox: () => Promise<Browser>;
+}
+
+export const test = base.extend<Fixtures, WorkerFixtures>({
+  firefox: [
+    async ({}, provide) => {
+      let launched: Promise<Browser> | undefined;
+      await provide(() => (launched ??= launchFirefox()));
+      const firefox = await launched?.catch(() => undefined);
+      await firefox?.close();
+    },
+    { scope: 'worker' },
+  ],
+  open: async ({ browser, firefox }, provide, testInfo) => {
     const contexts: BrowserContext[] = [];
     const relays: Relay[] = [];
     const problems: string[] = [];
@@ -60,7 +77,7 @@ export const test = base.extend<Fixtures>({
         relays.push(relay);
         origin = relay.origin;
       }
-      const context = await newContext(browser, origin, options.viewport);
+      const context = await newContext(options.browser === 'firefox' ? await firefox() : browser, origin, options.viewport);
       contexts.push(context);
       const page = await context.newPage();
       page.on('pageerror', (err) => uncaught.push(`[${label}] ${err.message}`));
@@ -97,6 +114,22 @@ async function newContext(browser: Browser, baseURL: string, viewport?: { width:
   return context;
 }
 
+// ------------------------------------------------------------------------------------------ typing
+
+/**
+ * Types `text` into a field as a person does. Chromium: `fill`. Firefox: key by key, because
+ * Playwright's `fill` (and `insertText`) over WebDriver BiDi sets the value with an untrusted input
+ * event that React's controlled fields do not take in, so the page never sees the text.
+ */
+export async function enter(field: Locator, text: string): Promise<void> {
+  if (field.page().context().browser()?.browserType().name() !== 'firefox') return field.fill(text);
+  if ((await field.inputValue()) !== '') {
+    await field.selectText();
+    await field.press('Backspace');
+  }
+  await field.pressSequentially(text);
+}
+
 // ------------------------------------------------------------------------------------------ locators
 
 export const transcript = (page: Page) => page.getByRole('log', { name: 'Session transcript' });
@@ -123,8 +156,8 @@ export const withdrawButton = (page: Page, handle: string) => page.getByRole('bu
 
 export async function signInAgent(page: Page, name: AgentName, password = agentPassword(name)): Promise<void> {
   await page.goto('/agent');
-  await page.getByRole('textbox', { name: 'Username' }).fill(name);
-  await page.getByRole('textbox', { name: 'Password' }).fill(password);
+  await enter(page.getByRole('textbox', { name: 'Username' }), name);
+  await enter(page.getByRole('textbox', { name: 'Password' }), password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(waitingCustomers(page)).toBeVisible();
   await expect(statusWith(page, `Signed in as ${name}`)).toBeVisible();
@@ -151,7 +184,7 @@ export async function openJoinUs(agent: Page): Promise<void> {
 /** Types a handle, presses OK and waits for the confirmation; returns the handle as stored. */
 export async function reserveHandle(agent: Page, typed: string): Promise<string> {
   const stored = typed.trim().toLowerCase();
-  await handleBox(agent).fill(typed);
+  await enter(handleBox(agent), typed);
   await agent.getByRole('button', { name: 'OK', exact: true }).click();
   await expect(statusWith(agent, `Handle ${stored} is reserved.`)).toBeVisible();
   await expect(withdrawButton(agent, stored)).toBeVisible();
@@ -169,7 +202,7 @@ export async function suggestHandle(agent: Page): Promise<string> {
 
 /** Presses OK on what is in the box and expects the refusal shown as an alert. */
 export async function expectReserveRefused(agent: Page, typed: string, message: string | RegExp): Promise<void> {
-  await handleBox(agent).fill(typed);
+  await enter(handleBox(agent), typed);
   await agent.getByRole('button', { name: 'OK', exact: true }).click();
   await expect(alertWith(agent, message)).toBeVisible();
 }
@@ -178,8 +211,8 @@ export async function expectReserveRefused(agent: Page, typed: string, message: 
 
 export async function requestHelp(page: Page, name: string, topic: string): Promise<void> {
   await page.goto('/help');
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('textbox', { name: 'How can we help?' }).fill(topic);
+  await enter(page.getByRole('textbox', { name: 'Your name' }), name);
+  await enter(page.getByRole('textbox', { name: 'How can we help?' }), topic);
   await page.getByRole('button', { name: 'Start session', exact: true }).click();
   await expect(statusWith(page, Text.queueStatus)).toBeVisible();
 }
@@ -211,8 +244,8 @@ export async function startSession(
 /** Fills the Join Us page and presses the button; the caller checks where that led. */
 export async function attemptJoin(page: Page, name: string, handle: string): Promise<void> {
   if (!/\/join$/.test(new URL(page.url(), 'http://x').pathname)) await page.goto('/join');
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('textbox', { name: 'Handle' }).fill(handle);
+  await enter(page.getByRole('textbox', { name: 'Your name' }), name);
+  await enter(page.getByRole('textbox', { name: 'Handle' }), handle);
   await page.getByRole('button', { name: 'Join Us', exact: true }).click();
 }
 
@@ -250,7 +283,7 @@ export async function expectMeshComplete(page: Page, n: number): Promise<void> {
 }
 
 export async function say(page: Page, text: string): Promise<void> {
-  await page.getByRole('textbox', { name: 'Message' }).fill(text);
+  await enter(page.getByRole('textbox', { name: 'Message' }), text);
   await page.getByRole('button', { name: 'Send', exact: true }).click();
   await expect(page.getByRole('textbox', { name: 'Message' })).toHaveValue('');
 }

@@ -45,6 +45,8 @@ export const AGENTS = [
   'hal', // turn: voice and screen through the relay
   'ida', // queue: a long queue, first agent
   'jay', // queue: a long queue, second agent
+  'kai', // browsers: a customer and a joined party on Firefox
+  'lou', // browsers: voice between Chromium and Firefox
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 

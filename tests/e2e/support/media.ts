@@ -131,3 +131,34 @@ export async function screenFrames(page: Page, windowMs = 1000): Promise<{ width
     return { width: video.videoWidth, height: video.videoHeight, framesAdvanced: video.getVideoPlaybackQuality().totalVideoFrames - before };
   }, windowMs);
 }
+
+/**
+ * What `page` receives as voice, where it cannot be listened to: headless Firefox here has no sound
+ * device, so its AudioContext never starts and `voiceLevels` would wait forever. Instead: the audio
+ * energy its connections decoded (inbound-rtp `totalAudioEnergy`, what would go to the speakers)
+ * over `windowMs`, and the voices it plays (its <audio data-voice-from> elements that are not
+ * paused or muted, by name). Needs instrumentRtc.
+ */
+export async function receivedVoice(page: Page, windowMs = 2500): Promise<{ energyPerSecond: number; playing: string[] }> {
+  return page.evaluate(async (windowMs) => {
+    const energy = async () => {
+      let sum = 0;
+      for (const pc of window.__rtcProbe?.pcs ?? []) {
+        if (pc.connectionState !== 'connected') continue;
+        (await pc.getStats()).forEach((r: { type: string; kind?: string; totalAudioEnergy?: number }) => {
+          if (r.type === 'inbound-rtp' && r.kind === 'audio') sum += r.totalAudioEnergy ?? 0;
+        });
+      }
+      return sum;
+    };
+    const before = await energy();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const perSecond = ((await energy()) - before) / ((performance.now() - t0) / 1000);
+    const playing = [...document.querySelectorAll<HTMLAudioElement>('audio[data-voice-from]')]
+      .filter((el) => !el.paused && !el.muted && el.volume > 0 && el.srcObject)
+      .map((el) => el.dataset.voiceName ?? '?')
+      .sort();
+    return { energyPerSecond: perSecond, playing };
+  }, windowMs);
+}
