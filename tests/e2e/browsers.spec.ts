@@ -1,13 +1,14 @@
 /**
  * Every browser (the house rule): the customer and the joined party on Firefox (Debian's Firefox
  * ESR through WebDriver BiDi, support/firefox.ts), the agent on Chromium. The whole Join Us flow
- * across the two engines, the shared state over data channels between them (chat, drawing), and
- * voice (C7).
+ * across the two engines, the shared state over data channels between them (chat, drawing), a
+ * reload on Firefox, and voice (C7).
  */
 import {
   connectionStatus,
   expect,
   expectEveryoneSees,
+  expectLive,
   expectMeshComplete,
   expectOnline,
   joinWithHandle,
@@ -36,7 +37,7 @@ const button = (page: Page, name: string) => page.getByRole('button', { name, ex
 const SOUND_ENERGY = 0.01;
 const SILENCE_ENERGY = 0.0001;
 
-test('[S1][H2][C1][C2][C5] a customer and a joined party on Firefox: help asked, accepted, a handle used, chat and drawing among three over direct data channels', async ({ open }) => {
+test('[S1][H2][C1][C2][C5][S3] a customer and a joined party on Firefox: help asked, accepted, a handle used, chat and drawing among three over direct data channels, a reload', async ({ open }) => {
   const tag = uid();
   const customerName = `Noor ${tag}`;
   const agent = await open('agent');
@@ -84,6 +85,19 @@ test('[S1][H2][C1][C2][C5] a customer and a joined party on Firefox: help asked,
     expect(box!.y0).toBeCloseTo(0.3, 1);
   }
   await shoot(guest, '51-firefox-guest-session');
+
+  // [S3] Ruth reloads on Firefox: the same session, the whole transcript, no second arrival, the
+  // stroke still there, and she is heard again.
+  const url = guest.url();
+  await guest.reload();
+  await expect(guest).toHaveURL(url);
+  await expectLive(guest);
+  await expectEveryoneSees([guest], [`${customerName}: hello from Firefox.`, 'Kai: hello from Chromium.', 'Ruth: and from a second Firefox.']);
+  await expect(transcript(agent).getByText('Ruth joined the session with a handle')).toHaveCount(1);
+  await expect(strokes(guest)).toHaveCount(1);
+  await expect(connectionStatus(guest)).toHaveText(/^Connected to 2 of 2 participants$/);
+  await say(guest, 'Ruth: back after a reload.');
+  await expectEveryoneSees([agent, customer, guest], ['Ruth: back after a reload.']);
 });
 
 test('[C7] voice between Chromium and Firefox: each hears the other with sound, mute silences, leaving releases the microphone', async ({ open }) => {
