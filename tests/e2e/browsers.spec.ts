@@ -2,10 +2,11 @@
  * Every browser (the house rule): the customer and the joined party on Firefox (Debian's Firefox
  * ESR through WebDriver BiDi, support/firefox.ts), the agent on Chromium. The whole Join Us flow
  * across the two engines, the shared state over data channels between them (chat, drawing), a
- * reload on Firefox, and voice (C7).
+ * reload on Firefox, voice (C7), page push (C3) and shared forms (C4).
  */
 import {
   connectionStatus,
+  enter,
   expect,
   expectEveryoneSees,
   expectLive,
@@ -22,7 +23,22 @@ import {
   transcript,
   uid,
 } from './support/app';
-import { drawingRegion, strokeBoxes, strokes, trace } from './support/collab';
+import {
+  drawingRegion,
+  expectFramed,
+  expectRefusedFraming,
+  formField,
+  openPushPage,
+  shareForm,
+  sharedForm,
+  startSite,
+  strokeBoxes,
+  strokes,
+  trace,
+  typeAndPush,
+  visibleContent,
+  type Site,
+} from './support/collab';
 import { expectMediaSlots, hearing, micStates, receivedVoice, recordMedia } from './support/media';
 import { instrumentRtc } from './support/network';
 import { shoot } from './support/screens';
@@ -36,6 +52,16 @@ const button = (page: Page, name: string) => page.getByRole('button', { name, ex
  */
 const SOUND_ENERGY = 0.01;
 const SILENCE_ENERGY = 0.0001;
+const CARD = '5555 5555 5555 4444';
+const MASKED = '•••• •••• •••• 4444';
+
+let site: Site;
+test.beforeAll(async () => {
+  site = await startSite();
+});
+test.afterAll(async () => {
+  await site?.close();
+});
 
 test('[S1][H2][C1][C2][C5][S3] a customer and a joined party on Firefox: help asked, accepted, a handle used, chat and drawing among three over direct data channels, a reload', async ({ open }) => {
   const tag = uid();
@@ -145,4 +171,46 @@ test('[C7] voice between Chromium and Firefox: each hears the other with sound, 
   // Chat still flows on the same connection.
   await say(customer, `${customerName}: still here.`);
   await expectEveryoneSees([agent, customer], [`${customerName}: still here.`]);
+});
+
+test('[C3][C4] page push and shared forms with the customer on Firefox: the page framed or its fallback, a form typed together, the card number masked by the Firefox page', async ({ open }) => {
+  const tag = uid();
+  const customerName = `Ines ${tag}`;
+  const agent = await open('agent');
+  const customer = await open('customer', { browser: 'firefox' });
+  await signInAgent(agent, 'mia');
+  await startSession(agent, customer, customerName);
+
+  // [C3] A page that may be framed shows in Firefox's sandboxed frame; one that refuses, the fallback.
+  await openPushPage(agent);
+  const guide = site.url(`/open/Setup%20guide%20${tag}`);
+  await typeAndPush(agent, guide);
+  for (const page of [agent, customer]) await expectFramed(page, `Setup guide ${tag}`);
+  const denied = site.url(`/deny/Account%20${tag}`);
+  await typeAndPush(agent, denied);
+  for (const page of [agent, customer]) await expectRefusedFraming(page, denied);
+
+  // [C4] The customer types on Firefox, the agent sees it as typed; the agent's typing reaches Firefox.
+  await shareForm(agent, 'Contact details');
+  await formField(customer, 'Full name').click();
+  await enter(formField(customer, 'Full name'), `Ines Example ${tag}`);
+  await expect(formField(agent, 'Full name')).toHaveValue(`Ines Example ${tag}`);
+  await expect(sharedForm(agent)).toContainText(`${customerName} is typing here`);
+  await enter(formField(agent, 'Email'), `ines.${tag}@example.com`);
+  await expect(formField(customer, 'Email')).toHaveValue(`ines.${tag}@example.com`);
+  await agent.getByRole('button', { name: 'Submit form', exact: true }).click();
+  await expectEveryoneSees([agent, customer], [`mia submitted the form Contact details: Full name: Ines Example ${tag}; Email: ines.${tag}@example.com; Phone: (empty)`]);
+
+  // The card number is masked by the customer's Firefox page: the agent never has the clear digits.
+  await shareForm(agent, 'Payment details');
+  await formField(customer, 'Card number').click();
+  await enter(formField(customer, 'Card number'), CARD);
+  // While typed: bullets only; once the customer moves on, the last four digits.
+  await expect(formField(agent, 'Card number')).toHaveValue(/^[• ]+$/);
+  await enter(formField(customer, 'Expiry (MM/YY)'), '12/29');
+  await expect(formField(customer, 'Card number')).toHaveValue(CARD);
+  await expect(formField(agent, 'Card number')).toHaveValue(MASKED);
+  await expect(formField(agent, 'Expiry (MM/YY)')).toHaveValue('12/29');
+  expect(await visibleContent(agent)).not.toContain(CARD.replaceAll(' ', '').slice(0, 12));
+  await shoot(customer, '53-firefox-customer-payment-form');
 });

@@ -47,6 +47,7 @@ export const AGENTS = [
   'jay', // queue: a long queue, second agent
   'kai', // browsers: a customer and a joined party on Firefox
   'lou', // browsers: voice between Chromium and Firefox
+  'mia', // browsers: page push and shared forms on Firefox
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 
