@@ -1,7 +1,7 @@
 /**
  * Browser end-to-end tests: real Chromium (Debian's, /usr/bin/chromium) against the real product,
- * built once and served by `node --import tsx server.ts` with NODE_ENV=production, as `npm start`
- * does (tests/e2e/support/serve.mjs; the build goes to test-results/next-build).
+ * built once and served by server.ts, compiled and run by plain node with NODE_ENV=production, as
+ * `npm start` does (tests/e2e/support/serve.mjs; the build goes to test-results/next-build).
  *
  * Two server instances run for the suite:
  *  - main: every test; JOINUS_GRACE_MS short (S4 drops in seconds), default handle TTL;

@@ -1,6 +1,6 @@
 // The floor of bench/signaling-capacity.mjs: a bare socket.io server, no Join Us code, with the
 // product's engine options (signaling/server.ts: no served client, 64 KiB frames, no CORS), started
-// the same way as the signaling node (`node --import tsx`, NODE_ENV=production, its own process), so
+// the same way as the signaling node (plain node, NODE_ENV=production, its own process), so
 // that what one idle connection costs the product can be read against what it costs socket.io itself.
 // GET /healthz answers 200 once it listens. PORT and HOST from the environment.
 import { createServer } from 'node:http';

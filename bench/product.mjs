@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { buildState } from '../scripts/build-stale.mjs';
+import { serverArgs } from '../scripts/server-bundle.mjs';
 import { freePort, startChild, waitHttp } from './harness.mjs';
 
 /** `next build` when there is no build or a source is newer than it. Returns the build time or null. */
@@ -28,7 +29,7 @@ export function buildIfStale(appDir, log) {
 export async function startProduct(appDir, { distDir } = {}) {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
-  const server = startChild(distDir ? `product server (${distDir})` : 'product server', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
+  const server = startChild(distDir ? `product server (${distDir})` : 'product server', process.execPath, await serverArgs(appDir, 'server'), {
     cwd: appDir,
     env: {
       ...process.env,

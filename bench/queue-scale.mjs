@@ -31,6 +31,7 @@ import { hashPassword } from '../signaling/core/passwords.ts';
 import { runQueueLoad } from '../tests/support/queue-load.ts';
 import { addToResults, countLogged, freePort, runAlone, startChild, stopChild as stop, waitHttp } from './harness.mjs';
 import { buildIfStale } from './product.mjs';
+import { serverArgs } from '../scripts/server-bundle.mjs';
 
 export const QUEUE_AGENTS = Number(process.env.BENCH_QUEUE_AGENTS ?? 1000);
 export const QUEUE_WAITING = Number(process.env.BENCH_QUEUE_WAITING ?? 1000);
@@ -86,7 +87,7 @@ export async function measureQueueScale({
     const port = await freePort();
     const env = { ...process.env };
     delete env.JOINUS_AGENTS;
-    server = startChild('queue server', process.execPath, ['--import', 'tsx', join(appDir, 'server.ts')], {
+    server = startChild('queue server', process.execPath, await serverArgs(appDir, 'server'), {
       cwd: appDir,
       env: {
         ...env,

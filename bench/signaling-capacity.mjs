@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Signaling capacity (issue 11; PRODUCT.md "Quality bars": the signaling server holds tens of
 // thousands of idle connections per process). The real signaling node alone in its own process
-// (`node --import tsx signaling/main.ts`, NODE_ENV=production, LOG_LEVEL=warn), its clients in child
+// (signaling/main.ts compiled and run by plain node as `npm run signaling` does, NODE_ENV=production,
+// LOG_LEVEL=warn), its clients in child
 // processes (bench/capacity-worker.mjs; the open-file limit is per process), every socket a
 // socket.io-client with the pages' transport (websocket only) on a loopback address of its own.
 //
@@ -61,6 +62,7 @@ import { hashPassword } from '../signaling/core/passwords.ts';
 import { startRedis } from '../tests/support/redis.ts';
 import { addToResults, countLogged, freePort, onCleanup, runAlone, sleep, startChild, stopChild as stop, summarize, waitHttp } from './harness.mjs';
 import { printRows } from './summary.mjs';
+import { serverArgs } from '../scripts/server-bundle.mjs';
 
 const list = (v, d) => (v ? v.split(',').map((x) => Number(x.trim())).filter((x) => x > 0) : d);
 export const CAPACITY_LEVELS = list(process.env.BENCH_CAPACITY_LEVELS, [5000, 10_000, 15_000]);
@@ -167,11 +169,12 @@ async function until(condition, deadline, describe, watch = []) {
  * port, wait for GET /healthz, count the warnings and errors it logs (pino: one JSON line each).
  * `inspect`: with the inspector on a free loopback port, through which `memory()` asks for a full GC.
  */
+/** `script`: a plain JS file, or 'signaling' for the signaling node of `cwd` (compiled as `npm run signaling` does). */
 async function startServer({ name, script, cwd, env, files, inspect, log }) {
   const port = await freePort();
   const base = { ...process.env };
   for (const k of ['JOINUS_AGENTS', 'JOINUS_AGENTS_FILE', 'REDIS_URL', 'JOINUS_REDIS_PREFIX']) delete base[k];
-  const [command, args] = withFileLimit(files, process.execPath, ['--import', 'tsx', ...(inspect ? ['--inspect=127.0.0.1:0'] : []), script]);
+  const [command, args] = withFileLimit(files, process.execPath, [...(inspect ? ['--inspect=127.0.0.1:0'] : []), ...(script === 'signaling' ? await serverArgs(cwd, 'signaling') : [script])]);
   const server = startChild(name, command, args, {
     cwd,
     env: { ...base, NODE_ENV: 'production', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', JOINUS_ICE_SERVERS: '[]', ...env },
@@ -627,7 +630,7 @@ async function measureCycles({ store, appDir, accountsFile, accounts, hub, log, 
       env.REDIS_URL = redis.url;
       env.JOINUS_REDIS_PREFIX = 'bench-capacity';
     }
-    srv = await startServer({ name: `signaling node (${store})`, script: join(appDir, 'signaling', 'main.ts'), cwd: appDir, env, files: 4096, inspect: PROFILE, log });
+    srv = await startServer({ name: `signaling node (${store})`, script: 'signaling', cwd: appDir, env, files: 4096, inspect: PROFILE, log });
     const perWorker = Math.ceil(LANES / CYCLE_WORKERS);
     for (let i = 0; i < CYCLE_WORKERS; i++) workers.push(await startClients(hub, { url: srv.url, block: 100 + i, files: 4096, deadline }));
     const setups = await Promise.all(
@@ -727,7 +730,7 @@ export async function measureSignalingCapacity({ appDir, log = console.log, redi
   const idleAccounts = 20 + Math.ceil(Math.max(...CAPACITY_LEVELS) / (1 + GUESTS_PER_SESSION) / SESSIONS_PER_AGENT) + 2 * CAPACITY_LEVELS.length * Math.ceil(Math.max(...CAPACITY_LEVELS) / PER_CHILD);
   const result = {
     what: {
-      server: 'the real signaling node alone (node --import tsx signaling/main.ts, NODE_ENV=production, LOG_LEVEL=warn), its own process; clients: socket.io-client, websocket only (as the pages), each socket on a loopback address of its own, in child processes',
+      server: 'the real signaling node alone (signaling/main.ts compiled, as npm run signaling runs it; NODE_ENV=production, LOG_LEVEL=warn), its own process; clients: socket.io-client, websocket only (as the pages), each socket on a loopback address of its own, in child processes',
       quick: QUICK ? 'BENCH_CAPACITY_QUICK: no wait for a ping interval at each level (development figures)' : undefined,
       budgetMs,
     },
@@ -758,7 +761,7 @@ export async function measureSignalingCapacity({ appDir, log = console.log, redi
       if (!PARTS.has('idle')) throw new Error('not run (BENCH_CAPACITY_PARTS)');
       const srv = await startServer({
         name: 'signaling node (memory)',
-        script: join(appDir, 'signaling', 'main.ts'),
+        script: 'signaling',
         cwd: appDir,
         env: { JOINUS_AGENTS_FILE: accountsFile },
         files: maxLevel + 1000,

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 // `npm start`: build the pages when there is no build or the sources are newer than it, then serve
-// pages and signaling from one process on PORT (default 3000).
+// pages and signaling from one process on PORT (default 3000): server.ts compiled first, as one
+// module that plain node runs (scripts/server-bundle.mjs, decision 0023). `--signaling`: a signaling
+// node alone instead (`npm run signaling`, signaling/main.ts), without the pages and their build.
 import { spawnSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { buildState } from './build-stale.mjs';
+import { serverArgs } from './server-bundle.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
+const signalingOnly = process.argv[2] === '--signaling';
 const { builtMs: built, stale } = buildState(root, process.env.JOINUS_NEXT_DIST_DIR || '.next');
-if (stale) {
+if (stale && !signalingOnly) {
   console.log(built ? 'Sources changed since the last build: building the pages…' : 'No build yet: building the pages (about a minute)…');
   const r = spawnSync(process.execPath, [join(root, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build'], {
     cwd: root,
@@ -20,7 +24,14 @@ if (stale) {
   }
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server.ts'), ...process.argv.slice(2)], {
+let args;
+try {
+  args = await serverArgs(root, signalingOnly ? 'signaling' : 'server');
+} catch (err) {
+  console.error(`Compiling the server failed: ${err?.message ?? err}`);
+  process.exit(1);
+}
+const child = spawn(process.execPath, [...args, ...process.argv.slice(signalingOnly ? 3 : 2)], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, NODE_ENV: 'production', NEXT_TELEMETRY_DISABLED: '1' },

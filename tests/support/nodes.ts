@@ -1,6 +1,6 @@
 /**
- * Scale-out tests run REAL signaling nodes: `node --import tsx signaling/main.ts` (what
- * `npm run signaling` runs), one process each, all on one Redis under the test's key prefix, on
+ * Scale-out tests run REAL signaling nodes: signaling/main.ts compiled and run by plain node, as
+ * `npm run signaling` runs it (scripts/server-bundle.mjs, compiled once per test process), one process each, all on one Redis under the test's key prefix, on
  * loopback. A node is ready when it logs `Join Us signaling is ready on port N` (pino JSON on stdout)
  * and, unless told otherwise, its /healthz answers 200 (its store is reachable): waited for until a
  * deadline, never slept for.
@@ -20,11 +20,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeEach } from 'vitest';
+import { serverArgs } from '../../scripts/server-bundle.mjs';
 import { hashPassword } from '../../signaling/core/passwords';
 import { onTeardown, testAgents } from './signaling';
 
 const HOST = '127.0.0.1';
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** signaling/main.ts compiled, once for every node this process starts. */
+let compiled: Promise<string[]> | null = null;
+const nodeArgs = () => (compiled ??= serverArgs(REPO_ROOT, 'signaling'));
 const READY = /^Join Us signaling is ready on port (\d+)$/;
 /** How long a node may take to log that it is ready (three start at once on two cores in ~2.5 s). */
 const START_TIMEOUT_MS = 20_000;
@@ -231,7 +235,7 @@ class Node implements NodeProcess {
 
   async start(healthy: boolean): Promise<void> {
     const env = nodeEnv({ ...this.env, PORT: String(this.portValue) });
-    const args = ['--import', 'tsx', 'signaling/main.ts'];
+    const args = await nodeArgs();
     // setpriv: the kernel kills the node if this process dies without running its exit handlers.
     const [command, commandArgs]: [string, string[]] = existsSync('/usr/bin/setpriv')
       ? ['/usr/bin/setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, ...args]]

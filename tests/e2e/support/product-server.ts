@@ -8,6 +8,7 @@
  * `restart()` starts it again on the same port, `stop()` ends it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { serverArgs } from '../../../scripts/server-bundle.mjs';
 import { freePort } from '../../support/ports';
 import { agentsEnv, GRACE_MS } from './env';
 
@@ -98,6 +99,6 @@ export async function startPagesOnly(env: Record<string, string>, port?: number)
 }
 
 /** A signaling node alone (`npm run signaling`). */
-export function startSignalingOnly(env: Record<string, string>, port?: number): Promise<ProductServer> {
-  return startProcess(['--import', 'tsx', `${root}signaling/main.ts`], env, '/healthz', port);
+export async function startSignalingOnly(env: Record<string, string>, port?: number): Promise<ProductServer> {
+  return startProcess(await serverArgs(root, 'signaling'), env, '/healthz', port);
 }

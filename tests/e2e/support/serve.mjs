@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The browser tests' server: what `npm start` does (scripts/start.mjs): build the pages when there is
-// no build or the sources are newer than it, then `node --import tsx server.ts` with
-// NODE_ENV=production. The one difference: the build goes to test-results/next-build
+// no build or the sources are newer than it, then server.ts compiled and run by plain node with
+// NODE_ENV=production (scripts/server-bundle.mjs). The one difference: the build goes to test-results/next-build
 // (JOINUS_NEXT_DIST_DIR, read by next.config.js), so a developer's `npm start` or `next build` in the
 // same checkout never replaces the pages under a running test server, nor the other way round.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildState } from '../../../scripts/build-stale.mjs';
+import { serverArgs } from '../../../scripts/server-bundle.mjs';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const distDir = process.env.JOINUS_NEXT_DIST_DIR || 'test-results/next-build';
@@ -50,6 +51,6 @@ if (stale && !noBuild) {
   }
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'server.ts')], { cwd: root, stdio: 'inherit', env });
+const child = spawn(process.execPath, await serverArgs(root, 'server'), { cwd: root, stdio: 'inherit', env });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
