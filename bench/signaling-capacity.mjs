@@ -602,7 +602,7 @@ function saveProfile(profile, store, log) {
     const us = dt.get(node.id) ?? 0;
     total += us;
     const f = node.callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(signaling|lib)\//, '$1/')}:${f.lineNumber + 1}`;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(signaling|lib|\.server)\//, '$1/')}:${f.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + us);
   }
   const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, us]) => ({ fn: k, pct: round1((100 * us) / total) }));

@@ -3,3 +3,5 @@ export declare const SERVER_ENTRIES: { readonly server: 'server.ts'; readonly si
 export declare const SERVER_OUT_DIR: string;
 export declare function bundleServer(root: string, name: keyof typeof SERVER_ENTRIES): Promise<string>;
 export declare function serverArgs(root: string, name: keyof typeof SERVER_ENTRIES): Promise<string[]>;
+export declare function runArgs(file: string): string[];
+export declare function stopCompiler(): Promise<void>;

@@ -85,7 +85,11 @@ export function pooledRandomBytes(poolBytes = 4096): RandomBytes {
 
 /** SIGINT and SIGTERM close the node (its connections' clean-ups written), then exit; in 3 s at most. */
 export function stopOnSignals(node: SignalingNode, logger: Logger): void {
+  let stopping = false;
   const shutdown = (signal: string) => {
+    // Once: Ctrl+C in a terminal signals `npm start`'s wrapper and the server alike, and the wrapper passes its own on.
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     void node.close().finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 3000).unref();

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildState } from '../../../scripts/build-stale.mjs';
-import { serverArgs } from '../../../scripts/server-bundle.mjs';
+import { serverArgs, stopCompiler } from '../../../scripts/server-bundle.mjs';
 
 const root = new URL('../../..', import.meta.url).pathname;
 const distDir = process.env.JOINUS_NEXT_DIST_DIR || 'test-results/next-build';
@@ -51,6 +51,8 @@ if (stale && !noBuild) {
   }
 }
 
-const child = spawn(process.execPath, await serverArgs(root, 'server'), { cwd: root, stdio: 'inherit', env });
+const args = await serverArgs(root, 'server');
+await stopCompiler();
+const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit', env });
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
