@@ -33,13 +33,14 @@ try {
   args = runArgs(await bundleServer(root, name));
 } catch (err) {
   // A directory that is read-only at run time: what `npm run build` compiled, if it did.
+  const unwritable = ['EACCES', 'EPERM', 'EROFS'].includes(err?.code);
   const built = join(root, SERVER_OUT_DIR, `${name}.mjs`);
-  if (['EACCES', 'EPERM', 'EROFS'].includes(err?.code) && existsSync(built)) {
+  if (unwritable && existsSync(built)) {
     console.warn(`Cannot write ${SERVER_OUT_DIR}/ (${err.code}): running the server as \`npm run build\` last compiled it.`);
     args = runArgs(built);
   } else {
     console.error(`Compiling the server failed: ${err?.message ?? err}`);
-    if (['EACCES', 'EPERM', 'EROFS'].includes(err?.code)) console.error(`Make ${SERVER_OUT_DIR}/ writable, or run \`npm run build\` where it is.`);
+    if (unwritable) console.error(`Make ${SERVER_OUT_DIR}/ writable, or run \`npm run build\` where it is.`);
     process.exit(1);
   }
 } finally {
