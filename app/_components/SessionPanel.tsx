@@ -142,7 +142,7 @@ export function SessionPanel({
   const transcript = useTranscript(conn);
   const pages = usePagePush(conn);
   const forms = useForms(conn, snap);
-  const participants = useParticipants(conn, snap);
+  const participants = useParticipants(snap);
   // C5: colours by joining order, the same on every peer (features/participants/colours.ts).
   const order = participants.map((p) => p.participantId).join(' ');
   const colours = useMemo(() => new Map(order.split(' ').map((id, i) => [id, colourAt(i)])), [order]);
@@ -180,7 +180,10 @@ export function SessionPanel({
     [media, meId],
   );
 
-  useLayoutEffect(() => mark('joinus:view'), []);
+  useLayoutEffect(() => {
+    mark('joinus:view');
+    conn.viewShown();
+  }, [conn]);
   const workReady = useWorkReady(snap);
 
   const fileBase = `join-us-transcript-${snap.sessionId.slice(0, 8)}`;

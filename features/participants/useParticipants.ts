@@ -1,7 +1,7 @@
 'use client';
-import { useMemo, useSyncExternalStore } from 'react';
+import { useMemo } from 'react';
 import { presenceOf, type Presence } from '../../lib/client/connection-state';
-import type { SessionConnection, SessionSnapshot } from '../../lib/client/session-connection';
+import type { SessionSnapshot } from '../../lib/client/session-connection';
 import { withoutKeys, type ParticipantInfo } from './doc';
 
 export interface ParticipantView extends ParticipantInfo {
@@ -24,11 +24,13 @@ export function projectParticipants(
   });
 }
 
-/** Rebuilt when the directory (from the server), who we reach, or our own state changed. */
-export function useParticipants(conn: SessionConnection, snap: SessionSnapshot): ParticipantView[] {
-  const directory = useSyncExternalStore(conn.auth.subscribe, () => conn.auth.list(), () => conn.auth.list());
+/**
+ * Rebuilt when the directory (from the server), who we reach, or our own state changed: all from the
+ * connection's snapshot, whose notices wait while a newcomer arrives (decision 0024).
+ */
+export function useParticipants(snap: SessionSnapshot): ParticipantView[] {
+  const { directory, reached, deviceOnline, phase } = snap;
   const people = useMemo(() => withoutKeys(directory), [directory]);
-  const { reached, deviceOnline, phase } = snap;
   const meId = snap.me?.participantId ?? null;
   return useMemo(() => projectParticipants(people, { reached, deviceOnline, phase, meId }), [people, reached, deviceOnline, phase, meId]);
 }

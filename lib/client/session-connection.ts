@@ -126,6 +126,12 @@ export interface SessionSnapshot {
   /** Ids of our own chat messages that have not reached anyone yet (shown after a moment). */
   waiting: ReadonlySet<string>;
   handles: ReservedHandle[];
+  /**
+   * Everyone the server admitted, in joining order (`auth.list()`, the same array until it changes):
+   * views read it here, where a newcomer's arrival is held like the rest (see `set`), not from
+   * `auth` directly.
+   */
+  directory: readonly DirectoryEntry[];
   /** The agent's view of the session's admission lobby. */
   lobby: { enabled: boolean; waiting: LobbyEntry[] };
 }
@@ -148,6 +154,12 @@ const ARRIVAL_MS = 100;
 
 /** How long a newcomer waits for the first sync before it announces itself anyway. */
 const JOIN_NOTE_WAIT_MS = 3000;
+/**
+ * Then how long it waits for its view to be on screen (`viewShown`): the others' pages take the
+ * announcement in (check, write to their copy, render) while the newcomer's view renders, on the same
+ * machine's cores, if it goes at once (decision 0024).
+ */
+const JOIN_NOTE_VIEW_WAIT_MS = 150;
 
 
 
@@ -160,6 +172,8 @@ export interface SessionConnectionOptions {
   attached?: AttachResult;
   /** What the server said before this connection listened (lib/client/socket.ts `captureEvents`). */
   heardBefore?: () => [string, unknown][];
+  /** For tests: how long the arrival note waits for a view on screen. @default JOIN_NOTE_VIEW_WAIT_MS */
+  viewWaitMs?: number;
 }
 
 const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>) => a.size === b.size && [...a].every((x) => b.has(x));
@@ -208,6 +222,7 @@ export class SessionConnection {
     options: SessionConnectionOptions = {},
   ) {
     mark('joinus:connection');
+    this.viewWaitMs = options.viewWaitMs ?? JOIN_NOTE_VIEW_WAIT_MS;
     this.auth = new Authorship(sessionId);
     this.auth.setDirectory(readDirectory(sessionId));
     this.keys = options.keys
@@ -225,6 +240,7 @@ export class SessionConnection {
       connection: { tone: 'warn', text: 'Connecting…', detail: '' },
       waiting: new Set(),
       handles: [],
+      directory: this.auth.list(),
       lobby: { enabled: false, waiting: [] },
     };
     // The participant's own copy: survives a reload and outlives the session for the download (S3, S4).
@@ -257,7 +273,7 @@ export class SessionConnection {
       me: () => this.snapshot.me,
     });
     // Names in the connection status come from the directory; who is here from verified awareness.
-    this.offs.push(this.auth.subscribe(this.refresh));
+    this.offs.push(this.auth.subscribe(this.refresh), this.auth.subscribeDirectory(this.refresh));
     this.awareness.on('change', this.refresh);
     this.listen();
     // In the same task as listen(): nothing said in between is missed or heard twice.
@@ -430,7 +446,9 @@ export class SessionConnection {
       receivingBytes: mesh.receivingBytes,
     });
     const prev = this.snapshot;
+    const directory = this.auth.list();
     const same =
+      prev.directory === directory &&
       sameMap(prev.reached, reached) &&
       sameSet(prev.waiting, waiting) &&
       prev.deviceOnline === this.online &&
@@ -439,6 +457,7 @@ export class SessionConnection {
       prev.connection.tone === connection.tone;
     if (same) return;
     this.set({
+      directory,
       reached: sameMap(prev.reached, reached) ? prev.reached : reached,
       waiting: sameSet(prev.waiting, waiting) ? prev.waiting : waiting,
       deviceOnline: this.online,
@@ -631,8 +650,10 @@ export class SessionConnection {
     const before = this.awareness.getLocalState() ?? {};
     this.awareness.setLocalState({ ...before, participantId: a.participantId, presenceSig: sig, typing: before.typing === true });
     await this.persistence?.whenSynced;
-    // Announce ourselves after the first sync, so the entry lands after the history we join.
+    // Announce ourselves after the first sync, so the entry lands after the history we join, and once
+    // our view is on screen.
     await this.whenSynced(JOIN_NOTE_WAIT_MS);
+    await this.whenViewShown(this.viewWaitMs);
     if (this.destroyed || this.isOver()) return;
     await this.record(`joined-${a.participantId}`, 'joined', joinedText(a.name, a.role));
     this.refresh();
@@ -666,6 +687,29 @@ export class SessionConnection {
     if (this.snapshot.phase.kind !== 'waiting') return;
     this.set({ phase: { kind: 'connecting' } });
     void this.attachNow();
+  }
+
+  private readonly viewWaitMs: number;
+  private shown = false;
+  private readonly onShown = new Set<() => void>();
+  /** A view of this connection is on screen (its first commit): see JOIN_NOTE_VIEW_WAIT_MS. */
+  viewShown(): void {
+    this.shown = true;
+    for (const done of this.onShown) done();
+    this.onShown.clear();
+  }
+
+  private whenViewShown(maxWaitMs: number): Promise<void> {
+    if (this.shown) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.onShown.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, maxWaitMs);
+      this.onShown.add(done);
+    });
   }
 
   /** Resolves once the mesh is in sync (nobody to sync with counts), at the latest after `maxWaitMs`. */

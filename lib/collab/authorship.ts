@@ -10,6 +10,11 @@
  *
  * Verification is asynchronous (WebCrypto); `check` answers from a cache and starts what is not
  * known yet, and `subscribe` announces when results came in, so a view reads again.
+ *
+ * A newcomer's directory entry is not announced to readers unless a read asked about that participant
+ * before it arrived (its records or presence came first): nothing they show can have changed, and
+ * every view re-reading and re-rendering at that moment is work the others' pages would do while the
+ * newcomer's connection is being set up (decision 0024). `subscribeDirectory` hears of every change.
  */
 import { PUBLIC_KEY_PATTERN, type DirectoryEntry } from '../protocol';
 
@@ -28,6 +33,11 @@ const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const SIGNATURE_PATTERN = /^[A-Za-z0-9_-]{86}$/;
 /** While checks are still coming in, views re-read at most this often. */
 const NOTIFY_MS = 50;
+/**
+ * Participants asked about while not in the directory are remembered up to this many; past it (junk
+ * records naming made-up writers), every arrival is announced to readers.
+ */
+const MAX_UNKNOWN_ASKED = 256;
 /** Results of checks without a record object are kept only for messages this small. */
 const SMALL_MESSAGE = 4096;
 
@@ -139,6 +149,12 @@ export class Authorship {
   }
   private readonly inFlight = new Map<string, Promise<boolean>>();
   private readonly listeners = new Set<() => void>();
+  private readonly directoryListeners = new Set<() => void>();
+  /** What the pending notice is about: something readers may see differently, the directory. */
+  private pending = { readers: false, directory: false };
+  /** Participants a read asked about while they were not in the directory (see MAX_UNKNOWN_ASKED). */
+  private readonly unknownAsked = new Set<string>();
+  private unknownOverflow = false;
   private notifyQueued = false;
   private notifyTimer: ReturnType<typeof setTimeout> | null = null;
   private signerKeys: TabKeys | null = null;
@@ -153,24 +169,35 @@ export class Authorship {
    * sent after the answer was made can arrive before it, and keys are never taken back.
    */
   setDirectory(entries: readonly DirectoryEntry[]): void {
-    for (const e of entries) this.merge(e);
+    let readers = false;
+    for (const e of entries) readers = this.merge(e) || readers;
     this.listed = null;
-    this.changed();
+    this.changed(readers, true);
   }
 
   /** One participant's entry, new or with a new key (`directory:add`). */
   addEntry(entry: DirectoryEntry): void {
-    this.merge(entry);
+    const readers = this.merge(entry);
     this.listed = null;
-    this.changed();
+    this.changed(readers, true);
   }
 
-  private merge(entry: DirectoryEntry): void {
+  /** Whether a read may now see the participant differently: it was asked about, or its entry changed. */
+  private merge(entry: DirectoryEntry): boolean {
     const before = this.entries.get(entry.participantId);
     const keys = [...new Set([...(before?.keys ?? []), ...entry.keys])];
     const gone = entry.gone ?? before?.gone;
     this.entries.set(entry.participantId, { ...entry, keys, ...(gone ? { gone } : {}) });
     if (!before || keys.length !== before.keys.length) this.forgetRefusals(entry.participantId);
+    if (!before) return this.unknownAsked.delete(entry.participantId) || this.unknownOverflow;
+    return keys.length !== before.keys.length || gone !== before.gone || entry.name !== before.name || entry.role !== before.role;
+  }
+
+  /** A read asked about a participant not in the directory: its arrival is announced to readers. */
+  private askedUnknown(participantId: string): void {
+    if (this.unknownAsked.has(participantId)) return;
+    if (this.unknownAsked.size >= MAX_UNKNOWN_ASKED) this.unknownOverflow = true;
+    else this.unknownAsked.add(participantId);
   }
 
   markGone(participantId: string, gone: 'left' | 'removed'): void {
@@ -178,11 +205,13 @@ export class Authorship {
     if (!e || e.gone === gone) return;
     this.entries.set(participantId, { ...e, gone });
     this.listed = null;
-    this.changed();
+    this.changed(true, true);
   }
 
   who(participantId: string): DirectoryEntry | undefined {
-    return this.entries.get(participantId);
+    const entry = this.entries.get(participantId);
+    if (!entry) this.askedUnknown(participantId);
+    return entry;
   }
 
   private listed: DirectoryEntry[] | null = null;
@@ -248,7 +277,10 @@ export class Authorship {
       if (known && known.sig === sig && (known.valid || known.version === this.versionOf(by))) return known.valid;
     }
     const entry = this.entries.get(by);
-    if (!entry) return undefined;
+    if (!entry) {
+      this.askedUnknown(by);
+      return undefined;
+    }
     const message = signedMessage(this.sessionId, by, typeof payload === 'function' ? payload() : payload);
     const cacheKey = sig + message;
     const own = this.results.get(cacheKey);
@@ -324,18 +356,30 @@ export class Authorship {
     while (this.inFlight.size > 0 && Date.now() < until) await Promise.race([...this.inFlight.values()]).catch(() => undefined);
   }
 
-  /** Views reading through `check` re-read when results or the directory change (batched). */
+  /**
+   * Views reading through `check` and `who` re-read when results came in or the directory changed in
+   * a way a read can see (batched): not for a newcomer nobody asked about yet.
+   */
   subscribe = (listener: () => void): (() => void) => {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   };
 
+  /** Every change of the directory (`list()`), batched with the rest. */
+  subscribeDirectory = (listener: () => void): (() => void) => {
+    this.directoryListeners.add(listener);
+    return () => this.directoryListeners.delete(listener);
+  };
+
   /**
    * Listeners hear of changes at most every NOTIFY_MS while checks are still coming in (a late
    * joiner's thousands of results are a few re-reads, not one per result), and at once when the
-   * last one is in or the directory changed.
+   * last one is in or the directory changed. `readers`: the change is one a read can see;
+   * `directory`: the directory changed.
    */
-  private changed(): void {
+  private changed(readers = true, directory = false): void {
+    if (readers) this.pending.readers = true;
+    if (directory) this.pending.directory = true;
     if (this.inFlight.size === 0 && this.notifyTimer !== null) {
       // The last result is in: announce now rather than at the end of the pause.
       clearTimeout(this.notifyTimer);
@@ -347,7 +391,10 @@ export class Authorship {
     const notify = () => {
       this.notifyQueued = false;
       this.notifyTimer = null;
-      for (const l of this.listeners) l();
+      const what = this.pending;
+      this.pending = { readers: false, directory: false };
+      if (what.directory) for (const l of this.directoryListeners) l();
+      if (what.readers) for (const l of this.listeners) l();
     };
     if (this.inFlight.size === 0) queueMicrotask(notify);
     else this.notifyTimer = setTimeout(notify, NOTIFY_MS);

@@ -10,7 +10,7 @@ import { captureEvents, type ClientSocket } from '../../lib/client/socket';
 import { keepTabKeys, newTabKeys } from '../../lib/collab/authorship';
 import type { AttachResult } from '../../lib/protocol';
 import { SessionConnection } from '../../lib/client/session-connection';
-import { dedupe, readTranscript } from '../../features/transcript/doc';
+import { dedupe, joinedText, readTranscript } from '../../features/transcript/doc';
 import { MemoryStore } from '../../signaling/store/memory';
 import { FakeNetwork } from '../support/fake-peers';
 import { withLatency } from '../support/latency-store';
@@ -67,9 +67,15 @@ async function credentials(h: SignalingHarness<'system'>, guests: number) {
   return { sessionId: session.sessionId, people: out };
 }
 
-function connect(net: FakeNetwork, sessionId: string, p: { name: string; socket: ClientSocket; credential: string }): Participant {
+function connect(
+  net: FakeNetwork,
+  sessionId: string,
+  p: { name: string; socket: ClientSocket; credential: string },
+  options: { viewWaitMs?: number } = {},
+): Participant {
   const conn = new SessionConnection(p.socket, sessionId, p.credential, {
     mesh: { createPeer: net.factory(p.name), connectTimeoutMs: 5000, retryMs: 100, maxRetryMs: 1000 },
+    ...options,
   });
   onTeardown(() => conn.destroy());
   return { name: p.name, socket: p.socket, conn };
@@ -260,6 +266,32 @@ describe('[C9] the mesh over the real signaling server', () => {
     expect(Date.now() - t1).toBeGreaterThanOrEqual(295);
     expect(unreachable.conn.getSnapshot().mesh.connected).toBe(0);
     expect(unreachable.conn.getSnapshot().phase.kind).toBe('live');
+  }, 30_000);
+
+  it('[S2][C1] a newcomer writes its arrival line once its view is on screen, or after a short wait without one (decision 0024)', async () => {
+    const h = await startSignaling({ clock: 'system' });
+    const { sessionId, people } = await credentials(h, 2);
+    const net = new FakeNetwork();
+    const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
+    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced), 'agent and customer in sync', SLOW_MS);
+    const arrived = (p: Participant, name: string) =>
+      readTranscript(p.conn.doc, p.conn.auth).some((e) => e.kind === 'system' && e.event === 'joined' && e.text === joinedText(name, 'guest'));
+
+    // Its view is slow to come: the line waits for it, after the sync and the presence that follow it.
+    const guest = connect(net, sessionId, people[2]!, { viewWaitMs: 60_000 });
+    await eventually(
+      () => guest.conn.getSnapshot().mesh.synced && [agent, customer].every((p) => p.conn.getSnapshot().reached.has(guest.conn.getSnapshot().me?.participantId ?? '')),
+      'the newcomer in sync, and here for the others',
+      SLOW_MS,
+    );
+    expect(arrived(guest, 'Guest 0')).toBe(false);
+    guest.conn.viewShown();
+    await eventually(() => [agent, customer, guest].every((p) => arrived(p, 'Guest 0')), 'the line, once the view is on screen', SLOW_MS);
+
+    // No view at all (a page that never shows one): the line goes after the wait.
+    const viewless = connect(net, sessionId, people[3]!, { viewWaitMs: 200 });
+    await eventually(() => [agent, customer].every((p) => arrived(p, 'Guest 1')), 'the line, after the wait', SLOW_MS);
+    expect(arrived(viewless, 'Guest 1')).toBe(true);
   }, 30_000);
 
   it('[S3][C9] a socket that drops and comes back while people chat: no channel closes, no message is lost or doubled', async () => {

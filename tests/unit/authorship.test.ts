@@ -113,6 +113,50 @@ describe('[C] authorship', () => {
     expect(auth.who('p1')?.gone).toBe('left');
   });
 
+  it('a newcomer nobody asked about is announced to the directory listeners only; one a read asked about, to readers too', async () => {
+    const auth = new Authorship('s1');
+    auth.setDirectory([entry('agent', ['k-agent'], 'agent')]);
+    const heard = { readers: 0, directory: 0 };
+    auth.subscribe(() => heard.readers++);
+    auth.subscribeDirectory(() => heard.directory++);
+    const turn = () => new Promise((r) => setTimeout(r, 0));
+    // Nothing of the newcomer was read yet: what views show cannot have changed (decision 0024).
+    auth.addEntry(entry('guest-1', ['k1']));
+    await turn();
+    expect(heard).toEqual({ readers: 0, directory: 1 });
+    // Its presence (or a record) came before its entry: a read asked, and hears of the arrival.
+    expect(auth.who('guest-2')).toBeUndefined();
+    auth.addEntry(entry('guest-2', ['k2']));
+    await turn();
+    expect(heard).toEqual({ readers: 1, directory: 2 });
+    // The same for a record checked before its writer's entry came.
+    expect(auth.check('guest-3', 'A'.repeat(86), ['entry'])).toBeUndefined();
+    auth.addEntry(entry('guest-3', ['k3']));
+    await turn();
+    expect(heard).toEqual({ readers: 2, directory: 3 });
+    // A known participant's entry changing (a new key, gone) is announced to both.
+    auth.addEntry(entry('guest-1', ['k1', 'k1b']));
+    await turn();
+    expect(heard).toEqual({ readers: 3, directory: 4 });
+    auth.markGone('guest-1', 'left');
+    await turn();
+    expect(heard).toEqual({ readers: 4, directory: 5 });
+    // The same entry again changes nothing a read sees.
+    auth.addEntry(entry('guest-1', ['k1']));
+    await turn();
+    expect(heard).toEqual({ readers: 4, directory: 6 });
+  });
+
+  it('past the cap of participants asked about (junk writers), every arrival is announced to readers', async () => {
+    const auth = new Authorship('s1');
+    let readers = 0;
+    auth.subscribe(() => readers++);
+    for (let i = 0; i < 300; i++) auth.who(`made-up-${i}`);
+    auth.addEntry(entry('guest-1', ['k1']));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(readers).toBe(1);
+  });
+
   it('the directory list is one array until it changes; gone participants are marked', () => {
     const auth = new Authorship('s1');
     auth.setDirectory([entry('b', []), { ...entry('a', []), joinedAt: 0 }]);
