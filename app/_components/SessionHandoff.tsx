@@ -42,6 +42,7 @@ export function preloadSessionView(): Promise<ViewModule> {
     (view) => {
       // Warmed in a task of its own, while the person still types, not when the session opens.
       setTimeout(view.warmClockTime, 0);
+      setTimeout(view.warmPeerConnections, 0);
       return view;
     },
     (err: unknown) => {

@@ -10,6 +10,7 @@ import { readTranscript } from '@/features/transcript/doc';
 export { CollabView } from '../session/[sessionId]/CollabView';
 export { acquireSession, releaseSession } from '@/lib/client/open-sessions';
 export { warmClockTime } from '@/lib/ui/time';
+export { warmPeerConnections } from '@/lib/p2p/peer';
 
 /**
  * Before the view's first render: reading the transcript starts the checks of its signatures (it

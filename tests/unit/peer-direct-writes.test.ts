@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type SimplePeer from 'simple-peer';
-import { DirectWrites, MAX_FRAME_BYTES } from '../../lib/p2p/peer';
+import { DirectWrites, MAX_FRAME_BYTES, warmPeerConnections } from '../../lib/p2p/peer';
 
 /**
  * An RTCDataChannel's sending side as the mesh sees it: sends add to bufferedAmount, `drainTo` stands
@@ -217,5 +217,49 @@ describe('DirectWrites: the mesh writes frames straight to the data channel', ()
     make(inner).writeFrames(broken());
     expect(inner.destroyed).toBe(true);
     expect(channel.sent).toEqual([1]);
+  });
+});
+
+describe('[C1] the peer connection made ahead of need (decision 0025)', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  it('makes one connection and closes it at once, negotiating nothing', () => {
+    const made: { closed: boolean; calls: string[] }[] = [];
+    vi.stubGlobal(
+      'RTCPeerConnection',
+      class {
+        private readonly rec = { closed: false, calls: [] as string[] };
+        constructor() {
+          made.push(this.rec);
+        }
+        close() {
+          this.rec.closed = true;
+        }
+        createOffer() {
+          this.rec.calls.push('createOffer');
+        }
+        createDataChannel() {
+          this.rec.calls.push('createDataChannel');
+        }
+      },
+    );
+    warmPeerConnections();
+    expect(made).toEqual([{ closed: true, calls: [] }]);
+  });
+
+  it('does nothing where there is no WebRTC, or where making one throws', () => {
+    vi.stubGlobal('RTCPeerConnection', undefined);
+    expect(() => warmPeerConnections()).not.toThrow();
+    vi.stubGlobal(
+      'RTCPeerConnection',
+      class {
+        constructor() {
+          throw new Error('NotSupportedError');
+        }
+      },
+    );
+    expect(() => warmPeerConnections()).not.toThrow();
   });
 });

@@ -198,7 +198,13 @@ export async function instrumentRtc(context: BrowserContext): Promise<void> {
 }
 
 export interface RtcSummary {
+  /**
+   * Peer connections the page created and negotiated (a description set). The one the Join Us and
+   * help forms make and close at once, ahead of need (decision 0025), is not counted.
+   */
   created: number;
+  /** Every one the page created, that one included. */
+  made: number;
   connected: number;
   /** For each connected peer connection: the local and remote candidate types of the selected pair. */
   selected: { local: string; remote: string }[];
@@ -220,6 +226,7 @@ export async function rtcSummary(page: Page): Promise<RtcSummary> {
       const type = (id: string) => (stats.get(id) as { candidateType?: string } | undefined)?.candidateType ?? 'unknown';
       selected.push({ local: type(pair.localCandidateId), remote: type(pair.remoteCandidateId) });
     }
-    return { created: pcs.length, connected: pcs.filter((pc) => pc.connectionState === 'connected').length, selected };
+    const negotiated = pcs.filter((pc) => pc.localDescription !== null || pc.remoteDescription !== null);
+    return { created: negotiated.length, made: pcs.length, connected: pcs.filter((pc) => pc.connectionState === 'connected').length, selected };
   });
 }
