@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Two (or more) builds of the product side by side, for a decision on the join (docs/decisions/0024):
 //   node --import tsx bench/ab-join.mjs <checkout A> <checkout B> [<checkout C> …]
-// Each checkout (a `git worktree` with node_modules, say) is built if stale and served on a port of its
+// Each checkout (`git worktree add <dir> <commit>`, then `cp -al node_modules <dir>/`: Next's build
+// refuses a node_modules symlinked from outside the checkout) is built if stale and served on a port of its
 // own, with an agent and a customer in a session of its own, all in one browser. Then N rounds
 // (BENCH_AB_ROUNDS, default 30): in each, one join per build (bench/product.mjs `joinOnce`), in
 // alternating order, so that a machine that speeds up or slows down does so for every build alike.
