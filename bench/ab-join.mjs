@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanup, launchBrowser, stopChild } from './harness.mjs';
+import { cleanup, launchBrowser, stopChild, summarize } from './harness.mjs';
 import { buildIfStale, joinOnce, openSession, startProduct } from './product.mjs';
 
 const dirs = process.argv.slice(2).map((d) => resolve(d));
@@ -56,10 +56,9 @@ try {
   await cleanup();
 }
 
-const quantile = (xs, q) => {
-  const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))] : NaN;
-};
+// Medians and p90 as `npm run bench` reports them (harness.mjs `summarize`; a failed join counts as failed).
+const median = (xs) => summarize(xs).median ?? NaN;
+const p90 = (xs) => summarize(xs).p90 ?? NaN;
 const at = (x, mark) => (x === null ? null : mark === 'shown' ? x.clickToTranscriptMs : (x.steps[mark] ?? null));
 const marks = ['login', 'mesh-start', 'channel', 'synced', 'view', 'shown'];
 const f = (x) => (Number.isNaN(x) ? '—' : x.toFixed(1)).padStart(8);
@@ -68,9 +67,9 @@ names.forEach((name, k) => {
   const xs = joins[k];
   console.log(
     `${name.padEnd(5)} ${String(xs.filter(Boolean).length).padStart(6)}` +
-      marks.map((m) => f(quantile(xs.map((x) => at(x, m)), 0.5)).padStart(11)).join('') +
-      f(quantile(xs.map((x) => at(x, 'shown')), 0.9)).padStart(12) +
-      f(quantile(xs.map((x) => x?.clickToAgentSeesMs ?? null), 0.5)).padStart(13),
+      marks.map((m) => f(median(xs.map((x) => at(x, m)))).padStart(11)).join('') +
+      f(p90(xs.map((x) => at(x, 'shown')))).padStart(12) +
+      f(median(xs.map((x) => x?.clickToAgentSeesMs ?? null))).padStart(13),
   );
 });
 const steps = [
@@ -80,12 +79,12 @@ const steps = [
   ['synced', 'view'],
 ];
 for (const [a, b] of steps) {
-  const per = names.map((name, k) => `${name} ${f(quantile(joins[k].map((x) => (x ? at(x, b) - at(x, a) : null)), 0.5)).trim()}`);
+  const per = names.map((name, k) => `${name} ${f(median(joins[k].map((x) => (x ? at(x, b) - at(x, a) : null)))).trim()}`);
   console.log(`${`${a} → ${b}`.padEnd(22)} ${per.join('   ')}`);
 }
 for (let k = 1; k < names.length; k++) {
   const diffs = joins[k].map((x, i) => (x && joins[0][i] ? x.clickToTranscriptMs - joins[0][i].clickToTranscriptMs : null));
-  console.log(`${names[k]} − A, transcript on screen, same round: median ${f(quantile(diffs, 0.5)).trim()} ms`);
+  console.log(`${names[k]} − A, transcript on screen, same round: median ${f(median(diffs)).trim()} ms`);
 }
 const out = join(fileURLToPath(new URL('..', import.meta.url)), '.bench');
 mkdirSync(out, { recursive: true });
