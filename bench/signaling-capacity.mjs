@@ -168,8 +168,9 @@ async function until(condition, deadline, describe, watch = []) {
  * Start a server (the signaling node or the bare socket.io one) in its own process group on a free
  * port, wait for GET /healthz, count the warnings and errors it logs (pino: one JSON line each).
  * `inspect`: with the inspector on a free loopback port, through which `memory()` asks for a full GC.
+ * `script`: a plain JS file, or 'signaling' for the signaling node of `cwd` (compiled as `npm run
+ * signaling` does).
  */
-/** `script`: a plain JS file, or 'signaling' for the signaling node of `cwd` (compiled as `npm run signaling` does). */
 async function startServer({ name, script, cwd, env, files, inspect, log }) {
   const port = await freePort();
   const base = { ...process.env };
