@@ -81,6 +81,13 @@ function connect(
   return { name: p.name, socket: p.socket, conn };
 }
 
+/** The agent and the customer (the first two of `people`) connected to each other and in sync. */
+async function agentAndCustomerInSync(net: FakeNetwork, sessionId: string, people: { name: string; socket: ClientSocket; credential: string }[]) {
+  const pair = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
+  await eventually(() => pair.every((p) => p.conn.getSnapshot().mesh.synced && p.conn.getSnapshot().mesh.connected === 1), 'agent and customer in sync', SLOW_MS);
+  return pair;
+}
+
 const chats = (p: Participant) =>
   readTranscript(p.conn.doc, p.conn.auth)
     .filter((e) => e.kind === 'chat')
@@ -221,8 +228,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     const slow = (x: string, y: string) => [x, y].includes('alice') && [x, y].includes('Guest 0');
     const net = new FakeNetwork({ latencyMs: (x, y) => (slow(x, y) ? 60 : 0) });
     net.block('Cleo', 'Guest 0');
-    const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
-    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced && p.conn.getSnapshot().mesh.connected === 1), 'agent and customer in sync', SLOW_MS);
+    const [agent] = await agentAndCustomerInSync(net, sessionId, people);
     // Settled: the views have shown the session in sync.
     await eventually(() => agent.conn.getSnapshot().mesh.peers.every((p) => p.answered), 'the customer answered', SLOW_MS);
     await new Promise((r) => setTimeout(r, 50));
@@ -246,8 +252,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     const h = await startSignaling({ clock: 'system' });
     const { sessionId, people } = await credentials(h, 2);
     const net = new FakeNetwork();
-    const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
-    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced), 'agent and customer in sync', SLOW_MS);
+    await agentAndCustomerInSync(net, sessionId, people);
 
     // A newcomer the others can reach: the wait ends in sync, long before its limit.
     const reachable = connect(net, sessionId, people[2]!);
@@ -272,8 +277,7 @@ describe('[C9] the mesh over the real signaling server', () => {
     const h = await startSignaling({ clock: 'system' });
     const { sessionId, people } = await credentials(h, 2);
     const net = new FakeNetwork();
-    const [agent, customer] = people.slice(0, 2).map((p) => connect(net, sessionId, p)) as [Participant, Participant];
-    await eventually(() => [agent, customer].every((p) => p.conn.getSnapshot().mesh.synced), 'agent and customer in sync', SLOW_MS);
+    const [agent, customer] = await agentAndCustomerInSync(net, sessionId, people);
     const arrived = (p: Participant, name: string) =>
       readTranscript(p.conn.doc, p.conn.auth).some((e) => e.kind === 'system' && e.event === 'joined' && e.text === joinedText(name, 'guest'));
 
