@@ -9,14 +9,18 @@
 // with one pair that can never connect (the relay drops their signals), whose messages to each other
 // travel through the other four (C9 forwarding).
 //
-// The floor (fully connected runs only): the same six pages also hold a full mesh of plain
+// The floors (fully connected runs only): the same six pages also hold a full mesh of plain
 // RTCPeerConnections with one ordered, reliable data channel each, signaled by the bench before any
 // timing. Each measured provider message is paired with a raw one of about a chat update's size, from
-// the same sender, through the same page clocks and the same polling; which of the two goes first
-// flips every round of six, so neither always follows the other's traffic. Every message waits
-// `settleMs` first: receivers acknowledge an update 20 ms after it arrives (MeshProvider ackDelayMs),
-// and back to back those acknowledgements of one message land in the next one's window (measured:
-// ~+1 ms on the provider's median, and on a raw message that follows a provider one).
+// the same sender, through the same page clocks and the same polling, and with the same bare message
+// sent on the provider's own channels and taken off before the provider reads it (the tap,
+// bench/pages/ours-entry.mjs): what those connections cost without Yjs and the mesh's code. The order
+// of the three turns every round of six, so none always follows another's traffic. Every message
+// waits `settleMs` first: receivers acknowledge an update 20 ms after it arrives (MeshProvider
+// ackDelayMs), and back to back those acknowledgements of one message land in the next one's window
+// (measured: ~+1 ms on the provider's median, and on a raw message that follows a provider one).
+// The sender's page also notes, in the write's own task, when Yjs handed the update over and when
+// the first and the last of the five sends went.
 import { randomUUID } from 'node:crypto';
 
 async function waitUntil(what, check, timeoutMs) {
@@ -46,10 +50,11 @@ export async function connectRaw(pages, timeoutMs) {
 }
 
 /**
- * @returns {{ reachMs: number[], rawReachMs: number[] | null, blockedPairMs: number[] }} per message,
- * from write to the last arrival; `rawReachMs`: the raw data-channel floor (fully connected runs;
- * null with a blocked pair); `blockedPairMs`: messages from one of the blocked pair (they reach the
- * other only through the rest).
+ * @returns {{ reachMs: number[], rawReachMs: number[] | null, tapReachMs: number[] | null, sender: { updateMs: number[], firstSendMs: number[], lastSendMs: number[] }, blockedPairMs: number[] }}
+ * per message, from write to the last arrival; `rawReachMs` and `tapReachMs`: the raw data-channel
+ * floor and the bare message on the provider's own channels (fully connected runs; null with a
+ * blocked pair); `sender`: write → the update from Yjs, → the first and the last send;
+ * `blockedPairMs`: messages from one of the blocked pair (they reach the other only through the rest).
  */
 export async function measureFanout(browser, rig, { peers = 6, messages = 60, block = false, settleMs = 30, quietMs = 25, timeoutMs = 20_000 } = {}) {
   const names = Array.from({ length: peers }, (_, i) => `p${i}`);
@@ -85,7 +90,7 @@ export async function measureFanout(browser, rig, { peers = 6, messages = 60, bl
     /** Sends one message from `sender`; resolves with the time from the write to the last arrival. */
     const reach = async (kind, sender, id) => {
       await new Promise((r) => setTimeout(r, settleMs));
-      const [say, arrival] = kind === 'raw' ? ['rawSay', 'rawArrival'] : ['fanSay', 'fanArrival'];
+      const [say, arrival] = { raw: ['rawSay', 'rawArrival'], tap: ['tapSay', 'tapArrival'], provider: ['fanSay', 'fanArrival'] }[kind];
       const sentAt = await pages[sender].evaluate(([f, x]) => window.JB[f](x), [say, id]);
       // Nothing from the bench reaches the pages while the message travels: polling from five pages
       // at once (CDP commands through the browser process, which also carries every data-channel
@@ -103,21 +108,28 @@ export async function measureFanout(browser, rig, { peers = 6, messages = 60, bl
     };
     const reachMs = [];
     const rawReachMs = withRaw ? [] : null;
+    const tapReachMs = withRaw ? [] : null;
+    const sender = { updateMs: [], firstSendMs: [], lastSendMs: [] };
     const blockedPairMs = [];
     const warmup = 5;
+    const kinds = withRaw ? ['provider', 'raw', 'tap'] : ['provider'];
     for (let i = 0; i < warmup + messages; i++) {
-      const sender = i % peers;
-      const rawFirst = withRaw && Math.floor(i / peers) % 2 === 1;
-      const rawMs = rawFirst ? await reach('raw', sender, `r${i}`) : null;
-      const ms = await reach('provider', sender, `f${i}`);
-      const rawAfterMs = withRaw && !rawFirst ? await reach('raw', sender, `r${i}`) : null;
+      const from = i % peers;
+      const turn = Math.floor(i / peers) % kinds.length;
+      const ms = {};
+      for (const kind of [...kinds.slice(turn), ...kinds.slice(0, turn)]) ms[kind] = await reach(kind, from, `${kind[0]}${i}`);
       if (i < warmup) continue;
-      reachMs.push(ms);
-      if (withRaw) rawReachMs.push(rawMs ?? rawAfterMs);
-      if (pair.includes(names[sender])) blockedPairMs.push(ms);
+      reachMs.push(ms.provider);
+      if (withRaw) {
+        rawReachMs.push(ms.raw);
+        tapReachMs.push(ms.tap);
+      }
+      const times = await pages[from].evaluate((id) => window.JB.fanSender(id), `p${i}`);
+      for (const k of Object.keys(sender)) sender[k].push(times?.[k] ?? null);
+      if (pair.includes(names[from])) blockedPairMs.push(ms.provider);
     }
     if (withRaw) await Promise.all(pages.map((p) => p.evaluate(() => window.JB.rawStop())));
-    return { reachMs, rawReachMs, blockedPairMs };
+    return { reachMs, rawReachMs, tapReachMs, sender, blockedPairMs };
   } finally {
     await Promise.allSettled(contexts.map((c) => c.close()));
   }

@@ -268,6 +268,10 @@ async function runFanout({ browser, rig }) {
     what: 'six Chromium contexts, our MeshProvider; one chat message written → arrived at all five others (in-page clocks)',
     fullMesh: { reachMs: summarize(full.reachMs) },
     rawChannel: full.rawReachMs ? { what: 'the same six pages, plain RTCDataChannels, one message to the five others', reachMs: summarize(full.rawReachMs) } : null,
+    providerChannels: full.tapReachMs
+      ? { what: "the same bare message on the provider's own data channels, taken off before the provider reads it", reachMs: summarize(full.tapReachMs) }
+      : null,
+    senderMs: Object.fromEntries(Object.entries(full.sender).map(([k, xs]) => [k, summarize(xs)])),
     onePairBlocked: { reachMs: summarize(blocked.reachMs), fromBlockedPairMs: summarize(blocked.blockedPairMs) },
   };
 }
@@ -276,6 +280,12 @@ function fanoutRows(f) {
   const rows = [{ section: `d. FAN-OUT: ${f.what}` }];
   rows.push({ label: '   full mesh', stat: f.fullMesh.reachMs });
   if (f.rawChannel) rows.push({ label: '   raw data channels (floor)', stat: f.rawChannel.reachMs });
+  if (f.providerChannels) rows.push({ label: "   the provider's channels, a bare message", stat: f.providerChannels.reachMs, note: 'not read by the provider' });
+  if (f.senderMs) {
+    rows.push({ label: '   sender: write → update from Yjs', stat: f.senderMs.updateMs });
+    rows.push({ label: '   sender: write → first of five sends', stat: f.senderMs.firstSendMs });
+    rows.push({ label: '   sender: write → last of five sends', stat: f.senderMs.lastSendMs });
+  }
   rows.push({ label: '   one pair blocked: every message', stat: f.onePairBlocked.reachMs });
   rows.push({ label: '   one pair blocked: from the blocked pair', stat: f.onePairBlocked.fromBlockedPairMs, note: 'forwarded by the other four' });
   return rows;

@@ -42,6 +42,42 @@ function enter(url, room, onAck, { name, block } = {}) {
 let arrivals = new Map();
 const epochNow = () => performance.timeOrigin + performance.now();
 
+// The fan-out's second floor: a bare message over the provider's own data channels, taken off before
+// the provider reads it. simple-peer, alone on these pages, sets `onmessage` on its channels (the raw
+// ones below use listeners); a message whose first byte is TAP (no frame's: lib/p2p/framing.ts flags
+// are 0-3) is noted and goes no further.
+const TAP = 0xee;
+const tap = { channels: new Set(), arrivals: new Map() };
+const onmessageProperty = Object.getOwnPropertyDescriptor(RTCDataChannel.prototype, 'onmessage');
+Object.defineProperty(RTCDataChannel.prototype, 'onmessage', {
+  configurable: true,
+  enumerable: onmessageProperty.enumerable,
+  get: onmessageProperty.get,
+  set(handler) {
+    if (typeof handler !== 'function') return onmessageProperty.set.call(this, handler);
+    tap.channels.add(this);
+    onmessageProperty.set.call(this, (e) => {
+      if (e.data instanceof ArrayBuffer && e.data.byteLength > 1 && new Uint8Array(e.data, 0, 1)[0] === TAP) {
+        const t = epochNow();
+        const bytes = new Uint8Array(e.data, 1);
+        tap.arrivals.set(utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0])), t);
+        return;
+      }
+      handler.call(this, e);
+    });
+  },
+});
+
+// The sender's side of a fan-out message: when Yjs handed the update over (the first 'update'
+// listener, fanJoin's) and when the first and the last channel.send went, all in the write's task.
+const sending = { on: false, updateAt: 0, sends: [] };
+const sendOnce = RTCDataChannel.prototype.send;
+RTCDataChannel.prototype.send = function (data) {
+  if (sending.on) sending.sends.push(epochNow());
+  return sendOnce.call(this, data);
+};
+let senderTimes = new Map();
+
 /** About a chat message's Yjs update with its sync header (a short one is ~115 bytes on the wire). */
 const RAW_MESSAGE_BYTES = 150;
 const freshRaw = () => ({ pcs: new Map(), channels: new Map(), arrivals: new Map() });
@@ -167,6 +203,12 @@ window.JB = {
   fanJoin({ url, room, name, block }) {
     doc = new Y.Doc();
     arrivals = new Map();
+    senderTimes = new Map();
+    tap.arrivals = new Map();
+    // Before the provider's own listener (it is made below): the update as Yjs hands it over.
+    doc.on('update', () => {
+      if (sending.on && !sending.updateAt) sending.updateAt = epochNow();
+    });
     doc.getArray('transcript').observe((event) => {
       const t = epochNow();
       for (const item of event.changes.added) for (const e of item.content.getContent()) arrivals.set(e.id, t);
@@ -178,9 +220,36 @@ window.JB = {
     return provider ? provider.status.peers.filter((p) => p.link === 'direct' || p.link === 'relayed').length : 0;
   },
   fanSay(id) {
+    sending.on = true;
+    sending.updateAt = 0;
+    sending.sends = [];
     const at = epochNow();
     doc.getArray('transcript').push([{ id, kind: 'chat', at: Math.round(at), authorId: 'bench', authorName: 'bench', role: 'agent', text: id }]);
+    sending.on = false;
+    const { updateAt, sends } = sending;
+    senderTimes.set(id, {
+      updateMs: updateAt ? updateAt - at : null,
+      firstSendMs: sends.length ? sends[0] - at : null,
+      lastSendMs: sends.length ? sends[sends.length - 1] - at : null,
+    });
     return at;
+  },
+  /** For the sender of `id`: write → the update from Yjs, → its first and last channel.send. */
+  fanSender(id) {
+    return senderTimes.get(id) ?? null;
+  },
+  /** A bare message of RAW_MESSAGE_BYTES (+ TAP) on each of the provider's open channels. */
+  tapSay(id) {
+    const inner = rawMessage(id);
+    const message = new Uint8Array(inner.byteLength + 1);
+    message[0] = TAP;
+    message.set(inner, 1);
+    const at = epochNow();
+    for (const channel of tap.channels) if (channel.readyState === 'open') channel.send(message);
+    return at;
+  },
+  tapArrival(id) {
+    return tap.arrivals.get(id) ?? null;
   },
   fanArrival(id) {
     return arrivals.get(id) ?? null;
