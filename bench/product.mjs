@@ -60,7 +60,7 @@ const AGENT_MESSAGE = 'Bench: hello from the agent';
 const ARRIVED = 'joined the session with a handle';
 /**
  * A key a person types in the handle every so often (60 ms: a quick typist). With a handle pasted
- * and "Join Us" clicked in the same instant, 22 of 120 joins on the reference machine waited 40-110 ms
+ * and "Join Us" clicked in the same instant, 22 of 120 joins on the reference machine waited 42-116 ms
  * more, for the session's code still being fetched (docs/benchmarks.md).
  */
 const HANDLE_KEY_DELAY_MS = 60;
