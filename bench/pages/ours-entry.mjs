@@ -224,8 +224,11 @@ window.JB = {
     sending.updateAt = 0;
     sending.sends = [];
     const at = epochNow();
-    doc.getArray('transcript').push([{ id, kind: 'chat', at: Math.round(at), authorId: 'bench', authorName: 'bench', role: 'agent', text: id }]);
-    sending.on = false;
+    try {
+      doc.getArray('transcript').push([{ id, kind: 'chat', at: Math.round(at), authorId: 'bench', authorName: 'bench', role: 'agent', text: id }]);
+    } finally {
+      sending.on = false;
+    }
     const { updateAt, sends } = sending;
     senderTimes.set(id, {
       updateMs: updateAt ? updateAt - at : null,
