@@ -28,8 +28,14 @@ export const transcriptLength = (doc) => doc.getArray('transcript').length;
 // Every RTCDataChannel.send on this page: largest message, peak bufferedAmount, failures.
 const freshStats = () => ({ sends: 0, bytes: 0, maxMessageBytes: 0, maxBufferedAmount: 0, errors: [] });
 let stats = freshStats();
+/** Called before every send on this page, when set (`onEverySend`). */
+let sendHook = null;
+export function onEverySend(fn) {
+  sendHook = fn;
+}
 const send = RTCDataChannel.prototype.send;
 RTCDataChannel.prototype.send = function (data) {
+  sendHook?.();
   const size = data.byteLength ?? data.size ?? data.length ?? 0;
   stats.sends++;
   stats.bytes += size;

@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { Awareness } from 'y-protocols/awareness';
 import { io } from 'socket.io-client';
 import { MeshProvider } from '../../lib/p2p/mesh-provider';
-import { channelStats, fillTranscript, resetStats, now, presence, receivedSince, transcriptLength } from './common.mjs';
+import { channelStats, fillTranscript, onEverySend, resetStats, now, presence, receivedSince, transcriptLength } from './common.mjs';
 
 let provider = null;
 let socket = null;
@@ -59,8 +59,7 @@ Object.defineProperty(RTCDataChannel.prototype, 'onmessage', {
     onmessageProperty.set.call(this, (e) => {
       if (e.data instanceof ArrayBuffer && e.data.byteLength > 1 && new Uint8Array(e.data, 0, 1)[0] === TAP) {
         const t = epochNow();
-        const bytes = new Uint8Array(e.data, 1);
-        tap.arrivals.set(utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0])), t);
+        tap.arrivals.set(rawMessageId(new Uint8Array(e.data, 1)), t);
         return;
       }
       handler.call(this, e);
@@ -71,11 +70,9 @@ Object.defineProperty(RTCDataChannel.prototype, 'onmessage', {
 // The sender's side of a fan-out message: when Yjs handed the update over (the first 'update'
 // listener, fanJoin's) and when the first and the last channel.send went, all in the write's task.
 const sending = { on: false, updateAt: 0, sends: [] };
-const sendOnce = RTCDataChannel.prototype.send;
-RTCDataChannel.prototype.send = function (data) {
+onEverySend(() => {
   if (sending.on) sending.sends.push(epochNow());
-  return sendOnce.call(this, data);
-};
+});
 let senderTimes = new Map();
 
 /** About a chat message's Yjs update with its sync header (a short one is ~115 bytes on the wire). */
@@ -98,9 +95,12 @@ function rawChannel(peer, channel) {
     const t = epochNow();
     const bytes = new Uint8Array(e.data);
     if (bytes[0] >= BULK.DATA) return bulkMessage(channel, bytes);
-    raw.arrivals.set(utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0])), t);
+    raw.arrivals.set(rawMessageId(bytes), t);
   });
 }
+
+/** The id of a raw message (below). */
+const rawMessageId = (bytes) => utf8.decoder.decode(bytes.subarray(1, 1 + bytes[0]));
 
 /** [id length][id][filler] */
 function rawMessage(id) {
